@@ -1,0 +1,43 @@
+// Jest runs in its ESM mode (NestJS 12 ships ES modules only): see the `test` script.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+      target: 'es2023',
+      keepClassNames: true,
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper: {
+    '^@ledger/domain$': '<rootDir>/libs/domain/src/index.ts',
+    '^@ledger/event-store$': '<rootDir>/libs/event-store/src/index.ts',
+    '^@ledger/event-store/testing$': '<rootDir>/libs/event-store/src/testing/index.ts',
+    '^@ledger/platform$': '<rootDir>/libs/platform/src/index.ts',
+    '^@ledger/test-support$': '<rootDir>/test/support/index.ts',
+    '^@ledger/projections$': '<rootDir>/projections/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testEnvironment: 'node',
+  rootDir: '.',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  ...shared,
+  // Starts one embedded PostgreSQL for the whole run; each spec file creates its own database.
+  globalSetup: '<rootDir>/test/setup/global-setup.ts',
+  globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,projections}/**/*.spec.ts'] },
+    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,projections}/**/*.int-spec.ts'] },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+  ],
+};

@@ -1,0 +1,4 @@
+export * from './event-store.port.js';
+export * from './errors.js';
+export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgres-event-store.js';
+// KURRENT_EXPORT

@@ -1,0 +1,91 @@
+import pg from 'pg';
+
+export const APPEND_CHANNEL = 'event_store_appended';
+const RECONNECT_DELAY_MS_MAX = 5_000;
+
+/**
+ * One LISTEN connection per store, shared by its subscriptions: appends NOTIFY
+ * at commit and every listener is woken. If the connection drops, listeners
+ * fall back to slow polling (see `connected`) until it is back.
+ */
+export class AppendNotifications {
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private readonly listeners = new Set<() => void>();
+  private closed = false;
+  private reconnectDelayMs = 100;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly connectionString: string) {}
+
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Registers a listener and makes sure the connection is up (or being retried). */
+  async listen(listener: () => void): Promise<() => void> {
+    this.listeners.add(listener);
+    await this.ensureConnected();
+    return () => this.listeners.delete(listener);
+  }
+
+  private ensureConnected(): Promise<void> {
+    if (this.closed || this.client) return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('error', () => this.dropped(client));
+    client.on('end', () => this.dropped(client));
+    client.on('notification', () => this.wakeAll());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${APPEND_CHANNEL}`);
+    } catch {
+      await client.end().catch(() => undefined);
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.closed) {
+      await client.end();
+      return;
+    }
+    this.client = client;
+    this.reconnectDelayMs = 100;
+    // Whatever was appended while we were not listening must be looked at now.
+    this.wakeAll();
+  }
+
+  private dropped(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    void client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer || this.listeners.size === 0) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.ensureConnected();
+    }, this.reconnectDelayMs);
+    this.reconnectTimer.unref();
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_DELAY_MS_MAX);
+  }
+
+  private wakeAll(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    await this.connecting;
+    const client = this.client;
+    this.client = undefined;
+    this.listeners.clear();
+    await client?.end().catch(() => undefined);
+  }
+}

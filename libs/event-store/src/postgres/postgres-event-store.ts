@@ -1,0 +1,227 @@
+import pg from 'pg';
+import { migrate } from '@ledger/platform';
+import {
+  clampLimit,
+  type AppendResult,
+  type EventStore,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredEvent,
+  type StreamAppend,
+  type SubscribeOptions,
+  type Subscription,
+} from '../event-store.port.js';
+import { InvalidAppendError, VersionConflictError, type StreamConflict } from '../errors.js';
+import { validateAppend } from '../append-validation.js';
+import { eventStoreMigrations } from './event-store.migrations.js';
+import { pgErrorCode, translatePgError } from './postgres-errors.js';
+import { AppendNotifications } from './append-notifications.js';
+import { PostgresSubscription, type GapProtection } from './postgres-subscription.js';
+
+export interface PostgresEventStoreOptions {
+  connectionString: string;
+  /** Connections in the pool; appends and reads share it. */
+  poolSize?: number;
+  /**
+   * Only for the contract suite: runs inside the append's transaction after its
+   * events are written and before COMMIT, so a test can hold a transaction open.
+   */
+  beforeCommit?: (streams: readonly StreamAppend[]) => Promise<void>;
+  /** Only for the test that proves the gap protection matters. */
+  gapProtection?: GapProtection;
+  /** Only for tests: called after every subscription poll with the horizon it saw. */
+  onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
+}
+
+interface EventRow {
+  position: string;
+  stream_name: string;
+  revision: string;
+  event_id: string;
+  event_type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, string>;
+  created_at: Date;
+}
+
+interface AppendRow {
+  stream_name: string;
+  next_revision: string;
+  last_position: string;
+}
+
+const EVENT_COLUMNS = 'position, stream_name, revision, event_id, event_type, data, metadata, created_at';
+// A retry after a unique violation on event_id turns a lost race between two
+// identical appends into a replay; one retry is enough, a second would be a bug.
+const DUPLICATE_RETRIES_MAX = 1;
+
+export class PostgresEventStore implements EventStore {
+  readonly pool: pg.Pool;
+  private readonly notifications: AppendNotifications;
+  private readonly subscriptions = new Set<PostgresSubscription>();
+
+  private constructor(private readonly options: PostgresEventStoreOptions) {
+    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+    // An idle client that loses its connection emits here; without a listener it would crash the process.
+    this.pool.on('error', () => undefined);
+    this.notifications = new AppendNotifications(options.connectionString);
+  }
+
+  /** Connects and applies the schema migrations. */
+  static async connect(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const store = new PostgresEventStore(options);
+    try {
+      await migrate(store.pool, eventStoreMigrations);
+    } catch (error) {
+      await store.pool.end();
+      translatePgError(error, 'migrate');
+    }
+    return store;
+  }
+
+  async append(streams: StreamAppend[]): Promise<AppendResult> {
+    validateAppend(streams);
+    const sorted = [...streams].sort((a, b) => (a.streamName < b.streamName ? -1 : a.streamName > b.streamName ? 1 : 0));
+    const batch = JSON.stringify(
+      sorted.map((s) => ({
+        stream: s.streamName,
+        expected: typeof s.expectedRevision === 'bigint' ? s.expectedRevision.toString() : s.expectedRevision,
+        events: s.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? {} })),
+      })),
+    );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const rows = await this.runAppend(batch, sorted);
+        return toAppendResult(rows);
+      } catch (error) {
+        if (pgErrorCode(error) === 'LE409') throw new VersionConflictError(parseConflicts(error));
+        if (isDuplicateEventId(error)) {
+          if (attempt < DUPLICATE_RETRIES_MAX) continue;
+          throw new InvalidAppendError('some event ids of this append are already stored, in another append');
+        }
+        translatePgError(error, 'append');
+      }
+    }
+  }
+
+  private async runAppend(batch: string, streams: readonly StreamAppend[]): Promise<AppendRow[]> {
+    const sql = 'SELECT stream_name, next_revision, last_position FROM event_store.append($1::jsonb)';
+    const beforeCommit = this.options.beforeCommit;
+    if (!beforeCommit) return (await this.pool.query<AppendRow>(sql, [batch])).rows;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<AppendRow>(sql, [batch]);
+      await beforeCommit(streams);
+      await client.query('COMMIT');
+      return rows;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    const limit = clampLimit(options.limit);
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? BigInt(Number.MAX_SAFE_INTEGER) : 0n);
+    const sql = backwards
+      ? `SELECT ${EVENT_COLUMNS} FROM event_store.events WHERE stream_name = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`
+      : `SELECT ${EVENT_COLUMNS} FROM event_store.events WHERE stream_name = $1 AND revision >= $2 ORDER BY revision LIMIT $3`;
+    try {
+      const { rows } = await this.pool.query<EventRow>(sql, [streamName, from.toString(), limit]);
+      return rows.map(toStoredEvent);
+    } catch (error) {
+      translatePgError(error, 'readStream');
+    }
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.readRange(options.afterPosition ?? 0n, undefined, clampLimit(options.limit));
+  }
+
+  /** Events in (after, upTo], in position order. */
+  async readRange(after: bigint, upTo: bigint | undefined, limit: number): Promise<StoredEvent[]> {
+    const bounded = upTo !== undefined;
+    const sql = `SELECT ${EVENT_COLUMNS} FROM event_store.events WHERE position > $1 ${
+      bounded ? 'AND position <= $3' : ''
+    } ORDER BY position LIMIT $2`;
+    const params = bounded ? [after.toString(), limit, upTo.toString()] : [after.toString(), limit];
+    try {
+      const { rows } = await this.pool.query<EventRow>(sql, params);
+      return rows.map(toStoredEvent);
+    } catch (error) {
+      translatePgError(error, 'readAll');
+    }
+  }
+
+  async headPosition(): Promise<bigint> {
+    try {
+      const { rows } = await this.pool.query<{ head: string }>(
+        'SELECT coalesce(max(position), 0) AS head FROM event_store.events',
+      );
+      return BigInt(rows[0]!.head);
+    } catch (error) {
+      translatePgError(error, 'headPosition');
+    }
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    const subscription = new PostgresSubscription(this, this.notifications, {
+      afterPosition: options.afterPosition ?? 0n,
+      gapProtection: this.options.gapProtection ?? 'snapshot-horizon',
+      ...(this.options.onPoll ? { onPoll: this.options.onPoll } : {}),
+      onClose: () => this.subscriptions.delete(subscription),
+    });
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.pool.query('SELECT 1');
+    } catch (error) {
+      translatePgError(error, 'ping');
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.notifications.close();
+    await this.pool.end();
+  }
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    id: row.event_id,
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+    streamName: row.stream_name,
+    revision: BigInt(row.revision),
+    position: BigInt(row.position),
+    createdAt: row.created_at,
+  };
+}
+
+function toAppendResult(rows: AppendRow[]): AppendResult {
+  const first = rows[0];
+  if (!first) throw new Error('event_store.append returned no row');
+  return {
+    position: BigInt(first.last_position),
+    streams: rows.map((r) => ({ streamName: r.stream_name, nextRevision: BigInt(r.next_revision) })),
+  };
+}
+
+function parseConflicts(error: unknown): StreamConflict[] {
+  const detail = (error as { detail?: string }).detail ?? '[]';
+  const parsed = JSON.parse(detail) as { stream: string; expected: string; actual: string }[];
+  return parsed.map((c) => ({ streamName: c.stream, expected: c.expected, actual: BigInt(c.actual) }));
+}
+
+function isDuplicateEventId(error: unknown): boolean {
+  return pgErrorCode(error) === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key';
+}

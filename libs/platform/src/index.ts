@@ -1,0 +1,3 @@
+export * from './migrations.js';
+export * from './embedded-postgres.js';
+export * from './files.js';
