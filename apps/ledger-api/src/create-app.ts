@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule, type AppModuleOptions } from './app.module.js';
+import { setUpOpenApi } from './openapi.js';
+
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Builds the HTTP app on Fastify; `main.ts` listens, tests may inject. */
+export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(options),
+    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES }),
+    { bufferLogs: true },
+  );
+  app.useLogger(app.get(Logger));
+  setUpOpenApi(app);
+  await app.init();
+  return app;
+}

@@ -1,0 +1,69 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { StoreUnavailableError } from '@ledger/event-store';
+import { ApiError } from './api-error.js';
+
+const HTTP_CODES: Record<number, string> = {
+  400: 'validation_failed',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+};
+const RETRY_AFTER_SECONDS = '2';
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** The one place where errors become HTTP: `{"error": {"code", "message", "details"}}`. */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { status, body, headers } = this.toResponse(exception);
+    void reply.status(status).headers(headers).send(body);
+  }
+
+  toResponse(exception: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof ApiError) {
+      return {
+        status: exception.status,
+        body: errorBody(exception.code, exception.message, exception.details),
+        headers: exception.headers,
+      };
+    }
+    if (exception instanceof StoreUnavailableError) {
+      return {
+        status: 503,
+        body: errorBody('unavailable', 'a store is unavailable; retry later'),
+        headers: { 'retry-after': RETRY_AFTER_SECONDS },
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = HTTP_CODES[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
+      return { status, body: errorBody(code, exception.message), headers: {} };
+    }
+    // Fastify's own errors (malformed JSON, body too large) carry a statusCode.
+    const statusCode = (exception as { statusCode?: number } | null)?.statusCode;
+    if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+      return {
+        status: statusCode,
+        body: errorBody(HTTP_CODES[statusCode] ?? 'bad_request', (exception as Error).message),
+        headers: {},
+      };
+    }
+    this.logger.error({ err: exception }, 'unhandled error');
+    return { status: 500, body: errorBody('internal_error', 'internal error'), headers: {} };
+  }
+}
+
+function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}

@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import pg from 'pg';
+import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
+import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
+import type { LedgerConfig } from '../config/ledger-config.js';
+
+/**
+ * The stores the service runs on, connected before Nest starts so that a
+ * missing database fails the start with a clear message, not a 500 later.
+ */
+export interface LedgerRuntime {
+  config: LedgerConfig;
+  eventStore: EventStore;
+  /** Postgres for projections (and the event store when it is Postgres). */
+  pool: pg.Pool;
+  databaseUrl: string;
+  /** Set when the embedded PostgreSQL was started for this process. */
+  embedded: RunningPostgres | undefined;
+  close(): Promise<void>;
+}
+
+const EMBEDDED_DATABASE = 'ledger';
+
+export async function openRuntime(config: LedgerConfig, log: (message: string) => void): Promise<LedgerRuntime> {
+  let embedded: RunningPostgres | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres') });
+    databaseUrl = await ensureDatabase(embedded, EMBEDDED_DATABASE);
+    log(`embedded PostgreSQL started on port ${embedded.port}, data in ${join(config.dataDir, 'postgres')}`);
+  }
+  try {
+    const eventStore =
+      config.eventStore === 'kurrentdb'
+        ? await KurrentDbEventStore.connect({
+            connectionString: config.eventStoreConnectionString!,
+            streamPrefixes: ['account-', 'project-'],
+          })
+        : await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 20 });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    pool.on('error', () => undefined);
+    return {
+      config,
+      eventStore,
+      pool,
+      databaseUrl,
+      embedded,
+      async close() {
+        await eventStore.close();
+        await pool.end();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+async function ensureDatabase(postgres: RunningPostgres, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: postgres.url });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(postgres.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../../apps/ledger-api/src/create-app.js';
+import { loadConfig, type ApiKeyConfig } from '../../apps/ledger-api/src/config/ledger-config.js';
+import { openRuntime, type LedgerRuntime } from '../../apps/ledger-api/src/infrastructure/runtime.js';
+import { createTestDatabase } from './database.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  runtime: LedgerRuntime;
+  keys: Record<'admin' | 'commands' | 'read' | 'audit', string>;
+  close(): Promise<void>;
+}
+
+/** The real HTTP app on a fresh database of the suite's PostgreSQL, with one key per scope. */
+export async function startTestApp(label = 'app'): Promise<TestApp> {
+  const databaseUrl = await createTestDatabase(label);
+  const config = { ...loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }) };
+  const runtime = await openRuntime(config, () => undefined);
+  const keys = {
+    admin: secret(),
+    commands: secret(),
+    read: secret(),
+    audit: secret(),
+  };
+  const apiKeys: ApiKeyConfig[] = Object.entries(keys).map(([scope, value]) => ({
+    name: `test-${scope}`,
+    secret: value,
+    scopes: [scope as ApiKeyConfig['scopes'][number]],
+  }));
+  const app = await createApp({ runtime, apiKeys, requestLogging: false });
+  return {
+    app,
+    runtime,
+    keys,
+    async close() {
+      await app.close();
+      await runtime.close();
+    },
+  };
+}
+
+function secret(): string {
+  return `test_${randomBytes(16).toString('hex')}`;
+}
