@@ -9,6 +9,12 @@ import { startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres
  * unless DATABASE_URL names one already. Workers inherit TEST_DATABASE_URL.
  */
 export default async function globalSetup(): Promise<void> {
+  if (!process.env.EVENTSTORE_CONNECTION_STRING) {
+    process.stdout.write(
+      '\nKurrentDB contract suite not run: EVENTSTORE_CONNECTION_STRING is not set ' +
+        '(e.g. kurrentdb://localhost:2113?tls=false with `docker compose up kurrentdb`).\n',
+    );
+  }
   if (process.env.DATABASE_URL) {
     process.env.TEST_DATABASE_URL = process.env.DATABASE_URL;
     return;

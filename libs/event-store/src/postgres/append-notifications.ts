@@ -1,12 +1,19 @@
 import pg from 'pg';
 
 export const APPEND_CHANNEL = 'event_store_appended';
+// Under load, one NOTIFY per this interval at most: each is a query and a short
+// database-wide lock, and a remote subscriber needs one wake-up, not one per event.
+const NOTIFY_INTERVAL_MS_MIN = 2;
 const RECONNECT_DELAY_MS_MAX = 5_000;
 
 /**
- * One LISTEN connection per store, shared by its subscriptions: appends NOTIFY
- * at commit and every listener is woken. If the connection drops, listeners
- * fall back to slow polling (see `connected`) until it is back.
+ * Wakes subscriptions when events were appended. In this process, listeners
+ * are woken at once; other processes (a projector) through NOTIFY, sent after
+ * the append committed and coalesced: while one NOTIFY is in flight, any
+ * number of appends cause just one more. One LISTEN connection per store is
+ * shared by its subscriptions; if it drops, listeners fall back to slow
+ * polling (see `connected`) until it is back. A NOTIFY lost to a crash only
+ * delays a subscriber until its next poll.
  */
 export class AppendNotifications {
   private client: pg.Client | undefined;
@@ -16,7 +23,37 @@ export class AppendNotifications {
   private reconnectDelayMs = 100;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly connectionString: string) {}
+  private notifyInFlight = false;
+  private notifyAgain = false;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly pool: pg.Pool,
+  ) {}
+
+  /** Called after an append committed. */
+  publish(): void {
+    this.wakeAll();
+    if (this.notifyInFlight) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifyInFlight = true;
+    void this.pool
+      .query(`SELECT pg_notify('${APPEND_CHANNEL}', '')`)
+      .catch(() => undefined)
+      .finally(() => {
+        if (!this.notifyAgain || this.closed) {
+          this.notifyInFlight = false;
+          return;
+        }
+        setTimeout(() => {
+          this.notifyInFlight = false;
+          this.notifyAgain = false;
+          if (!this.closed) this.publish();
+        }, NOTIFY_INTERVAL_MS_MIN).unref();
+      });
+  }
 
   get connected(): boolean {
     return this.client !== undefined;

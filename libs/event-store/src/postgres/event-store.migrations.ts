@@ -39,7 +39,7 @@ ALTER SEQUENCE event_store.position_seq OWNED BY event_store.events.position;
 --            "events": [{"id", "type", "data", "metadata"}]}], streams sorted by name
 -- (a fixed lock order, so two multi-stream appends can't deadlock).
 -- Raises SQLSTATE 'LE409' with the conflicts as JSON in DETAIL; nothing is written then.
-CREATE FUNCTION event_store.append(p_batch jsonb)
+CREATE FUNCTION event_store.append(p_batch jsonb, p_check_replay boolean)
 RETURNS TABLE (stream_name text, next_revision bigint, last_position bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -54,7 +54,9 @@ DECLARE
   v_position bigint;
 BEGIN
   -- A retried append whose events are all stored already: answer as the first time.
-  IF event_store.is_replay(p_batch) THEN
+  -- Checked up front only when asked (after a duplicate event id); otherwise a
+  -- replay shows up as a conflict or a duplicate id, and is recognised then.
+  IF p_check_replay AND event_store.is_replay(p_batch) THEN
     RETURN QUERY SELECT * FROM event_store.replay_result(p_batch);
     RETURN;
   END IF;
@@ -90,11 +92,15 @@ BEGIN
 
     -- The row lock above gave this transaction an xid before any position is
     -- drawn below; the subscription's gap protection relies on that order.
-    INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
-    SELECT v_stream, v_next - v_count + e.ord, (e.value->>'id')::uuid, e.value->>'type',
-           e.value->'data', coalesce(e.value->'metadata', '{}'::jsonb)
-    FROM jsonb_array_elements(s->'events') WITH ORDINALITY AS e(value, ord)
-    ORDER BY e.ord;
+    WITH inserted AS (
+      INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
+      SELECT v_stream, v_next - v_count + e.ord, (e.value->>'id')::uuid, e.value->>'type',
+             e.value->'data', coalesce(e.value->'metadata', '{}'::jsonb)
+      FROM jsonb_array_elements(s->'events') WITH ORDINALITY AS e(value, ord)
+      ORDER BY e.ord
+      RETURNING position
+    )
+    SELECT greatest(max(inserted.position), v_position) INTO v_position FROM inserted;
     v_results := v_results || jsonb_build_object('stream', v_stream, 'next', v_next::text);
   END LOOP;
 
@@ -107,10 +113,8 @@ BEGIN
     RAISE EXCEPTION 'version conflict' USING ERRCODE = 'LE409', DETAIL = v_conflicts::text;
   END IF;
 
-  SELECT max(e.position) INTO v_position FROM event_store.events e
-  WHERE e.event_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements(p_batch) b,
-                       jsonb_array_elements(b->'events') x);
-  PERFORM pg_notify('event_store_appended', v_position::text);
+  -- No NOTIFY here: it takes a database-wide lock at commit and would serialise
+  -- every append's commit. The adapter notifies after commit instead.
   RETURN QUERY SELECT r->>'stream', (r->>'next')::bigint, v_position FROM jsonb_array_elements(v_results) r;
 END
 $fn$;

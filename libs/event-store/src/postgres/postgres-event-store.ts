@@ -64,7 +64,7 @@ export class PostgresEventStore implements EventStore {
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
     // An idle client that loses its connection emits here; without a listener it would crash the process.
     this.pool.on('error', () => undefined);
-    this.notifications = new AppendNotifications(options.connectionString);
+    this.notifications = new AppendNotifications(options.connectionString, this.pool);
   }
 
   /** Connects and applies the schema migrations. */
@@ -91,7 +91,8 @@ export class PostgresEventStore implements EventStore {
     );
     for (let attempt = 0; ; attempt++) {
       try {
-        const rows = await this.runAppend(batch, sorted);
+        const rows = await this.runAppend(batch, sorted, attempt > 0);
+        this.notifications.publish();
         return toAppendResult(rows);
       } catch (error) {
         if (pgErrorCode(error) === 'LE409') throw new VersionConflictError(parseConflicts(error));
@@ -104,14 +105,14 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  private async runAppend(batch: string, streams: readonly StreamAppend[]): Promise<AppendRow[]> {
-    const sql = 'SELECT stream_name, next_revision, last_position FROM event_store.append($1::jsonb)';
+  private async runAppend(batch: string, streams: readonly StreamAppend[], checkReplay: boolean): Promise<AppendRow[]> {
+    const sql = 'SELECT stream_name, next_revision, last_position FROM event_store.append($1::jsonb, $2)';
     const beforeCommit = this.options.beforeCommit;
-    if (!beforeCommit) return (await this.pool.query<AppendRow>(sql, [batch])).rows;
+    if (!beforeCommit) return (await this.pool.query<AppendRow>(sql, [batch, checkReplay])).rows;
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<AppendRow>(sql, [batch]);
+      const { rows } = await client.query<AppendRow>(sql, [batch, checkReplay]);
       await beforeCommit(streams);
       await client.query('COMMIT');
       return rows;

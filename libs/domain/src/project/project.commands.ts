@@ -1,0 +1,81 @@
+import type { ProjectAssets } from './project.events.js';
+
+/**
+ * Project commands. Each carries `now`, the instant the handler received it: the domain
+ * reads no clock, so leases, deadlines and expiry are all decided from this value.
+ */
+
+/** Pay for a new project and queue it. */
+export type StartProject = Readonly<{
+  type: 'StartProject';
+  projectId: string;
+  accountId: string;
+  cost: number;
+  kind?: string;
+  externalTaskId?: string;
+  /** Defaults to DEADLINE_SECONDS_DEFAULT. */
+  deadlineSeconds?: number;
+  metadata?: Record<string, unknown>;
+  now: Date;
+}>;
+
+/** A worker asks for the project and a lease of `leaseSeconds`. */
+export type ClaimProject = Readonly<{
+  type: 'ClaimProject';
+  projectId: string;
+  workerId: string;
+  leaseSeconds: number;
+  now: Date;
+}>;
+
+/** The worker holding `attempt` is alive: extend its lease to `now + leaseSeconds`. */
+export type HeartbeatProject = Readonly<{
+  type: 'HeartbeatProject';
+  projectId: string;
+  attempt: number;
+  leaseSeconds: number;
+  now: Date;
+}>;
+
+/** The worker holding `attempt` delivers the result. `creditsUsed` defaults to the whole cost. */
+export type CompleteProject = Readonly<{
+  type: 'CompleteProject';
+  projectId: string;
+  attempt: number;
+  creditsUsed?: number;
+  assets?: ProjectAssets;
+  now: Date;
+}>;
+
+/**
+ * End the project without a result. With `attempt`, a worker (or a provider webhook)
+ * reports the failure; without it, the owner cancels. `code` defaults to 'failed', or
+ * 'cancelled' when there is no attempt.
+ */
+export type FailProject = Readonly<{
+  type: 'FailProject';
+  projectId: string;
+  attempt?: number;
+  errorMessage: string;
+  code?: string;
+  now: Date;
+}>;
+
+/**
+ * The watchdog looks at a project: past its deadline, or out of attempts with its lease
+ * expired, it fails with a refund; otherwise nothing happens.
+ */
+export type ExpireProject = Readonly<{
+  type: 'ExpireProject';
+  projectId: string;
+  attemptsMax: number;
+  now: Date;
+}>;
+
+export type ProjectCommand =
+  | StartProject
+  | ClaimProject
+  | HeartbeatProject
+  | CompleteProject
+  | FailProject
+  | ExpireProject;

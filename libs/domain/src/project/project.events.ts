@@ -1,0 +1,45 @@
+import type { DomainEvent } from '../event.js';
+
+export type ProjectAssets = Readonly<{
+  assetUrl?: string;
+  previewUrl?: string;
+  thumbnailUrl?: string;
+  resultUrls?: readonly string[];
+}>;
+
+/** Failure codes the domain itself uses; callers may send their own codes too. */
+export const FAIL_CODE_DEFAULT = 'failed';
+export const FAIL_CODE_CANCELLED = 'cancelled';
+export const FAIL_CODE_DEADLINE_EXCEEDED = 'deadline_exceeded';
+export const FAIL_CODE_ATTEMPTS_EXHAUSTED = 'attempts_exhausted';
+
+export type ProjectStartedData = {
+  accountId: string;
+  cost: number;
+  kind?: string;
+  externalTaskId?: string;
+  /** ISO 8601 instant after which the watchdog fails the project. */
+  deadlineAt: string;
+  metadata?: Record<string, unknown>;
+};
+export type ProjectClaimedData = { attempt: number; workerId: string; leaseExpiresAt: string };
+export type LeaseExtendedData = { attempt: number; leaseExpiresAt: string };
+export type ProjectCompletedData = { attempt: number; creditsUsed: number; assets?: ProjectAssets };
+export type ProjectFailedData = { attempt?: number; code: string; errorMessage: string };
+
+/** A project was accepted and paid for: its cost was debited from the account in the same step. */
+export type ProjectStarted = DomainEvent<'ProjectStarted', ProjectStartedData>;
+
+/** A worker took the project under a new attempt number and a lease; every earlier attempt is now stale. */
+export type ProjectClaimed = DomainEvent<'ProjectClaimed', ProjectClaimedData>;
+
+/** The worker holding the current attempt is alive, so its lease runs longer. */
+export type LeaseExtended = DomainEvent<'LeaseExtended', LeaseExtendedData>;
+
+/** The current attempt delivered the result using `creditsUsed` of the cost; the rest was refunded in the same step. */
+export type ProjectCompleted = DomainEvent<'ProjectCompleted', ProjectCompletedData>;
+
+/** The project ended without a result (worker, owner, provider or watchdog); its cost was refunded in the same step. */
+export type ProjectFailed = DomainEvent<'ProjectFailed', ProjectFailedData>;
+
+export type ProjectEvent = ProjectStarted | ProjectClaimed | LeaseExtended | ProjectCompleted | ProjectFailed;
