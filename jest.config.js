@@ -25,6 +25,7 @@ const shared = {
     '^@ledger/event-store$': '<rootDir>/libs/event-store/src/index.ts',
     '^@ledger/event-store/testing$': '<rootDir>/libs/event-store/src/testing/index.ts',
     '^@ledger/platform$': '<rootDir>/libs/platform/src/index.ts',
+    '^@ledger/ledger-api$': '<rootDir>/apps/ledger-api/src/index.ts',
     '^@ledger/test-support$': '<rootDir>/test/support/index.ts',
     '^@ledger/projections$': '<rootDir>/projections/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

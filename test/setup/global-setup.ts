@@ -1,7 +1,7 @@
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// Loaded by jest outside its module registry, so no path alias here.
+// eslint-disable-next-line no-restricted-imports -- jest loads global setup without path aliases
 import { startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres.ts';
 
 /**

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+// eslint-disable-next-line no-restricted-imports -- jest loads global teardown without path aliases
 import type { RunningPostgres } from '../../libs/platform/src/embedded-postgres.ts';
 
 export default async function globalTeardown(): Promise<void> {

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../../apps/ledger-api/src/create-app.js';
-import { loadConfig, type ApiKeyConfig } from '../../apps/ledger-api/src/config/ledger-config.js';
-import { openRuntime, type LedgerRuntime } from '../../apps/ledger-api/src/infrastructure/runtime.js';
+import { createApp, loadConfig, openRuntime, type ApiKeyConfig, type LedgerRuntime } from '@ledger/ledger-api';
 import { createTestDatabase } from './database.js';
 
 export interface TestApp {

@@ -87,7 +87,9 @@ export const READ_LIMIT_DEFAULT = 500;
 export interface EventStore {
   /**
    * Appends to one or several streams atomically: every stream's expectation
-   * holds and all events are written, or nothing is written anywhere.
+   * holds and all events are written, or nothing is written anywhere. Events
+   * take positions in the order given (streams in array order, then events),
+   * so the last event of the last stream holds `AppendResult.position`.
    * Re-appending events whose ids are already stored in the same streams
    * returns the original result and writes nothing.
    * Throws `VersionConflictError` or `StoreUnavailableError`.

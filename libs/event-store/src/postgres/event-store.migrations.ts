@@ -36,8 +36,7 @@ CREATE TABLE event_store.events (
 ALTER SEQUENCE event_store.position_seq OWNED BY event_store.events.position;
 
 -- p_batch: [{"stream": text, "expected": "any"|"no_stream"|"stream_exists"|"<revision>",
---            "events": [{"id", "type", "data", "metadata"}]}], streams sorted by name
--- (a fixed lock order, so two multi-stream appends can't deadlock).
+--            "events": [{"id", "type", "data", "metadata"}]}]
 -- Raises SQLSTATE 'LE409' with the conflicts as JSON in DETAIL; nothing is written then.
 CREATE FUNCTION event_store.append(p_batch jsonb, p_check_replay boolean)
 RETURNS TABLE (stream_name text, next_revision bigint, last_position bigint)
@@ -50,7 +49,7 @@ DECLARE
   v_next bigint;
   v_actual bigint;
   v_conflicts jsonb := '[]'::jsonb;
-  v_results jsonb := '[]'::jsonb;
+  v_results jsonb := '{}'::jsonb;
   v_position bigint;
 BEGIN
   -- A retried append whose events are all stored already: answer as the first time.
@@ -61,7 +60,9 @@ BEGIN
     RETURN;
   END IF;
 
-  FOR s IN SELECT value FROM jsonb_array_elements(p_batch) LOOP
+  -- 1. Expectations, in stream-name order: a fixed lock order, so two
+  --    multi-stream appends can't deadlock.
+  FOR s IN SELECT value FROM jsonb_array_elements(p_batch) ORDER BY value->>'stream' LOOP
     v_stream := s->>'stream';
     v_expected := s->>'expected';
     v_count := jsonb_array_length(s->'events');
@@ -87,21 +88,9 @@ BEGIN
       SELECT t.revision INTO v_actual FROM event_store.streams t WHERE t.stream_name = v_stream;
       v_conflicts := v_conflicts || jsonb_build_object(
         'stream', v_stream, 'expected', v_expected, 'actual', coalesce(v_actual, -1)::text);
-      CONTINUE;
+    ELSE
+      v_results := v_results || jsonb_build_object(v_stream, v_next::text);
     END IF;
-
-    -- The row lock above gave this transaction an xid before any position is
-    -- drawn below; the subscription's gap protection relies on that order.
-    WITH inserted AS (
-      INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
-      SELECT v_stream, v_next - v_count + e.ord, (e.value->>'id')::uuid, e.value->>'type',
-             e.value->'data', coalesce(e.value->'metadata', '{}'::jsonb)
-      FROM jsonb_array_elements(s->'events') WITH ORDINALITY AS e(value, ord)
-      ORDER BY e.ord
-      RETURNING position
-    )
-    SELECT greatest(max(inserted.position), v_position) INTO v_position FROM inserted;
-    v_results := v_results || jsonb_build_object('stream', v_stream, 'next', v_next::text);
   END LOOP;
 
   IF jsonb_array_length(v_conflicts) > 0 THEN
@@ -113,9 +102,27 @@ BEGIN
     RAISE EXCEPTION 'version conflict' USING ERRCODE = 'LE409', DETAIL = v_conflicts::text;
   END IF;
 
+  -- 2. Events, in the order given: positions follow the caller's order of
+  --    streams and events. The row locks above gave this transaction an xid
+  --    before any position is drawn; the subscription's gap protection relies on it.
+  FOR s IN SELECT value FROM jsonb_array_elements(p_batch) LOOP
+    v_stream := s->>'stream';
+    v_next := (v_results->>v_stream)::bigint;
+    v_count := jsonb_array_length(s->'events');
+    WITH inserted AS (
+      INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
+      SELECT v_stream, v_next - v_count + e.ord, (e.value->>'id')::uuid, e.value->>'type',
+             e.value->'data', coalesce(e.value->'metadata', '{}'::jsonb)
+      FROM jsonb_array_elements(s->'events') WITH ORDINALITY AS e(value, ord)
+      ORDER BY e.ord
+      RETURNING position
+    )
+    SELECT greatest(max(inserted.position), v_position) INTO v_position FROM inserted;
+  END LOOP;
+
   -- No NOTIFY here: it takes a database-wide lock at commit and would serialise
   -- every append's commit. The adapter notifies after commit instead.
-  RETURN QUERY SELECT r->>'stream', (r->>'next')::bigint, v_position FROM jsonb_array_elements(v_results) r;
+  RETURN QUERY SELECT r.key, r.value::bigint, v_position FROM jsonb_each_text(v_results) r ORDER BY r.key;
 END
 $fn$;
 

@@ -81,9 +81,8 @@ export class PostgresEventStore implements EventStore {
 
   async append(streams: StreamAppend[]): Promise<AppendResult> {
     validateAppend(streams);
-    const sorted = [...streams].sort((a, b) => (a.streamName < b.streamName ? -1 : a.streamName > b.streamName ? 1 : 0));
     const batch = JSON.stringify(
-      sorted.map((s) => ({
+      streams.map((s) => ({
         stream: s.streamName,
         expected: typeof s.expectedRevision === 'bigint' ? s.expectedRevision.toString() : s.expectedRevision,
         events: s.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? {} })),
@@ -91,7 +90,7 @@ export class PostgresEventStore implements EventStore {
     );
     for (let attempt = 0; ; attempt++) {
       try {
-        const rows = await this.runAppend(batch, sorted, attempt > 0);
+        const rows = await this.runAppend(batch, streams, attempt > 0);
         this.notifications.publish();
         return toAppendResult(rows);
       } catch (error) {

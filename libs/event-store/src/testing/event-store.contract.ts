@@ -127,6 +127,21 @@ export function eventStoreContract(harness: ContractHarness): void {
       expect(written.reduce((max, e) => (e.position > max ? e.position : max), 0n)).toBe(result.position);
     });
 
+    it('positions events in the order given, streams and events alike', async () => {
+      const late = streamName('order-z');
+      const early = streamName('order-a');
+      const [z1, z2, a1] = [event('Z1'), event('Z2'), event('A1')];
+      const result = await store.append([
+        { streamName: late, expectedRevision: 'no_stream', events: [z1, z2] },
+        { streamName: early, expectedRevision: 'no_stream', events: [a1] },
+      ]);
+      const [stored] = await store.readStream(early);
+      expect(stored!.position).toBe(result.position);
+      const zs = await store.readStream(late);
+      expect(zs[0]!.position).toBeLessThan(zs[1]!.position);
+      expect(zs[1]!.position).toBeLessThan(stored!.position);
+    });
+
     it('writes nothing anywhere when one stream conflicts', async () => {
       const a = streamName('atomic-a');
       const b = streamName('atomic-b');

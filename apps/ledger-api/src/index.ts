@@ -1,0 +1,4 @@
+// What tests and tools outside the app use to build it.
+export { createApp } from './create-app.js';
+export { loadConfig, type ApiKeyConfig, type LedgerConfig, type Scope } from './config/ledger-config.js';
+export { openRuntime, type LedgerRuntime } from './infrastructure/runtime.js';
