@@ -32,7 +32,9 @@ describe('translateKurrentError', () => {
       const error = new WrongExpectedVersionError(undefined, { streamName: 's-1', expected: NO_STREAM, current: 0n });
       const result = translated(error);
       expect(result).toBeInstanceOf(VersionConflictError);
-      expect((result as VersionConflictError).conflicts).toEqual([{ streamName: 's-1', expected: 'no_stream', actual: 0n }]);
+      expect((result as VersionConflictError).conflicts).toEqual([
+        { streamName: 's-1', expected: 'no_stream', actual: 0n },
+      ]);
     });
 
     it('reports a missing stream as actual -1 and an exact expectation as its number', () => {

@@ -55,7 +55,7 @@ export class KurrentDbEventStore implements EventStore {
   /** Creates the client and checks the server answers, like PostgresEventStore.connect. */
   static async connect(options: KurrentDbEventStoreOptions): Promise<KurrentDbEventStore> {
     const prefixes = options.streamPrefixes;
-    // No prefix at all would filter nothing out; a '$' prefix would take in the server's own streams.
+    // No prefix, or an empty one, would not delimit the ledger's streams; a '$' one would take in the server's own.
     if (prefixes.length === 0 || prefixes.some((p) => p.length === 0 || p.startsWith('$'))) {
       throw new RangeError(`streamPrefixes must be non-empty and not start with '$', got ${JSON.stringify(prefixes)}`);
     }
@@ -87,14 +87,9 @@ export class KurrentDbEventStore implements EventStore {
       streamState: toStreamState(stream.expectedRevision),
     });
     if (!result.success) {
-      // Only when the connection string sets throwOnAppendFailure=false: report it as the client would have.
-      throw new VersionConflictError([
-        {
-          streamName: stream.streamName,
-          expected: String(stream.expectedRevision),
-          actual: result.nextExpectedRevision,
-        },
-      ]);
+      // Only when the connection string sets throwOnAppendFailure=false. The actual revision stays
+      // unknown: the client's batch path fills nextExpectedRevision with BigInt(<a boolean>) here.
+      throw new VersionConflictError([{ streamName: stream.streamName, expected: String(stream.expectedRevision) }]);
     }
     const streams = [{ streamName: stream.streamName, nextRevision: result.nextExpectedRevision }];
     // A replay the server has not fully indexed yet comes back without a position.
