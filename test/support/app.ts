@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp, loadConfig, openRuntime, type ApiKeyConfig, type LedgerRuntime } from '@ledger/ledger-api';
+import { createApp, loadConfig, openRuntime, type ApiKeyConfig, type Clock, type LedgerRuntime } from '@ledger/ledger-api';
 import { createTestDatabase } from './database.js';
 
 export interface TestApp {
@@ -11,8 +11,14 @@ export interface TestApp {
 }
 
 /** The real HTTP app on a fresh database of the suite's PostgreSQL, with one key per scope. */
-export async function startTestApp(label = 'app'): Promise<TestApp> {
-  const databaseUrl = await createTestDatabase(label);
+export interface TestAppOptions {
+  clock?: Clock;
+  /** Another app's database: a second instance or a restart of the service. */
+  databaseUrl?: string;
+}
+
+export async function startTestApp(label = 'app', options: TestAppOptions = {}): Promise<TestApp> {
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase(label));
   const config = { ...loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }) };
   const runtime = await openRuntime(config, () => undefined);
   const keys = {
@@ -26,7 +32,7 @@ export async function startTestApp(label = 'app'): Promise<TestApp> {
     secret: value,
     scopes: [scope as ApiKeyConfig['scopes'][number]],
   }));
-  const app = await createApp({ runtime, apiKeys, requestLogging: false });
+  const app = await createApp({ runtime, apiKeys, requestLogging: false, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     app,
     runtime,

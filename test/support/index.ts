@@ -1,2 +1,3 @@
 export * from './database.js';
 export * from './app.js';
+export * from './http.js';

@@ -3,6 +3,10 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { EVENT_STORE } from '@ledger/event-store';
 import { HealthModule } from './health/health.module.js';
+import { CommandsModule } from './commands/commands.module.js';
+import { AccountsModule } from './accounts/accounts.module.js';
+import { ProjectsModule } from './projects/projects.module.js';
+import { CLOCK, systemClock, type Clock } from './commands/clock.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyRegistry } from './auth/api-keys.js';
 import type { ApiKeyConfig } from './config/ledger-config.js';
@@ -15,6 +19,8 @@ export interface AppModuleOptions {
   apiKeys: ApiKeyConfig[];
   /** Off in tests that don't want request logs. */
   requestLogging?: boolean;
+  /** The service's clock; tests pass one they can move. */
+  clock?: Clock;
 }
 
 @Module({})
@@ -34,16 +40,20 @@ export class AppModule {
           },
         }),
         HealthModule,
+        CommandsModule,
+        AccountsModule,
+        ProjectsModule,
       ],
       providers: [
         { provide: LEDGER_CONFIG, useValue: runtime.config },
+        { provide: CLOCK, useValue: options.clock ?? systemClock },
         { provide: EVENT_STORE, useValue: runtime.eventStore },
         { provide: PG_POOL, useValue: runtime.pool },
         { provide: API_KEYS, useValue: new ApiKeyRegistry(options.apiKeys) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
-      exports: [LEDGER_CONFIG, EVENT_STORE, PG_POOL, API_KEYS],
+      exports: [LEDGER_CONFIG, EVENT_STORE, PG_POOL, API_KEYS, CLOCK],
     };
   }
 }

@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { setUpOpenApi } from './openapi.js';
+import { createValidationPipe } from './http/validation.js';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -15,6 +16,7 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
     { bufferLogs: true },
   );
   app.useLogger(app.get(Logger));
+  app.useGlobalPipes(createValidationPipe());
   setUpOpenApi(app);
   await app.init();
   return app;

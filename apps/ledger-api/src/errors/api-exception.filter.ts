@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { StoreUnavailableError } from '@ledger/event-store';
+import { RuleViolation, type RuleViolationCode } from '@ledger/domain';
+import { StoreUnavailableError, VersionConflictError } from '@ledger/event-store';
 import { ApiError } from './api-error.js';
 
 const HTTP_CODES: Record<number, string> = {
@@ -14,6 +15,18 @@ const HTTP_CODES: Record<number, string> = {
   429: 'too_many_requests',
 };
 const RETRY_AFTER_SECONDS = '2';
+
+/** Rule violations of the domain, by the HTTP status API.md gives each. */
+const RULE_STATUS: Record<RuleViolationCode, number> = {
+  validation_failed: 400,
+  insufficient_credits: 402,
+  not_found: 404,
+  stale_attempt: 409,
+  invalid_transition: 409,
+  lease_held: 409,
+  already_exists: 409,
+  balance_limit_exceeded: 422,
+};
 
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -37,6 +50,16 @@ export class ApiExceptionFilter implements ExceptionFilter {
         body: errorBody(exception.code, exception.message, exception.details),
         headers: exception.headers,
       };
+    }
+    if (exception instanceof RuleViolation) {
+      return {
+        status: RULE_STATUS[exception.code],
+        body: errorBody(exception.code, exception.message, exception.details),
+        headers: {},
+      };
+    }
+    if (exception instanceof VersionConflictError) {
+      return { status: 409, body: errorBody('concurrency_conflict', 'a stream changed concurrently; retry'), headers: {} };
     }
     if (exception instanceof StoreUnavailableError) {
       return {

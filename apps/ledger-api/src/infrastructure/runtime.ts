@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
-import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
+import { migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
+import { snapshotMigrations } from '../commands/snapshot.store.js';
 import type { LedgerConfig } from '../config/ledger-config.js';
 
 /**
@@ -39,6 +40,7 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
         : await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 20 });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     pool.on('error', () => undefined);
+    await migrate(pool, snapshotMigrations);
     return {
       config,
       eventStore,

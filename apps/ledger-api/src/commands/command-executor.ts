@@ -1,0 +1,157 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  accountStream,
+  projectStream,
+  type AccountEvent,
+  type AccountState,
+  type ProjectEvent,
+  type ProjectState,
+} from '@ledger/domain';
+import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
+import { ApiError } from '../errors/api-error.js';
+import type { Clock } from './clock.js';
+import { KeyedSerializer } from './keyed-serializer.js';
+import type { LoadedState, StreamStateCache } from './stream-state.cache.js';
+import {
+  IdempotencyRecords,
+  toPositionNumber,
+  type CommandContext,
+  type CommandOutcome,
+  type CommandResponse,
+} from './idempotency.js';
+
+/** The streams a decision read, so its events are appended expecting exactly those revisions. */
+export class Loads {
+  readonly revisions = new Map<string, bigint | undefined>();
+
+  constructor(
+    private readonly accounts: StreamStateCache<AccountState>,
+    private readonly projects: StreamStateCache<ProjectState>,
+  ) {}
+
+  async account(accountId: string): Promise<AccountState> {
+    return this.track(accountStream(accountId), await this.accounts.load(accountStream(accountId)));
+  }
+
+  async project(projectId: string): Promise<ProjectState> {
+    return this.track(projectStream(projectId), await this.projects.load(projectStream(projectId)));
+  }
+
+  private track<S>(streamName: string, loaded: LoadedState<S>): S {
+    this.revisions.set(streamName, loaded.revision);
+    return loaded.state;
+  }
+}
+
+/** What a decision produced: events per stream and the HTTP outcome. */
+export interface Decided {
+  accountId?: string;
+  account?: readonly AccountEvent[];
+  projectId?: string;
+  project?: readonly ProjectEvent[];
+  outcome: CommandOutcome;
+}
+
+export interface CommandPlan {
+  /** The stream whose commands this process runs one at a time. */
+  serializeOn: string;
+  decide(loads: Loads, now: Date): Promise<Decided>;
+}
+
+// Conflicts left after in-process serialisation come from other replicas; a
+// few jittered retries settle them. Beyond that the caller retries (same key).
+const CONFLICT_RETRIES_MAX = 8;
+const RETRY_DELAY_MS_MAX = 20;
+
+/**
+ * Load → decide → append, the same for every command: idempotent by key,
+ * serialised per stream in this process, atomic across the streams touched,
+ * each at the revision the decision saw, retried on a conflict.
+ */
+export class CommandExecutor {
+  private readonly serializer = new KeyedSerializer();
+  private readonly idempotency: IdempotencyRecords;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly accounts: StreamStateCache<AccountState>,
+    private readonly projects: StreamStateCache<ProjectState>,
+    private readonly clock: Clock,
+  ) {
+    this.idempotency = new IdempotencyRecords(store);
+  }
+
+  execute(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
+    return this.serializer.run(plan.serializeOn, () => this.attempt(context, plan));
+  }
+
+  private async attempt(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const recorded = await this.idempotency.find(context);
+      if (recorded) return recorded;
+      const now = this.clock.now();
+      const loads = new Loads(this.accounts, this.projects);
+      const decided = await plan.decide(loads, now);
+      const metadata = eventMetadata(context, now);
+      const streams = this.appendsOf(decided, loads, metadata);
+      streams.push({
+        streamName: this.idempotency.streamOf(context),
+        expectedRevision: 'no_stream',
+        events: [this.idempotency.record(context, decided.outcome, metadata)],
+      });
+      try {
+        const result = await this.store.append(streams);
+        return { status: decided.outcome.status, body: { ...decided.outcome.body, position: toPositionNumber(result.position) } };
+      } catch (error) {
+        if (!(error instanceof VersionConflictError)) throw error;
+        for (const conflict of error.conflicts) {
+          this.accounts.forget(conflict.streamName);
+          this.projects.forget(conflict.streamName);
+        }
+        if (attempt >= CONFLICT_RETRIES_MAX) {
+          throw new ApiError(409, 'concurrency_conflict', 'the streams kept changing; retry with the same Idempotency-Key', {
+            streams: error.conflicts.map((c) => c.streamName),
+          });
+        }
+        await delay(randomInt(1, RETRY_DELAY_MS_MAX + 1));
+      }
+    }
+  }
+
+  private appendsOf(decided: Decided, loads: Loads, metadata: Record<string, string>): StreamAppend[] {
+    const appends: StreamAppend[] = [];
+    const add = (streamName: string, events: readonly { type: string; data: object }[] | undefined) => {
+      if (!events || events.length === 0) return;
+      // A stream the decision did not read (the account of a refund) is appended with 'any':
+      // a refund only adds credits, so no balance it did not see can be broken by it.
+      const expectedRevision = loads.revisions.has(streamName)
+        ? (loads.revisions.get(streamName) ?? 'no_stream')
+        : 'any';
+      appends.push({
+        streamName,
+        expectedRevision,
+        events: events.map((e) => ({
+          id: randomUUID(),
+          type: e.type,
+          data: e.data as Record<string, unknown>,
+          metadata,
+        })),
+      });
+    };
+    if (decided.accountId) add(accountStream(decided.accountId), decided.account);
+    if (decided.projectId) add(projectStream(decided.projectId), decided.project);
+    return appends;
+  }
+}
+
+function eventMetadata(context: CommandContext, now: Date): Record<string, string> {
+  return {
+    commandId: randomUUID(),
+    idempotencyKey: context.idempotencyKey,
+    correlationId: context.correlationId,
+    causationId: context.idempotencyKey,
+    caller: context.caller,
+    at: now.toISOString(),
+  };
+}

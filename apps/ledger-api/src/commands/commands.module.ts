@@ -1,0 +1,80 @@
+import { Global, Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { PinoLogger } from 'nestjs-pino';
+import type pg from 'pg';
+import {
+  evolveAccount,
+  evolveProject,
+  initialAccountState,
+  initialProjectState,
+  type AccountEvent,
+  type AccountState,
+  type ProjectEvent,
+  type ProjectState,
+} from '@ledger/domain';
+import { EVENT_STORE, type EventStore } from '@ledger/event-store';
+import { PG_POOL } from '../infrastructure/tokens.js';
+import { CLOCK, type Clock } from './clock.js';
+import { CommandExecutor } from './command-executor.js';
+import { ACCOUNT_STATES, PROJECT_STATES } from './commands.tokens.js';
+import { SnapshotStore } from './snapshot.store.js';
+import { StreamStateCache } from './stream-state.cache.js';
+
+// Bump when evolve changes what it builds: snapshots of another version are ignored.
+const ACCOUNT_FOLD_VERSION = 1;
+const PROJECT_FOLD_VERSION = 1;
+
+/** What every command handler needs: the executor, the state caches, the clock. */
+@Global()
+@Module({
+  imports: [CqrsModule.forRoot()],
+  providers: [
+    {
+      provide: SnapshotStore,
+      inject: [PG_POOL, PinoLogger],
+      useFactory: (pool: pg.Pool, log: PinoLogger) => new SnapshotStore(pool, log.logger),
+    },
+    {
+      provide: ACCOUNT_STATES,
+      inject: [EVENT_STORE, SnapshotStore],
+      useFactory: (store: EventStore, snapshots: SnapshotStore) =>
+        new StreamStateCache<AccountState>(
+          store,
+          {
+            kind: 'account',
+            version: ACCOUNT_FOLD_VERSION,
+            initial: initialAccountState,
+            evolve: (state, event) => evolveAccount(state, event as AccountEvent),
+          },
+          snapshots,
+        ),
+    },
+    {
+      provide: PROJECT_STATES,
+      inject: [EVENT_STORE, SnapshotStore],
+      useFactory: (store: EventStore, snapshots: SnapshotStore) =>
+        new StreamStateCache<ProjectState>(
+          store,
+          {
+            kind: 'project',
+            version: PROJECT_FOLD_VERSION,
+            initial: initialProjectState,
+            evolve: (state, event) => evolveProject(state, event as ProjectEvent),
+          },
+          snapshots,
+        ),
+    },
+    {
+      provide: CommandExecutor,
+      inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK],
+      useFactory: (
+        store: EventStore,
+        accounts: StreamStateCache<AccountState>,
+        projects: StreamStateCache<ProjectState>,
+        clock: Clock,
+      ) => new CommandExecutor(store, accounts, projects, clock),
+    },
+  ],
+  exports: [CqrsModule, CommandExecutor, ACCOUNT_STATES, PROJECT_STATES],
+})
+export class CommandsModule {}

@@ -1,0 +1,3 @@
+/** The two state caches share a class, so they are told apart by token. */
+export const ACCOUNT_STATES = Symbol('ACCOUNT_STATES');
+export const PROJECT_STATES = Symbol('PROJECT_STATES');

@@ -1,0 +1,88 @@
+import { LRUCache } from 'lru-cache';
+import type { EventStore, StoredEvent } from '@ledger/event-store';
+import type { SnapshotStore } from './snapshot.store.js';
+
+/** How one kind of stream folds into a state. `version` changes when `evolve` does, voiding old snapshots. */
+export interface StreamFold<S> {
+  kind: string;
+  version: number;
+  initial(): S;
+  evolve(state: S, event: { type: string; data: Record<string, unknown> }): S;
+}
+
+/** A stream's state as of `revision` (undefined: the stream does not exist). */
+export interface LoadedState<S> {
+  state: S;
+  revision: bigint | undefined;
+  lastPosition: bigint | undefined;
+  lastEventAt: string | undefined;
+}
+
+const READ_PAGE = 1000;
+const CACHED_STREAMS_MAX = 100_000;
+// A snapshot every this many events bounds a cold load to one snapshot read plus
+// at most this many events, however long the stream grows.
+export const SNAPSHOT_EVERY_EVENTS = 100;
+
+/**
+ * Keeps decisions O(new events): the state of recently used streams stays in
+ * memory with its revision, and a load only reads what was appended since
+ * (by another replica, or by this one). A stream not in memory starts from its
+ * latest snapshot. Both are only ever built from committed events.
+ */
+export class StreamStateCache<S> {
+  private readonly cache = new LRUCache<string, LoadedState<S> & { snapshotRevision: bigint | undefined }>({
+    max: CACHED_STREAMS_MAX,
+  });
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly fold: StreamFold<S>,
+    private readonly snapshots: SnapshotStore,
+  ) {}
+
+  async load(streamName: string): Promise<LoadedState<S>> {
+    let entry = this.cache.get(streamName) ?? (await this.fromSnapshot(streamName));
+    for (;;) {
+      const from = entry.revision === undefined ? 0n : entry.revision + 1n;
+      const events = await this.store.readStream(streamName, { fromRevision: from, limit: READ_PAGE });
+      if (events.length > 0) entry = { ...this.apply(entry, events), snapshotRevision: entry.snapshotRevision };
+      if (events.length < READ_PAGE) break;
+    }
+    this.cache.set(streamName, entry);
+    if (entry.revision !== undefined && entry.revision - (entry.snapshotRevision ?? -1n) >= SNAPSHOT_EVERY_EVENTS) {
+      entry.snapshotRevision = entry.revision;
+      this.snapshots.save(streamName, this.fold.version, entry);
+    }
+    return entry;
+  }
+
+  /** After a conflict the cached revision is behind; the next load catches up from the store anyway. */
+  forget(streamName: string): void {
+    this.cache.delete(streamName);
+  }
+
+  private async fromSnapshot(streamName: string): Promise<LoadedState<S> & { snapshotRevision: bigint | undefined }> {
+    const snapshot = await this.snapshots.load<LoadedState<S>>(streamName, this.fold.version);
+    if (snapshot) return { ...snapshot, snapshotRevision: snapshot.revision };
+    return {
+      state: this.fold.initial(),
+      revision: undefined,
+      lastPosition: undefined,
+      lastEventAt: undefined,
+      snapshotRevision: undefined,
+    };
+  }
+
+  private apply(entry: LoadedState<S>, events: readonly StoredEvent[]): LoadedState<S> {
+    let state = entry.state;
+    for (const event of events) state = this.fold.evolve(state, event);
+    const last = events[events.length - 1]!;
+    return {
+      state,
+      revision: last.revision,
+      lastPosition: last.position,
+      lastEventAt: last.createdAt.toISOString(),
+    };
+  }
+}
