@@ -59,10 +59,10 @@ export interface CommandPlan {
   decide(loads: Loads, now: Date): Promise<Decided>;
 }
 
-// Conflicts left after in-process serialisation come from other replicas; a
-// few jittered retries settle them. Beyond that the caller retries (same key).
-const CONFLICT_RETRIES_MAX = 8;
-const RETRY_DELAY_MS_MAX = 20;
+// Conflicts left after in-process serialisation come from other replicas.
+// Jittered, growing waits settle them; past the bound the caller retries (same key).
+const CONFLICT_RETRIES_MAX = 25;
+const RETRY_DELAY_MS_MAX = 50;
 
 /**
  * Load → decide → append, the same for every command: idempotent by key,
@@ -114,7 +114,7 @@ export class CommandExecutor {
             streams: error.conflicts.map((c) => c.streamName),
           });
         }
-        await delay(randomInt(1, RETRY_DELAY_MS_MAX + 1));
+        await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
       }
     }
   }

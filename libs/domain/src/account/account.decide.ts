@@ -16,15 +16,23 @@ export function decideGrantCredits(state: AccountState, command: GrantCredits): 
     ['accountId', isId(command.accountId), RULES.id],
     ['amount', isAmount(command.amount), RULES.amount],
     ['source', (GRANT_SOURCES as readonly unknown[]).includes(command.source), `one of ${GRANT_SOURCES.join(', ')}`],
-    ['reference', isOptional(command.reference, (v) => isText(v, TEXT_LENGTH_MAX)), `1 to ${TEXT_LENGTH_MAX} characters`],
+    [
+      'reference',
+      isOptional(command.reference, (v) => isText(v, TEXT_LENGTH_MAX)),
+      `1 to ${TEXT_LENGTH_MAX} characters`,
+    ],
   ]);
   // Bounding lifetime grants bounds the balance for good: every refund gives back part of
   // an earlier debit, so the balance can never exceed what was ever granted.
   if (command.amount > Number.MAX_SAFE_INTEGER - state.totalGranted) {
-    throw new RuleViolation('balance_limit_exceeded', 'the grant would take the account past the largest exact balance', {
-      totalGranted: state.totalGranted,
-      amount: command.amount,
-    });
+    throw new RuleViolation(
+      'balance_limit_exceeded',
+      'the grant would take the account past the largest exact balance',
+      {
+        totalGranted: state.totalGranted,
+        amount: command.amount,
+      },
+    );
   }
   const { amount, source, reference } = command;
   const event: AccountEvent = {
@@ -55,10 +63,14 @@ export function requireDebitable(state: AccountState, accountId: string, amount:
     throw new RuleViolation('not_found', `account ${accountId} does not exist`, { accountId });
   }
   if (state.balance < amount) {
-    throw new RuleViolation('insufficient_credits', `account ${accountId} has ${state.balance} credits, needs ${amount}`, {
-      balance: state.balance,
-      amount,
-    });
+    throw new RuleViolation(
+      'insufficient_credits',
+      `account ${accountId} has ${state.balance} credits, needs ${amount}`,
+      {
+        balance: state.balance,
+        amount,
+      },
+    );
   }
   // Start/fail cycles grow the debit total without new grants; keep it exact too.
   if (amount > Number.MAX_SAFE_INTEGER - state.totalDebited) {

@@ -73,9 +73,4 @@ export type ExpireProject = Readonly<{
 }>;
 
 export type ProjectCommand =
-  | StartProject
-  | ClaimProject
-  | HeartbeatProject
-  | CompleteProject
-  | FailProject
-  | ExpireProject;
+  StartProject | ClaimProject | HeartbeatProject | CompleteProject | FailProject | ExpireProject;

@@ -72,7 +72,12 @@ export function decideStartProject(
         projectId,
       });
     }
-    return { accountId, account: [], project: [], reply: { projectId, status: project.status, balance: account.balance } };
+    return {
+      accountId,
+      account: [],
+      project: [],
+      reply: { projectId, status: project.status, balance: account.balance },
+    };
   }
   requireDebitable(account, accountId, cost);
   const data: ProjectStartedData = {
@@ -88,7 +93,12 @@ export function decideStartProject(
   ];
   const projectEvents: ProjectEvent[] = [{ type: 'ProjectStarted', data }];
   const balance = accountEvents.reduce(evolveAccount, account).balance;
-  return { accountId, account: accountEvents, project: projectEvents, reply: { projectId, status: 'pending', balance } };
+  return {
+    accountId,
+    account: accountEvents,
+    project: projectEvents,
+    reply: { projectId, status: 'pending', balance },
+  };
 }
 
 /**
@@ -115,7 +125,10 @@ export function decideClaimProject(state: ProjectState, command: ClaimProject): 
     return decideWith(project, [], [], (next) => claimReply(projectId, next));
   }
   const leaseExpiresAt = instantAfter(now, command.leaseSeconds);
-  const claimed: ProjectEvent = { type: 'ProjectClaimed', data: { attempt: project.attempt + 1, workerId, leaseExpiresAt } };
+  const claimed: ProjectEvent = {
+    type: 'ProjectClaimed',
+    data: { attempt: project.attempt + 1, workerId, leaseExpiresAt },
+  };
   return decideWith(project, [], [claimed], (next) => claimReply(projectId, next));
 }
 
@@ -124,7 +137,10 @@ export function decideClaimProject(state: ProjectState, command: ClaimProject): 
  * heartbeat that would end it sooner changes nothing. A lease that ran out with nobody
  * claiming since is still the holder's to extend: the attempt is still the current one.
  */
-export function decideHeartbeatProject(state: ProjectState, command: HeartbeatProject): ProjectDecision<HeartbeatReply> {
+export function decideHeartbeatProject(
+  state: ProjectState,
+  command: HeartbeatProject,
+): ProjectDecision<HeartbeatReply> {
   requireValid([
     ['projectId', isId(command.projectId), RULES.id],
     ['attempt', isIntegerBetween(command.attempt, 1, Number.MAX_SAFE_INTEGER), 'a positive integer'],

@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import type { AccountEvent } from '../account/account.events.js';
 import { RuleViolation } from '../rule-violation.js';
 import type { ProjectEvent } from './project.events.js';
@@ -20,7 +21,11 @@ export type StartReply = Readonly<{ projectId: string; status: ProjectStatus; ba
 export type ClaimReply = Readonly<{ projectId: string; status: 'processing'; attempt: number; leaseExpiresAt: string }>;
 export type HeartbeatReply = Readonly<{ projectId: string; attempt: number; leaseExpiresAt: string }>;
 /** `refunded` is the project's total refund: cost − creditsUsed when completed, the cost when failed. */
-export type FinishReply<Status extends ProjectStatus> = Readonly<{ projectId: string; status: Status; refunded: number }>;
+export type FinishReply<Status extends ProjectStatus> = Readonly<{
+  projectId: string;
+  status: Status;
+  refunded: number;
+}>;
 
 export function requireProject(state: ProjectState, projectId: string): ExistingProject {
   if (state.status === 'none') {
@@ -52,7 +57,8 @@ export function decideWith<Reply>(
   project: readonly ProjectEvent[],
   replyOf: (next: ExistingProject) => Reply,
 ): ProjectDecision<Reply> {
-  const next = requireProject(project.reduce(evolveProject, state as ProjectState), 'being decided');
+  const next = project.reduce(evolveProject, state as ProjectState);
+  assert(next.status !== 'none', 'a decided project cannot stop existing');
   return { accountId: state.accountId, account, project, reply: replyOf(next) };
 }
 

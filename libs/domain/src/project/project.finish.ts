@@ -1,7 +1,10 @@
-import { REFUND_REASON_PARTIAL_USE, REFUND_REASON_PROJECT_FAILED, type AccountEvent } from '../account/account.events.js';
+import {
+  REFUND_REASON_PARTIAL_USE,
+  REFUND_REASON_PROJECT_FAILED,
+  type AccountEvent,
+} from '../account/account.events.js';
 import { jsonEqual } from '../json-equal.js';
 import { AMOUNT_MAX, ERROR_MESSAGE_LENGTH_MAX } from '../limits.js';
-import { RuleViolation } from '../rule-violation.js';
 import {
   RULES,
   isAssets,
@@ -42,11 +45,18 @@ const ATTEMPT_RULE = 'a positive integer';
  * in the same step. Repeating exactly the command that completed the project changes
  * nothing; any other finish of a finished project is `invalid_transition`.
  */
-export function decideCompleteProject(state: ProjectState, command: CompleteProject): ProjectDecision<FinishReply<'completed'>> {
+export function decideCompleteProject(
+  state: ProjectState,
+  command: CompleteProject,
+): ProjectDecision<FinishReply<'completed'>> {
   requireValid([
     ['projectId', isId(command.projectId), RULES.id],
     ['attempt', isIntegerBetween(command.attempt, 1, Number.MAX_SAFE_INTEGER), ATTEMPT_RULE],
-    ['creditsUsed', isOptional(command.creditsUsed, (v) => isIntegerBetween(v, 0, AMOUNT_MAX)), `an integer from 0 to ${AMOUNT_MAX}`],
+    [
+      'creditsUsed',
+      isOptional(command.creditsUsed, (v) => isIntegerBetween(v, 0, AMOUNT_MAX)),
+      `an integer from 0 to ${AMOUNT_MAX}`,
+    ],
     ['assets', isOptional(command.assets, isAssets), 'known asset keys with http(s) URLs'],
     ['now', isInstant(command.now), RULES.now],
   ]);
@@ -77,7 +87,11 @@ export function decideFailProject(state: ProjectState, command: FailProject): Pr
   requireValid([
     ['projectId', isId(command.projectId), RULES.id],
     ['attempt', isOptional(command.attempt, (v) => isIntegerBetween(v, 1, Number.MAX_SAFE_INTEGER)), ATTEMPT_RULE],
-    ['errorMessage', isText(command.errorMessage, ERROR_MESSAGE_LENGTH_MAX), `1 to ${ERROR_MESSAGE_LENGTH_MAX} characters`],
+    [
+      'errorMessage',
+      isText(command.errorMessage, ERROR_MESSAGE_LENGTH_MAX),
+      `1 to ${ERROR_MESSAGE_LENGTH_MAX} characters`,
+    ],
     ['code', isOptional(command.code, isCode), RULES.code],
     ['now', isInstant(command.now), RULES.now],
   ]);
@@ -98,7 +112,10 @@ export function decideFailProject(state: ProjectState, command: FailProject): Pr
  * Anything else, a finished project included, is left alone: no events, and not a refusal,
  * because the watchdog's goal (the project is not stuck) already holds.
  */
-export function decideExpireProject(state: ProjectState, command: ExpireProject): ProjectDecision<FinishReply<ProjectStatus>> {
+export function decideExpireProject(
+  state: ProjectState,
+  command: ExpireProject,
+): ProjectDecision<FinishReply<ProjectStatus>> {
   requireValid([
     ['projectId', isId(command.projectId), RULES.id],
     ['attemptsMax', isIntegerBetween(command.attemptsMax, 1, Number.MAX_SAFE_INTEGER), ATTEMPT_RULE],

@@ -21,7 +21,8 @@ type StartedProject = Readonly<{
 
 export type NoProject = Readonly<{ status: 'none' }>;
 export type PendingProject = StartedProject & Readonly<{ status: 'pending' }>;
-export type ProcessingProject = StartedProject & Readonly<{ status: 'processing'; workerId: string; leaseExpiresAt: string }>;
+export type ProcessingProject = StartedProject &
+  Readonly<{ status: 'processing'; workerId: string; leaseExpiresAt: string }>;
 /** `terminal` is the event that ended the project, kept to recognise the exact repeat of its command. */
 export type CompletedProject = StartedProject &
   Readonly<{ status: 'completed'; creditsUsed: number; terminal: ProjectCompletedData }>;
@@ -45,7 +46,10 @@ export function evolveProject(state: ProjectState, event: ProjectEvent): Project
       assert(state.status === 'none', `ProjectStarted on a ${state.status} project`);
       return started(event.data);
     case 'ProjectClaimed': {
-      assert(state.status === 'pending' || state.status === 'processing', `ProjectClaimed on a ${state.status} project`);
+      assert(
+        state.status === 'pending' || state.status === 'processing',
+        `ProjectClaimed on a ${state.status} project`,
+      );
       assert(event.data.attempt === state.attempt + 1, `claim attempt ${event.data.attempt} after ${state.attempt}`);
       const { attempt, workerId, leaseExpiresAt } = event.data;
       return { ...state, status: 'processing', attempt, workerId, leaseExpiresAt };
@@ -58,7 +62,10 @@ export function evolveProject(state: ProjectState, event: ProjectEvent): Project
       assert(state.status === 'processing', `ProjectCompleted on a ${state.status} project`);
       const { attempt, creditsUsed } = event.data;
       assert(attempt === state.attempt, `completion by attempt ${attempt}, current ${state.attempt}`);
-      assert(Number.isSafeInteger(creditsUsed) && creditsUsed >= 0 && creditsUsed <= state.cost, 'creditsUsed out of range');
+      assert(
+        Number.isSafeInteger(creditsUsed) && creditsUsed >= 0 && creditsUsed <= state.cost,
+        'creditsUsed out of range',
+      );
       return { ...state, status: 'completed', creditsUsed, refunded: state.cost - creditsUsed, terminal: event.data };
     }
     case 'ProjectFailed':

@@ -1,0 +1,32 @@
+export { accountStream, projectStream, idempotencyStream } from './streams.js';
+export { RuleViolation, RULE_VIOLATION_CODES, isRuleViolation, type RuleViolationCode } from './rule-violation.js';
+export type { DomainEvent } from './event.js';
+export * from './limits.js';
+export type { FieldProblem } from './validation.js';
+export { jsonEqual } from './json-equal.js';
+
+export * from './account/account.events.js';
+export type * from './account/account.commands.js';
+export { initialAccountState, evolveAccount, type AccountState } from './account/account.state.js';
+export {
+  decideGrantCredits,
+  decideDebitCredits,
+  decideAccount,
+  type AccountDecision,
+  type AccountReply,
+} from './account/account.decide.js';
+
+export * from './project/project.events.js';
+export type * from './project/project.commands.js';
+export * from './project/project.state.js';
+export type {
+  ProjectDecision,
+  StartReply,
+  ClaimReply,
+  HeartbeatReply,
+  FinishReply,
+} from './project/project.decision.js';
+export { decideStartProject, decideClaimProject, decideHeartbeatProject } from './project/project.decide.js';
+export { decideCompleteProject, decideFailProject, decideExpireProject } from './project/project.finish.js';
+
+export * from './ledger.js';

@@ -1,0 +1,224 @@
+import assert from 'node:assert';
+import fc from 'fast-check';
+// Through the public entry, so the suite also proves what other projects import resolves.
+import { AMOUNT_MAX, accountStream, type LedgerCommand } from './index.js';
+import { InMemoryLedger, balanceFromLog, checkInvariants, type Outcome } from './testing/ledger-model.js';
+
+/**
+ * Random command sequences over three accounts and three projects, with workers racing for
+ * leases and a clock that jumps past them. After every step the invariants are checked from
+ * the log itself (testing/ledger-model.ts), and every accepted project command is replayed
+ * at once to check I5: a repeat appends nothing and answers the same.
+ */
+
+const ACCOUNTS = ['a1', 'a2', 'a3'];
+const PROJECTS = ['p1', 'p2', 'p3'];
+const WORKERS = ['w1', 'w2', 'w3'];
+const T0_MS = Date.UTC(2030, 0, 1);
+
+type AttemptPick = -1 | 0 | 1;
+type CreditsPick = 'default' | 'zero' | 'half' | 'all' | 'over';
+type Step =
+  | { kind: 'grant'; account: number; amount: number }
+  | { kind: 'debit'; account: number; amount: number }
+  | { kind: 'start'; project: number; account: number; cost: number; deadlineSeconds: number | undefined }
+  | { kind: 'claim'; project: number; worker: number; leaseSeconds: number }
+  | { kind: 'heartbeat'; project: number; attempt: AttemptPick; leaseSeconds: number }
+  | { kind: 'complete'; project: number; attempt: AttemptPick; credits: CreditsPick; withAssets: boolean }
+  | { kind: 'fail'; project: number; attempt: AttemptPick | 'owner'; message: number }
+  | { kind: 'expire'; project: number }
+  | { kind: 'tick'; seconds: number }
+  | { kind: 'replay'; index: number };
+
+// Mostly valid amounts, sometimes input the domain must refuse on its own.
+const amount = fc.oneof(
+  { weight: 9, arbitrary: fc.integer({ min: 1, max: 300 }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -7, 2.5, Number.NaN, AMOUNT_MAX + 1) },
+);
+const account = fc.nat(ACCOUNTS.length - 1);
+const project = fc.nat(PROJECTS.length - 1);
+const attempt = fc.constantFrom<AttemptPick>(0, 0, 0, -1, 1);
+const leaseSeconds = fc.integer({ min: 5, max: 60 });
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('grant' as const), account, amount }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('debit' as const), account, amount }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('start' as const),
+      project,
+      account,
+      cost: amount,
+      deadlineSeconds: fc.constantFrom(undefined, 60, 200),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('claim' as const), project, worker: fc.nat(2), leaseSeconds }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('heartbeat' as const), project, attempt, leaseSeconds }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('complete' as const),
+      project,
+      attempt,
+      credits: fc.constantFrom<CreditsPick>('default', 'zero', 'half', 'all', 'over'),
+      withAssets: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('fail' as const),
+      project,
+      attempt: fc.constantFrom<AttemptPick | 'owner'>(0, -1, 'owner'),
+      message: fc.nat(1),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), project }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), seconds: fc.integer({ min: 1, max: 90 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('replay' as const), index: fc.nat() }) },
+);
+
+type Run = { ledger: InMemoryLedger; nowMs: number; history: { command: LedgerCommand; accepted: boolean }[] };
+
+/** Turns a step into a concrete command, reading the current attempt and cost the way a worker would know them. */
+function commandOf(run: Run, s: Exclude<Step, { kind: 'tick' | 'replay' }>): LedgerCommand {
+  const now = new Date(run.nowMs);
+  if (s.kind === 'grant')
+    return { type: 'GrantCredits', accountId: ACCOUNTS[s.account]!, amount: s.amount, source: 'purchase' };
+  if (s.kind === 'debit')
+    return { type: 'DebitCredits', accountId: ACCOUNTS[s.account]!, amount: s.amount, reason: 'fee' };
+  const projectId = PROJECTS[s.project]!;
+  if (s.kind === 'start') {
+    const { cost, deadlineSeconds } = s;
+    return { type: 'StartProject', projectId, accountId: ACCOUNTS[s.account]!, cost, deadlineSeconds, now };
+  }
+  const state = run.ledger.project(projectId);
+  const current = state.status === 'none' ? 1 : state.attempt;
+  const cost = state.status === 'none' ? 100 : state.cost;
+  switch (s.kind) {
+    case 'claim':
+      return { type: 'ClaimProject', projectId, workerId: WORKERS[s.worker]!, leaseSeconds: s.leaseSeconds, now };
+    case 'heartbeat':
+      return { type: 'HeartbeatProject', projectId, attempt: current + s.attempt, leaseSeconds: s.leaseSeconds, now };
+    case 'complete': {
+      const credits = { default: undefined, zero: 0, half: Math.floor(cost / 2), all: cost, over: cost + 1 };
+      const assets = s.withAssets ? { previewUrl: `https://cdn.example/${projectId}.jpg` } : undefined;
+      return {
+        type: 'CompleteProject',
+        projectId,
+        attempt: current + s.attempt,
+        creditsUsed: credits[s.credits],
+        assets,
+        now,
+      };
+    }
+    case 'fail': {
+      const attemptOf = s.attempt === 'owner' ? undefined : current + s.attempt;
+      return { type: 'FailProject', projectId, attempt: attemptOf, errorMessage: `error ${s.message}`, now };
+    }
+    case 'expire':
+      return { type: 'ExpireProject', projectId, attemptsMax: 2, now };
+  }
+}
+
+const seen = new Map<string, number>();
+const count = (label: string) => seen.set(label, (seen.get(label) ?? 0) + 1);
+
+function checkOutcome(run: Run, command: LedgerCommand, outcome: Outcome): void {
+  const attemptOf = 'attempt' in command ? command.attempt : undefined;
+  if ('projectId' in command && command.type !== 'StartProject' && attemptOf !== undefined && attemptOf >= 1) {
+    const state = run.ledger.project(command.projectId);
+    // The fence comes first, whatever the state: a stale attempt is refused before anything else.
+    if (state.status !== 'none' && state.attempt !== attemptOf) {
+      assert(
+        !outcome.accepted && outcome.violation.code === 'stale_attempt',
+        `attempt ${attemptOf} of ${state.attempt} not fenced`,
+      );
+    }
+  }
+  const money = 'amount' in command ? command.amount : 'cost' in command ? command.cost : 1;
+  if (!(Number.isSafeInteger(money) && money >= 1 && money <= AMOUNT_MAX)) {
+    assert(!outcome.accepted && outcome.violation.code === 'validation_failed', `bad amount ${money} not refused`);
+  }
+}
+
+function runSteps(steps: readonly Step[]): void {
+  const run: Run = { ledger: new InMemoryLedger(), nowMs: T0_MS, history: [] };
+  // Two accounts start funded so that projects get going; the third must earn its grants.
+  for (const accountId of ACCOUNTS.slice(0, 2)) {
+    run.ledger.execute({ type: 'GrantCredits', accountId, amount: 500, source: 'promo' });
+  }
+  for (const s of steps) {
+    if (s.kind === 'tick') {
+      run.nowMs += s.seconds * 1000;
+      continue;
+    }
+    const replayed = s.kind === 'replay' ? run.history[s.index % Math.max(run.history.length, 1)] : undefined;
+    if (s.kind === 'replay' && replayed === undefined) continue;
+    const command = replayed?.command ?? commandOf(run, s as Exclude<Step, { kind: 'tick' | 'replay' }>);
+    checkOutcome(run, command, run.ledger.decide(command));
+    const outcome = run.ledger.execute(command);
+    const appended = outcome.accepted && outcome.decision.account.length + outcome.decision.project.length > 0;
+    count(outcome.accepted ? `${command.type} ${appended ? 'appended' : 'changed nothing'}` : outcome.violation.code);
+    if (replayed?.accepted && 'projectId' in command) {
+      // I5 later on: an accepted project command, replayed after other steps, appends nothing.
+      assert(!outcome.accepted || (outcome.decision.account.length === 0 && outcome.decision.project.length === 0));
+    }
+    if (outcome.accepted) checkAccepted(run, command, outcome);
+    run.history.push({ command, accepted: outcome.accepted });
+    checkInvariants(run.ledger);
+  }
+}
+
+function checkAccepted(run: Run, command: LedgerCommand, outcome: Extract<Outcome, { accepted: true }>): void {
+  const { decision } = outcome;
+  if (decision.account.some((event) => event.type === 'Refunded')) count('refund');
+  if ('balance' in decision.reply) {
+    const balance = balanceFromLog(run.ledger.eventsOf(accountStream(decision.accountId)));
+    assert.strictEqual(decision.reply.balance, balance, 'the reply balance is not the balance in the log');
+  }
+  if ('projectId' in command) {
+    // I5 at once: the same command again appends nothing and answers exactly as the first time.
+    const again = run.ledger.decide(command);
+    assert(again.accepted, `replay of ${command.type} refused: ${again.accepted ? '' : again.violation.code}`);
+    assert.deepStrictEqual([...again.decision.account, ...again.decision.project], []);
+    assert.deepStrictEqual(again.decision.reply, decision.reply);
+  }
+}
+
+describe('the ledger under random command sequences', () => {
+  it('keeps I1, I2, I3 and I5 after every step', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 5, maxLength: 50, size: 'max' }), (steps) => runSteps(steps)),
+      { numRuns: 1000 },
+    );
+    // The property says nothing if the sequences never reach the interesting states.
+    const wanted = [
+      'GrantCredits appended',
+      'DebitCredits appended',
+      'StartProject appended',
+      'StartProject changed nothing',
+      'ClaimProject appended',
+      'ClaimProject changed nothing',
+      'HeartbeatProject appended',
+      'CompleteProject appended',
+      'CompleteProject changed nothing',
+      'FailProject appended',
+      'FailProject changed nothing',
+      'ExpireProject appended',
+      'refund',
+      'stale_attempt',
+      'lease_held',
+      'invalid_transition',
+      'insufficient_credits',
+      'validation_failed',
+      'already_exists',
+      'not_found',
+    ];
+    expect(wanted.filter((label) => !seen.has(label))).toEqual([]);
+  });
+});

@@ -1,0 +1,145 @@
+import assert from 'node:assert';
+import type { AccountEvent } from '../account/account.events.js';
+import { evolveAccount, initialAccountState } from '../account/account.state.js';
+import {
+  decideLedger,
+  type LedgerCommand,
+  type LedgerDecision,
+  type LedgerEvent,
+  type LedgerState,
+} from '../ledger.js';
+import type { ProjectEvent } from '../project/project.events.js';
+import { evolveProject, initialProjectState, type ProjectState } from '../project/project.state.js';
+import { RuleViolation } from '../rule-violation.js';
+import { accountStream, projectStream } from '../streams.js';
+
+export type Outcome =
+  Readonly<{ accepted: true; decision: LedgerDecision }> | Readonly<{ accepted: false; violation: RuleViolation }>;
+
+/**
+ * An in-memory event log per stream, driven the way a handler drives the store: load the
+ * streams a command reads, decide, append both streams' events together or nothing.
+ */
+export class InMemoryLedger {
+  private readonly streams = new Map<string, LedgerEvent[]>();
+
+  eventsOf(streamName: string): readonly LedgerEvent[] {
+    return this.streams.get(streamName) ?? [];
+  }
+
+  streamNames(): string[] {
+    return [...this.streams.keys()];
+  }
+
+  project(projectId: string): ProjectState {
+    return (this.eventsOf(projectStream(projectId)) as ProjectEvent[]).reduce(evolveProject, initialProjectState());
+  }
+
+  /** Decides without appending: what the command would do now. Anything but a RuleViolation is a bug and escapes. */
+  decide(command: LedgerCommand): Outcome {
+    try {
+      return { accepted: true, decision: decideLedger(this.stateFor(command), command) };
+    } catch (error) {
+      if (error instanceof RuleViolation) return { accepted: false, violation: error };
+      throw error;
+    }
+  }
+
+  execute(command: LedgerCommand): Outcome {
+    const outcome = this.decide(command);
+    if (outcome.accepted) {
+      const { decision } = outcome;
+      this.append(accountStream(decision.accountId), decision.account);
+      if ('projectId' in command) this.append(projectStream(command.projectId), decision.project);
+      else assert.strictEqual(decision.project.length, 0, 'an account command decided project events');
+    }
+    return outcome;
+  }
+
+  private stateFor(command: LedgerCommand): LedgerState {
+    const project = 'projectId' in command ? this.project(command.projectId) : initialProjectState();
+    const accountId = 'accountId' in command ? command.accountId : project.status === 'none' ? null : project.accountId;
+    const accountEvents = accountId === null ? [] : (this.eventsOf(accountStream(accountId)) as AccountEvent[]);
+    return { account: accountEvents.reduce(evolveAccount, initialAccountState()), project };
+  }
+
+  private append(streamName: string, events: readonly LedgerEvent[]): void {
+    if (events.length === 0) return;
+    this.streams.set(streamName, [...this.eventsOf(streamName), ...events]);
+  }
+}
+
+/** I1 from the raw log: Σ granted − Σ debited + Σ refunded, never below zero at any point. */
+export function balanceFromLog(events: readonly LedgerEvent[]): number {
+  let balance = 0;
+  for (const event of events) {
+    if (event.type === 'CreditsGranted' || event.type === 'Refunded') balance += event.data.amount;
+    else if (event.type === 'Debited') balance -= event.data.amount;
+    assert(balance >= 0, `I1: balance fell to ${balance}`);
+  }
+  return balance;
+}
+
+/**
+ * Checks I1–I3 (and I4's money half) from the log alone, without the deciders' state:
+ * per account the balance; per project one debit matching its cost, refunds that never
+ * exceed it, at most one per cause, and exactly what its terminal event implies; one
+ * terminal event at most, and nothing after it.
+ */
+type ProjectMoney = { accountId: string; debits: number[]; refunds: Map<string, number[]> };
+
+export function checkInvariants(ledger: InMemoryLedger): void {
+  const money = new Map<string, ProjectMoney>();
+  for (const streamName of ledger.streamNames().filter((name) => name.startsWith('account-'))) {
+    const accountId = streamName.slice('account-'.length);
+    const events = ledger.eventsOf(streamName) as AccountEvent[];
+    const balance = balanceFromLog(events);
+    assert.strictEqual(
+      events.reduce(evolveAccount, initialAccountState()).balance,
+      balance,
+      'I1: fold disagrees with log',
+    );
+    for (const event of events) {
+      if (event.type === 'CreditsGranted' || event.data.projectId === undefined) continue;
+      const entry: ProjectMoney = money.get(event.data.projectId) ?? { accountId, debits: [], refunds: new Map() };
+      assert.strictEqual(entry.accountId, accountId, `project ${event.data.projectId} touched two accounts`);
+      if (event.type === 'Debited') entry.debits.push(event.data.amount);
+      else entry.refunds.set(event.data.reason, [...(entry.refunds.get(event.data.reason) ?? []), event.data.amount]);
+      money.set(event.data.projectId, entry);
+    }
+  }
+  for (const streamName of ledger.streamNames().filter((name) => name.startsWith('project-'))) {
+    const projectId = streamName.slice('project-'.length);
+    checkProject(projectId, ledger.eventsOf(streamName) as ProjectEvent[], money.get(projectId));
+    money.delete(projectId);
+  }
+  assert.deepStrictEqual([...money.keys()], [], 'I4: money moved for a project that never started');
+}
+
+function checkProject(projectId: string, events: readonly ProjectEvent[], money: ProjectMoney | undefined): void {
+  const [first] = events;
+  assert(first?.type === 'ProjectStarted', `I3: ${projectId} does not begin with ProjectStarted`);
+  const terminalAt = events.findIndex((e) => e.type === 'ProjectCompleted' || e.type === 'ProjectFailed');
+  assert(terminalAt === -1 || terminalAt === events.length - 1, `I3: ${projectId} has events after its end`);
+  assert.strictEqual(events.filter((e) => e.type === 'ProjectStarted').length, 1, `I3: ${projectId} started twice`);
+  assert(
+    money !== undefined && money.accountId === first.data.accountId,
+    `I4: ${projectId} was not paid by its account`,
+  );
+  assert.deepStrictEqual(money.debits, [first.data.cost], `I4: ${projectId} debits do not match its cost`);
+  const refunds = [...money.refunds.values()];
+  assert(
+    refunds.every((amounts) => amounts.length === 1),
+    `I2: ${projectId} refunded twice for one cause`,
+  );
+  const refunded = refunds.flat().reduce((sum, amount) => sum + amount, 0);
+  assert(refunded <= first.data.cost, `I2: ${projectId} refunded ${refunded} of ${first.data.cost}`);
+  const terminal = terminalAt === -1 ? undefined : events[terminalAt];
+  const owed =
+    terminal?.type === 'ProjectFailed'
+      ? first.data.cost
+      : terminal?.type === 'ProjectCompleted'
+        ? first.data.cost - terminal.data.creditsUsed
+        : 0;
+  assert.strictEqual(refunded, owed, `I4: ${projectId} refunded ${refunded}, owed ${owed}`);
+}
