@@ -3,3 +3,4 @@ export { createApp } from './create-app.js';
 export { loadConfig, type ApiKeyConfig, type LedgerConfig, type Scope } from './config/ledger-config.js';
 export { openRuntime, type LedgerRuntime } from './infrastructure/runtime.js';
 export { CLOCK, type Clock } from './commands/clock.js';
+export { ACCOUNT_STATES } from './commands/commands.tokens.js';

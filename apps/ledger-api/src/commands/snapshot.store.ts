@@ -41,6 +41,8 @@ export interface SnapshotContent<S> {
 
 /** Snapshots of folded stream states in PostgreSQL (present with either event store). */
 export class SnapshotStore {
+  private readonly inFlight = new Set<Promise<void>>();
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly log: Pick<Logger, 'warn'>,
@@ -64,7 +66,7 @@ export class SnapshotStore {
   /** Fire and forget: a lost snapshot only makes a later cold load read more events. */
   save(streamName: string, foldVersion: number, content: SnapshotContent<unknown>): void {
     if (content.revision === undefined || content.lastPosition === undefined || content.lastEventAt === undefined) return;
-    void this.pool
+    const saving = this.pool
       .query(
         `INSERT INTO ledger_api.snapshots (stream_name, fold_version, revision, last_position, last_event_at, state)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -81,6 +83,16 @@ export class SnapshotStore {
           JSON.stringify(content.state),
         ],
       )
-      .catch((error: unknown) => this.log.warn({ err: error, streamName }, 'snapshot not saved'));
+      .then(
+        () => undefined,
+        (error: unknown) => this.log.warn({ err: error, streamName }, 'snapshot not saved'),
+      )
+      .finally(() => this.inFlight.delete(saving));
+    this.inFlight.add(saving);
+  }
+
+  /** Waits for the snapshots being written (at shutdown, and in tests). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.inFlight]);
   }
 }

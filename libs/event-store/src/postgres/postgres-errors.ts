@@ -22,8 +22,11 @@ export function isUnavailable(error: unknown): boolean {
     return true;
   }
   const message = (error as PgLikeError | null)?.message ?? '';
-  // node-postgres reports a dropped socket and a pool timeout only in the message.
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  // node-postgres reports a dropped socket, a pool timeout and a pool shut down
+  // (requests still in flight while the service stops) only in the message.
+  return /Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+    message,
+  );
 }
 
 /** Rethrows infrastructure failures as our own type; anything else unchanged. */

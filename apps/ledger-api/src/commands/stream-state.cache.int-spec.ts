@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '@ledger/platform';
+import { PostgresEventStore, type EventStore, type ReadStreamOptions } from '@ledger/event-store';
+import { evolveAccount, initialAccountState, type AccountEvent, type AccountState } from '@ledger/domain';
+import { createTestDatabase } from '@ledger/test-support';
+import { SnapshotStore, snapshotMigrations } from './snapshot.store.js';
+import { SNAPSHOT_EVERY_EVENTS, StreamStateCache, type StreamFold } from './stream-state.cache.js';
+
+const fold: StreamFold<AccountState> = {
+  kind: 'account',
+  version: 1,
+  initial: initialAccountState,
+  evolve: (state, event) => evolveAccount(state, event as AccountEvent),
+};
+
+describe('StreamStateCache', () => {
+  let store: PostgresEventStore;
+  let pool: pg.Pool;
+  let snapshots: SnapshotStore;
+  let eventsRead = 0;
+  const counting: EventStore = new Proxy({} as EventStore, {
+    get: (_, name: keyof EventStore) =>
+      name === 'readStream'
+        ? async (stream: string, options?: ReadStreamOptions) => {
+            const events = await store.readStream(stream, options);
+            eventsRead += events.length;
+            return events;
+          }
+        : (store[name] as (...args: unknown[]) => unknown).bind(store),
+  });
+
+  beforeAll(async () => {
+    const url = await createTestDatabase('state_cache');
+    store = await PostgresEventStore.connect({ connectionString: url });
+    pool = new pg.Pool({ connectionString: url });
+    await migrate(pool, snapshotMigrations);
+    snapshots = new SnapshotStore(pool, { warn: () => undefined });
+  });
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+  });
+
+  async function grants(stream: string, count: number, expected: bigint | 'no_stream') {
+    const events = Array.from({ length: count }, () => ({
+      id: randomUUID(),
+      type: 'CreditsGranted',
+      data: { amount: 1, source: 'purchase' },
+    }));
+    await store.append([{ streamName: stream, expectedRevision: expected, events }]);
+  }
+
+  it('folds a stream once, then reads only what was appended since', async () => {
+    const stream = `account-${randomUUID()}`;
+    await grants(stream, 30, 'no_stream');
+    const cache = new StreamStateCache(counting, fold, snapshots);
+    eventsRead = 0;
+    expect((await cache.load(stream)).state.balance).toBe(30);
+    expect(eventsRead).toBe(30);
+    await grants(stream, 2, 29n);
+    eventsRead = 0;
+    const loaded = await cache.load(stream);
+    expect(loaded).toMatchObject({ revision: 31n, state: { balance: 32 } });
+    expect(eventsRead).toBe(2);
+  });
+
+  it('starts a cold cache from the latest snapshot, not from the first event', async () => {
+    const stream = `account-${randomUUID()}`;
+    const total = SNAPSHOT_EVERY_EVENTS * 3 + 7;
+    await grants(stream, total, 'no_stream');
+    await new StreamStateCache(counting, fold, snapshots).load(stream);
+    await snapshots.drain();
+    await grants(stream, 5, BigInt(total - 1));
+    eventsRead = 0;
+    const cold = await new StreamStateCache(counting, fold, snapshots).load(stream);
+    expect(cold.state.balance).toBe(total + 5);
+    expect(eventsRead).toBe(5);
+  });
+
+  it('ignores a snapshot taken by another version of the fold', async () => {
+    const stream = `account-${randomUUID()}`;
+    await grants(stream, SNAPSHOT_EVERY_EVENTS + 1, 'no_stream');
+    await new StreamStateCache(counting, fold, snapshots).load(stream);
+    await snapshots.drain();
+    eventsRead = 0;
+    const next = await new StreamStateCache(counting, { ...fold, version: 2 }, snapshots).load(stream);
+    expect(next.state.balance).toBe(SNAPSHOT_EVERY_EVENTS + 1);
+    expect(eventsRead).toBe(SNAPSHOT_EVERY_EVENTS + 1);
+  });
+});

@@ -1,0 +1,41 @@
+import { startTestApp, type TestApp } from '@ledger/test-support';
+
+/** The served OpenAPI document must carry the contract of API.md. */
+describe('OpenAPI document', () => {
+  let t: TestApp;
+  let document: { paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>> };
+  beforeAll(async () => {
+    t = await startTestApp('openapi');
+    document = (await t.app.inject({ method: 'GET', url: '/docs-json' })).json();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const commands = [
+    '/v1/accounts/{accountId}/grants',
+    '/v1/accounts/{accountId}/debits',
+    '/v1/projects',
+    '/v1/projects/{projectId}/claim',
+    '/v1/projects/{projectId}/heartbeat',
+    '/v1/projects/{projectId}/complete',
+    '/v1/projects/{projectId}/fail',
+  ];
+
+  it.each(commands)('documents POST %s with its required Idempotency-Key', (path) => {
+    const parameters = document.paths[path]?.post?.parameters ?? [];
+    expect(parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
+  });
+
+  it('documents the queries and health', () => {
+    expect(document.paths['/v1/accounts/{accountId}']).toHaveProperty('get');
+    expect(document.paths['/v1/projects/{projectId}']).toHaveProperty('get');
+    expect(document.paths['/health/ready']).toHaveProperty('get');
+  });
+
+  it('serves the UI at /docs', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/docs' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/html');
+  });
+});
