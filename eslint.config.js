@@ -12,7 +12,17 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node, ...globals.jest } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../../../*', '**/libs/*/src/*', '**/apps/*/src/*'], message: 'import across projects through @ledger/* aliases' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../../../*', '**/libs/*/src/*', '**/apps/*/src/*'],
+              message: 'import across projects through @ledger/* aliases',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -25,7 +25,11 @@ async function main(): Promise<void> {
   const database = await benchDatabase();
   const url = await database.createDatabase('bench_decision');
   const runtime = await openRuntime(loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' }), () => undefined);
-  const app = await createApp({ runtime, apiKeys: [{ name: 'bench', secret: KEY, scopes: ['admin'] }], requestLogging: false });
+  const app = await createApp({
+    runtime,
+    apiKeys: [{ name: 'bench', secret: KEY, scopes: ['admin'] }],
+    requestLogging: false,
+  });
   try {
     const accounts = { small: `small-${randomUUID()}`, large: `large-${randomUUID()}` };
     await seed(runtime.eventStore, accounts.small, 10);
@@ -76,17 +80,39 @@ async function main(): Promise<void> {
       const s = rows[size];
       console.log(
         formatRow(
-          [`${size === 'small' ? 10 : LARGE_EVENTS} events`, s.p50Ms.toFixed(2), s.p99Ms.toFixed(2), s.meanMs.toFixed(2), firstFold[size].toFixed(1)],
+          [
+            `${size === 'small' ? 10 : LARGE_EVENTS} events`,
+            s.p50Ms.toFixed(2),
+            s.p99Ms.toFixed(2),
+            s.meanMs.toFixed(2),
+            firstFold[size].toFixed(1),
+          ],
           widths,
         ),
       );
     }
     for (const size of ['small', 'large'] as const) {
       const s = size === 'small' ? rows.coldSmall : rows.coldLarge;
-      console.log(formatRow([`cold, ${size === 'small' ? 10 : LARGE_EVENTS} events`, s.p50Ms.toFixed(2), s.p99Ms.toFixed(2), s.meanMs.toFixed(2), '-'], widths));
+      console.log(
+        formatRow(
+          [
+            `cold, ${size === 'small' ? 10 : LARGE_EVENTS} events`,
+            s.p50Ms.toFixed(2),
+            s.p99Ms.toFixed(2),
+            s.meanMs.toFixed(2),
+            '-',
+          ],
+          widths,
+        ),
+      );
     }
-    console.log(`ratio ${LARGE_EVENTS} / 10 events: warm p50 ${rows.ratioP50.toFixed(2)}x, mean ${rows.ratioMean.toFixed(2)}x; cold p50 ${rows.coldRatioP50.toFixed(2)}x`);
-    await writeFile('bench/results/decision-cost.json', JSON.stringify({ at: new Date().toISOString(), largeEvents: LARGE_EVENTS, samples: SAMPLES, ...rows }, null, 2));
+    console.log(
+      `ratio ${LARGE_EVENTS} / 10 events: warm p50 ${rows.ratioP50.toFixed(2)}x, mean ${rows.ratioMean.toFixed(2)}x; cold p50 ${rows.coldRatioP50.toFixed(2)}x`,
+    );
+    await writeFile(
+      'bench/results/decision-cost.json',
+      JSON.stringify({ at: new Date().toISOString(), largeEvents: LARGE_EVENTS, samples: SAMPLES, ...rows }, null, 2),
+    );
   } finally {
     await app.close();
     await runtime.close();
@@ -98,7 +124,11 @@ async function seed(store: import('@ledger/event-store').EventStore, accountId: 
   let revision: bigint | 'no_stream' = 'no_stream';
   for (let done = 0; done < count; done += BATCH) {
     const size = Math.min(BATCH, count - done);
-    const events = Array.from({ length: size }, () => ({ id: randomUUID(), type: 'CreditsGranted', data: { amount: 1000, source: 'purchase' } }));
+    const events = Array.from({ length: size }, () => ({
+      id: randomUUID(),
+      type: 'CreditsGranted',
+      data: { amount: 1000, source: 'purchase' },
+    }));
     const result = await store.append([{ streamName: accountStream(accountId), expectedRevision: revision, events }]);
     revision = result.streams[0]!.nextRevision;
     if (count >= 10_000 && (done / BATCH) % 20 === 0) log(`seeding ${accountId}: ${done + size}/${count}`);

@@ -12,7 +12,11 @@ describe('accounts over HTTP', () => {
   });
 
   it('grants, debits and reads an account, each command answering with its position', async () => {
-    const grant = await api.post('/v1/accounts/acc-1/grants', { amount: 500, source: 'purchase', reference: 'order-1' });
+    const grant = await api.post('/v1/accounts/acc-1/grants', {
+      amount: 500,
+      source: 'purchase',
+      reference: 'order-1',
+    });
     expect(grant).toMatchObject({ status: 201, body: { accountId: 'acc-1', balance: 500 } });
     expect(grant.body.position).toBe(Number(await api.head()));
     const debit = await api.post('/v1/accounts/acc-1/debits', { amount: 120, reason: 'storage fee' });
@@ -48,7 +52,9 @@ describe('accounts over HTTP', () => {
     const head = await api.head();
     const grant = await api.post('/v1/accounts/acc-1/grants', { amount: 1, source: 'promo' }, { key: t.keys.read });
     expect(grant).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
-    expect((await api.post('/v1/accounts/acc-1/grants', { amount: 1, source: 'promo' }, { key: t.keys.audit })).status).toBe(403);
+    expect(
+      (await api.post('/v1/accounts/acc-1/grants', { amount: 1, source: 'promo' }, { key: t.keys.audit })).status,
+    ).toBe(403);
     expect(await api.head()).toBe(head);
   });
 
@@ -81,9 +87,17 @@ describe('accounts over HTTP', () => {
 
   describe('idempotency', () => {
     it('returns the first response to a repeat with the same key and body, appending nothing', async () => {
-      const first = await api.post('/v1/accounts/idem-1/grants', { amount: 50, source: 'purchase' }, { idempotencyKey: 'k-1' });
+      const first = await api.post(
+        '/v1/accounts/idem-1/grants',
+        { amount: 50, source: 'purchase' },
+        { idempotencyKey: 'k-1' },
+      );
       const head = await api.head();
-      const again = await api.post('/v1/accounts/idem-1/grants', { source: 'purchase', amount: 50 }, { idempotencyKey: 'k-1' });
+      const again = await api.post(
+        '/v1/accounts/idem-1/grants',
+        { source: 'purchase', amount: 50 },
+        { idempotencyKey: 'k-1' },
+      );
       expect(again).toMatchObject({ status: first.status, body: first.body });
       expect(await api.head()).toBe(head);
       expect((await api.get('/v1/accounts/idem-1')).body.balance).toBe(50);
@@ -92,9 +106,17 @@ describe('accounts over HTTP', () => {
     it('refuses the same key with a different body: 422', async () => {
       await api.post('/v1/accounts/idem-2/grants', { amount: 50, source: 'purchase' }, { idempotencyKey: 'k-2' });
       const head = await api.head();
-      const reused = await api.post('/v1/accounts/idem-2/grants', { amount: 51, source: 'purchase' }, { idempotencyKey: 'k-2' });
+      const reused = await api.post(
+        '/v1/accounts/idem-2/grants',
+        { amount: 51, source: 'purchase' },
+        { idempotencyKey: 'k-2' },
+      );
       expect(reused).toMatchObject({ status: 422, body: { error: { code: 'idempotency_key_reused' } } });
-      const otherPath = await api.post('/v1/accounts/idem-3/grants', { amount: 50, source: 'purchase' }, { idempotencyKey: 'k-2' });
+      const otherPath = await api.post(
+        '/v1/accounts/idem-3/grants',
+        { amount: 50, source: 'purchase' },
+        { idempotencyKey: 'k-2' },
+      );
       expect(otherPath.status).toBe(422);
       expect(await api.head()).toBe(head);
     });
@@ -102,7 +124,10 @@ describe('accounts over HTTP', () => {
     it('scopes keys per API key', async () => {
       const body = { amount: 5, source: 'promo' };
       const byAdmin = await api.post('/v1/accounts/idem-4/grants', body, { idempotencyKey: 'shared' });
-      const byService = await api.post('/v1/accounts/idem-4/grants', body, { idempotencyKey: 'shared', key: t.keys.commands });
+      const byService = await api.post('/v1/accounts/idem-4/grants', body, {
+        idempotencyKey: 'shared',
+        key: t.keys.commands,
+      });
       expect(byService.body.position).not.toBe(byAdmin.body.position);
       expect(byService.body.balance).toBe(10);
     });
@@ -110,7 +135,9 @@ describe('accounts over HTTP', () => {
     it('charges once when the same request arrives many times at once', async () => {
       await api.post('/v1/accounts/idem-5/grants', { amount: 100, source: 'purchase' });
       const replies = await Promise.all(
-        Array.from({ length: 20 }, () => api.post('/v1/accounts/idem-5/debits', { amount: 7, reason: 'once' }, { idempotencyKey: 'k-5' })),
+        Array.from({ length: 20 }, () =>
+          api.post('/v1/accounts/idem-5/debits', { amount: 7, reason: 'once' }, { idempotencyKey: 'k-5' }),
+        ),
       );
       expect(new Set(replies.map((r) => JSON.stringify([r.status, r.body])))).toEqual(
         new Set([JSON.stringify([201, replies[0]!.body])]),
@@ -119,7 +146,11 @@ describe('accounts over HTTP', () => {
     });
 
     it('remembers an accepted command across a restart of the service', async () => {
-      const first = await api.post('/v1/accounts/idem-6/grants', { amount: 9, source: 'purchase' }, { idempotencyKey: 'k-6' });
+      const first = await api.post(
+        '/v1/accounts/idem-6/grants',
+        { amount: 9, source: 'purchase' },
+        { idempotencyKey: 'k-6' },
+      );
       const restarted = await startTestApp('accounts_restart', { databaseUrl: t.runtime.databaseUrl });
       try {
         const again = await client(restarted).post(
@@ -129,7 +160,9 @@ describe('accounts over HTTP', () => {
         );
         // Another process with the same key names: the admin key's name is the same, so the key is the same scope.
         expect(again).toMatchObject({ status: 201, body: first.body });
-        expect((await client(restarted).get('/v1/accounts/idem-6', { key: restarted.keys.admin })).body.balance).toBe(9);
+        expect((await client(restarted).get('/v1/accounts/idem-6', { key: restarted.keys.admin })).body.balance).toBe(
+          9,
+        );
       } finally {
         await restarted.close();
       }

@@ -3,7 +3,9 @@ import { startTestApp, type TestApp } from '@ledger/test-support';
 /** The served OpenAPI document must carry the contract of API.md. */
 describe('OpenAPI document', () => {
   let t: TestApp;
-  let document: { paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>> };
+  let document: {
+    paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>>;
+  };
   beforeAll(async () => {
     t = await startTestApp('openapi');
     document = (await t.app.inject({ method: 'GET', url: '/docs-json' })).json();
@@ -24,7 +26,9 @@ describe('OpenAPI document', () => {
 
   it.each(commands)('documents POST %s with its required Idempotency-Key', (path) => {
     const parameters = document.paths[path]?.post?.parameters ?? [];
-    expect(parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
+    expect(parameters).toContainEqual(
+      expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }),
+    );
   });
 
   it('documents the queries and health', () => {

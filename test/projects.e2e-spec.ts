@@ -68,12 +68,24 @@ describe('projects over HTTP', () => {
     expect(claim.body).toMatchObject({ projectId, status: 'processing', attempt: 1 });
     clock.advanceSeconds(30);
     const heartbeat = await api.post(`/v1/projects/${projectId}/heartbeat`, { attempt: 1, leaseSeconds: 120 });
-    expect(heartbeat.body).toMatchObject({ attempt: 1, leaseExpiresAt: new Date(clock.now().getTime() + 120_000).toISOString() });
-    const assets = { assetUrl: 'https://cdn.test/a.mp4', previewUrl: 'https://cdn.test/p.jpg', resultUrls: ['https://cdn.test/1'] };
+    expect(heartbeat.body).toMatchObject({
+      attempt: 1,
+      leaseExpiresAt: new Date(clock.now().getTime() + 120_000).toISOString(),
+    });
+    const assets = {
+      assetUrl: 'https://cdn.test/a.mp4',
+      previewUrl: 'https://cdn.test/p.jpg',
+      resultUrls: ['https://cdn.test/1'],
+    };
     const complete = await api.post(`/v1/projects/${projectId}/complete`, { attempt: 1, creditsUsed: 25, assets });
     expect(complete.body).toMatchObject({ status: 'completed', refunded: 5 });
     expect(await balanceOf(accountId)).toBe(75);
-    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({ status: 'completed', creditsUsed: 25, refunded: 5, assets });
+    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({
+      status: 'completed',
+      creditsUsed: 25,
+      refunded: 5,
+      assets,
+    });
   });
 
   it('completes without creditsUsed as using the whole cost', async () => {
@@ -86,7 +98,10 @@ describe('projects over HTTP', () => {
     const { projectId } = await claimed(30, 100);
     const head = await api.post(`/v1/projects/${projectId}/complete`, { attempt: 1, creditsUsed: 31 });
     expect(head).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
-    const ftp = await api.post(`/v1/projects/${projectId}/complete`, { attempt: 1, assets: { assetUrl: 'ftp://x.test/a' } });
+    const ftp = await api.post(`/v1/projects/${projectId}/complete`, {
+      attempt: 1,
+      assets: { assetUrl: 'ftp://x.test/a' },
+    });
     expect(ftp.status).toBe(400);
     expect(ftp.body.error.details[0].field).toBe('assets.assetUrl');
     expect((await api.get(`/v1/projects/${projectId}`)).body.status).toBe('processing');
@@ -94,13 +109,24 @@ describe('projects over HTTP', () => {
 
   it('fails with a refund of the whole cost, once', async () => {
     const { accountId, projectId } = await claimed(30, 100);
-    const fail = await api.post(`/v1/projects/${projectId}/fail`, { attempt: 1, errorMessage: 'GPU fell over', code: 'gpu_error' });
+    const fail = await api.post(`/v1/projects/${projectId}/fail`, {
+      attempt: 1,
+      errorMessage: 'GPU fell over',
+      code: 'gpu_error',
+    });
     expect(fail.body).toMatchObject({ status: 'failed', refunded: 30 });
     expect(await balanceOf(accountId)).toBe(100);
-    const again = await api.post(`/v1/projects/${projectId}/fail`, { attempt: 1, errorMessage: 'GPU fell over', code: 'gpu_error' });
+    const again = await api.post(`/v1/projects/${projectId}/fail`, {
+      attempt: 1,
+      errorMessage: 'GPU fell over',
+      code: 'gpu_error',
+    });
     expect(again.status).toBe(200);
     expect(await balanceOf(accountId)).toBe(100);
-    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({ status: 'failed', errorMessage: 'GPU fell over' });
+    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({
+      status: 'failed',
+      errorMessage: 'GPU fell over',
+    });
   });
 
   it('lets the owner cancel a pending project (fail without attempt)', async () => {

@@ -30,7 +30,10 @@ describe('real-world stories', () => {
     const failed = await api.post('/v1/projects/story-a-p/fail', { attempt: 2, errorMessage: 'out of memory' });
     expect(failed.body).toMatchObject({ status: 'failed', refunded: 40 });
     const head = await api.head();
-    const late = await api.post('/v1/projects/story-a-p/complete', { attempt: 1, assets: { assetUrl: 'https://cdn.test/a' } });
+    const late = await api.post('/v1/projects/story-a-p/complete', {
+      attempt: 1,
+      assets: { assetUrl: 'https://cdn.test/a' },
+    });
     expect(late).toMatchObject({ status: 409, body: { error: { code: 'stale_attempt' } } });
     expect(await api.head()).toBe(head);
     expect((await api.get('/v1/projects/story-a-p')).body.status).toBe('failed');
@@ -44,7 +47,11 @@ describe('real-world stories', () => {
     await api.post('/v1/projects/story-b-p/claim', { workerId: 'worker', leaseSeconds: 60 });
     const replies = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        api.post('/v1/projects/story-b-p/fail', { attempt: 1, errorMessage: 'provider error' }, { idempotencyKey: `fail-${i}` }),
+        api.post(
+          '/v1/projects/story-b-p/fail',
+          { attempt: 1, errorMessage: 'provider error' },
+          { idempotencyKey: `fail-${i}` },
+        ),
       ),
     );
     // The first wins; the exact repeats of the same failure answer 200 without a second refund.
@@ -56,7 +63,9 @@ describe('real-world stories', () => {
   it('(c) 200 concurrent 1-credit debits on a balance of 100: exactly 100 succeed, never below zero', async () => {
     await api.post('/v1/accounts/story-c/grants', { amount: 100, source: 'purchase' });
     const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => api.post('/v1/accounts/story-c/debits', { amount: 1, reason: `charge ${i}` })),
+      Array.from({ length: 200 }, (_, i) =>
+        api.post('/v1/accounts/story-c/debits', { amount: 1, reason: `charge ${i}` }),
+      ),
     );
     const statuses = replies.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(100);

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp, loadConfig, openRuntime, type ApiKeyConfig, type Clock, type LedgerRuntime } from '@ledger/ledger-api';
+import {
+  createApp,
+  loadConfig,
+  openRuntime,
+  type ApiKeyConfig,
+  type Clock,
+  type LedgerRuntime,
+} from '@ledger/ledger-api';
 import { createTestDatabase } from './database.js';
 
 export interface TestApp {
@@ -32,7 +39,12 @@ export async function startTestApp(label = 'app', options: TestAppOptions = {}):
     secret: value,
     scopes: [scope as ApiKeyConfig['scopes'][number]],
   }));
-  const app = await createApp({ runtime, apiKeys, requestLogging: false, ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await createApp({
+    runtime,
+    apiKeys,
+    requestLogging: false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   return {
     app,
     runtime,

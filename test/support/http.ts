@@ -27,10 +27,18 @@ export function client(t: TestApp) {
       method,
       url,
       headers,
-      ...(payload === undefined ? {} : typeof payload === 'string' ? { payload, headers: { ...headers, 'content-type': 'application/json' } } : { payload: payload as object }),
+      ...(payload === undefined
+        ? {}
+        : typeof payload === 'string'
+          ? { payload, headers: { ...headers, 'content-type': 'application/json' } }
+          : { payload: payload as object }),
     });
     const text = response.body;
-    return { status: response.statusCode, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
+    return {
+      status: response.statusCode,
+      body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      headers: response.headers,
+    };
   }
   return {
     post: (url: string, payload?: unknown, options: PostOptions = {}) => request('POST', url, payload, options),

@@ -30,7 +30,9 @@ async function main(): Promise<void> {
   // Shown to the person who started the service, on stdout, not in the log stream.
   process.stdout.write(`\n  ledger is running at ${url}  (docs: ${url}/docs)\n`);
   if (keys.generatedAdminSecret) {
-    process.stdout.write(`  admin API key (shown once, kept in ${keys.adminKeyFile}):\n    ${keys.generatedAdminSecret}\n\n`);
+    process.stdout.write(
+      `  admin API key (shown once, kept in ${keys.adminKeyFile}):\n    ${keys.generatedAdminSecret}\n\n`,
+    );
   } else if (keys.adminKeyFile) {
     process.stdout.write(`  admin API key: in ${keys.adminKeyFile}\n\n`);
   }

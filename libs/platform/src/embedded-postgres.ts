@@ -110,7 +110,8 @@ async function stopStalePostmaster(clusterDir: string): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
   process.kill(pid, 'SIGINT');
   for (let waitedMs = 0; isAlive(pid); waitedMs += 50) {
-    if (waitedMs > STALE_STOP_WAIT_MS_MAX) throw new Error(`PostgreSQL (pid ${pid}) left running in ${clusterDir} did not stop`);
+    if (waitedMs > STALE_STOP_WAIT_MS_MAX)
+      throw new Error(`PostgreSQL (pid ${pid}) left running in ${clusterDir} did not stop`);
     await delay(50);
   }
 }

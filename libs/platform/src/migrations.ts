@@ -74,6 +74,7 @@ async function applyOne(client: PoolClient, component: string, migration: Migrat
 
 function assertOrdered(set: MigrationSet): void {
   set.migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`${set.component}: migration #${i} has version ${m.version}, expected ${i + 1}`);
+    if (m.version !== i + 1)
+      throw new Error(`${set.component}: migration #${i} has version ${m.version}, expected ${i + 1}`);
   });
 }

@@ -102,7 +102,10 @@ export class CommandExecutor {
       });
       try {
         const result = await this.store.append(streams);
-        return { status: decided.outcome.status, body: { ...decided.outcome.body, position: toPositionNumber(result.position) } };
+        return {
+          status: decided.outcome.status,
+          body: { ...decided.outcome.body, position: toPositionNumber(result.position) },
+        };
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;
         for (const conflict of error.conflicts) {
@@ -110,9 +113,14 @@ export class CommandExecutor {
           this.projects.forget(conflict.streamName);
         }
         if (attempt >= CONFLICT_RETRIES_MAX) {
-          throw new ApiError(409, 'concurrency_conflict', 'the streams kept changing; retry with the same Idempotency-Key', {
-            streams: error.conflicts.map((c) => c.streamName),
-          });
+          throw new ApiError(
+            409,
+            'concurrency_conflict',
+            'the streams kept changing; retry with the same Idempotency-Key',
+            {
+              streams: error.conflicts.map((c) => c.streamName),
+            },
+          );
         }
         await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
       }

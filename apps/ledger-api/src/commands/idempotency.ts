@@ -27,7 +27,9 @@ export const COMMAND_RECORDED = 'CommandRecorded';
 
 /** SHA-256 over method, path and the body with its keys sorted: equal requests, equal hashes. */
 export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? null)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${method}\n${path}\n${canonicalJson(body ?? null)}`)
+    .digest('hex');
 }
 
 function canonicalJson(value: unknown): string {
@@ -80,11 +82,7 @@ export class IdempotencyRecords {
 function replay(record: StoredEvent, context: CommandContext): CommandResponse {
   const data = record.data as { requestHash: string; status: number; body: string };
   if (data.requestHash !== context.requestHash) {
-    throw new ApiError(
-      422,
-      'idempotency_key_reused',
-      'this Idempotency-Key was already used with a different request',
-    );
+    throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
   }
   const body = JSON.parse(data.body) as Record<string, unknown>;
   return { status: data.status, body: { ...body, position: toPositionNumber(record.position) } };

@@ -65,7 +65,8 @@ export class SnapshotStore {
 
   /** Fire and forget: a lost snapshot only makes a later cold load read more events. */
   save(streamName: string, foldVersion: number, content: SnapshotContent<unknown>): void {
-    if (content.revision === undefined || content.lastPosition === undefined || content.lastEventAt === undefined) return;
+    if (content.revision === undefined || content.lastPosition === undefined || content.lastEventAt === undefined)
+      return;
     const saving = this.pool
       .query(
         `INSERT INTO ledger_api.snapshots (stream_name, fold_version, revision, last_position, last_event_at, state)

@@ -58,7 +58,8 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be 0-65535, got '${value}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError(`PORT must be 0-65535, got '${value}'`);
   return port;
 }
 
@@ -73,11 +74,14 @@ export function parseApiKeys(value: string): ApiKeyConfig[] {
       if (!name || !secret || !scopeList || rest.length > 0) {
         throw new ConfigError(`LEDGER_API_KEYS entry #${index + 1} must be name:secret:scope,scope`);
       }
-      if (secret.length < 16) throw new ConfigError(`LEDGER_API_KEYS: the secret of '${name}' is shorter than 16 characters`);
+      if (secret.length < 16)
+        throw new ConfigError(`LEDGER_API_KEYS: the secret of '${name}' is shorter than 16 characters`);
       const scopes = scopeList.split(',').map((s) => s.trim());
       for (const scope of scopes) {
         if (!SCOPES.includes(scope as Scope)) {
-          throw new ConfigError(`LEDGER_API_KEYS: unknown scope '${scope}' for '${name}' (known: ${SCOPES.join(', ')})`);
+          throw new ConfigError(
+            `LEDGER_API_KEYS: unknown scope '${scope}' for '${name}' (known: ${SCOPES.join(', ')})`,
+          );
         }
       }
       return { name, secret, scopes: scopes as Scope[] };
@@ -90,11 +94,15 @@ export function parseApiKeys(value: string): ApiKeyConfig[] {
 /** `provider:secret;provider:secret2;...`: several secrets per provider allow rotation. */
 export function parseWebhookSecrets(value: string): Map<string, string[]> {
   const secrets = new Map<string, string[]>();
-  for (const entry of value.split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const provider = entry.slice(0, separator);
     const secret = entry.slice(separator + 1);
-    if (separator <= 0 || secret.length === 0) throw new ConfigError('LEDGER_WEBHOOK_SECRETS entries must be provider:secret');
+    if (separator <= 0 || secret.length === 0)
+      throw new ConfigError('LEDGER_WEBHOOK_SECRETS entries must be provider:secret');
     secrets.set(provider, [...(secrets.get(provider) ?? []), secret]);
   }
   return secrets;

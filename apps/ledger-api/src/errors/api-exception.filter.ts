@@ -59,7 +59,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
       };
     }
     if (exception instanceof VersionConflictError) {
-      return { status: 409, body: errorBody('concurrency_conflict', 'a stream changed concurrently; retry'), headers: {} };
+      return {
+        status: 409,
+        body: errorBody('concurrency_conflict', 'a stream changed concurrently; retry'),
+        headers: {},
+      };
     }
     if (exception instanceof StoreUnavailableError) {
       return {

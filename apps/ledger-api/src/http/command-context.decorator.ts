@@ -25,6 +25,7 @@ export const Command = createParamDecorator((_: unknown, context: ExecutionConte
     caller: request.apiKey!.name,
     idempotencyKey: key,
     requestHash: requestHash(request.method, path, request.body),
-    correlationId: typeof correlation === 'string' && CORRELATION_ID.test(correlation) ? correlation : String(request.id),
+    correlationId:
+      typeof correlation === 'string' && CORRELATION_ID.test(correlation) ? correlation : String(request.id),
   };
 });

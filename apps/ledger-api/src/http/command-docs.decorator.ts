@@ -6,7 +6,11 @@ export function CommandDocs(summary: string, successStatus: number, errorStatuse
   return applyDecorators(
     ApiOperation({ summary }),
     ApiBearerAuth(),
-    ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 characters; a repeat returns the first response' }),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: true,
+      description: '1–255 characters; a repeat returns the first response',
+    }),
     ApiResponse({ status: successStatus, description: 'accepted; the body carries `position`' }),
     ...[400, 401, 403, 422, ...errorStatuses].map((status) => ApiResponse({ status, description: ERRORS[status] })),
   );

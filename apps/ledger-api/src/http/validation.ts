@@ -18,8 +18,7 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: false,
     validationError: { target: false, value: false },
-    exceptionFactory: (errors) =>
-      new ApiError(400, 'validation_failed', 'the request is invalid', flatten(errors)),
+    exceptionFactory: (errors) => new ApiError(400, 'validation_failed', 'the request is invalid', flatten(errors)),
   });
 }
 

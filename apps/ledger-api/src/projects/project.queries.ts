@@ -16,7 +16,8 @@ export class ProjectQueries {
     const streamName = projectStream(projectId);
     const loaded = await this.projects.load(streamName);
     const state = loaded.state;
-    if (state.status === 'none') throw new RuleViolation('not_found', `project ${projectId} does not exist`, { projectId });
+    if (state.status === 'none')
+      throw new RuleViolation('not_found', `project ${projectId} does not exist`, { projectId });
     const [first] = await this.store.readStream(streamName, { limit: 1 });
     const terminal = 'terminal' in state ? state.terminal : undefined;
     return {

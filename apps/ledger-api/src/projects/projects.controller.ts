@@ -31,7 +31,11 @@ export class ProjectsController {
   @Post()
   @RequireScope('commands')
   @CommandDocs('Start a project: debit its cost and queue it, in one atomic step', 201, [402, 404, 409])
-  async start(@Command() context: CommandContext, @Body() body: StartProjectDto, @Res({ passthrough: true }) reply: FastifyReply) {
+  async start(
+    @Command() context: CommandContext,
+    @Body() body: StartProjectDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     return send(reply, await this.commands.execute(new StartProjectCommand(context, body)));
   }
 

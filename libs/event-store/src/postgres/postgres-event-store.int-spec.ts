@@ -72,11 +72,15 @@ describe('PostgresEventStore subscription gap protection', () => {
         (r) => r.some((e) => e.id === sentinel.id),
       );
       const heldEvent = event('Held');
-      const heldAppend = holder.append([{ streamName: heldStream, expectedRevision: 'no_stream', events: [heldEvent] }]);
+      const heldAppend = holder.append([
+        { streamName: heldStream, expectedRevision: 'no_stream', events: [heldEvent] },
+      ]);
       await held;
       const results = await Promise.all(
         Array.from({ length: 24 }, (_, w) =>
-          writers.append([{ streamName: `${prefix}-w${w}`, expectedRevision: 'no_stream', events: [event(), event()] }]),
+          writers.append([
+            { streamName: `${prefix}-w${w}`, expectedRevision: 'no_stream', events: [event(), event()] },
+          ]),
         ),
       );
       const lastPosition = results.reduce((max, r) => (r.position > max ? r.position : max), 0n);

@@ -10,7 +10,11 @@ export interface ContractHarness {
   streamPrefix: string;
 }
 
-export function event(type = 'Tested', data: Record<string, unknown> = {}, metadata?: Record<string, string>): EventToAppend {
+export function event(
+  type = 'Tested',
+  data: Record<string, unknown> = {},
+  metadata?: Record<string, string>,
+): EventToAppend {
   return { id: randomUUID(), type, data, ...(metadata ? { metadata } : {}) };
 }
 
@@ -41,7 +45,9 @@ export function eventStoreContract(harness: ContractHarness): void {
   describe('append with expected revisions', () => {
     it('creates a stream with no_stream and numbers its events from 0', async () => {
       const name = streamName('new');
-      const result = await store.append([{ streamName: name, expectedRevision: 'no_stream', events: [event(), event()] }]);
+      const result = await store.append([
+        { streamName: name, expectedRevision: 'no_stream', events: [event(), event()] },
+      ]);
       expect(result.streams).toEqual([{ streamName: name, nextRevision: 1n }]);
       const stored = await store.readStream(name);
       expect(stored.map((e) => e.revision)).toEqual([0n, 1n]);
@@ -64,7 +70,9 @@ export function eventStoreContract(harness: ContractHarness): void {
       await store.append([{ streamName: name, expectedRevision: 'no_stream', events: [event(), event()] }]);
       const ok = await store.append([{ streamName: name, expectedRevision: 1n, events: [event()] }]);
       expect(ok.streams[0]!.nextRevision).toBe(2n);
-      const conflict = await expectConflict(store.append([{ streamName: name, expectedRevision: 1n, events: [event()] }]));
+      const conflict = await expectConflict(
+        store.append([{ streamName: name, expectedRevision: 1n, events: [event()] }]),
+      );
       expect(conflict.conflicts[0]).toMatchObject({ streamName: name, actual: 2n });
       expect(await store.readStream(name)).toHaveLength(3);
     });
@@ -93,16 +101,18 @@ export function eventStoreContract(harness: ContractHarness): void {
     it('refuses malformed appends before touching the store', async () => {
       const name = streamName('invalid');
       await expect(
-        store.append([{ streamName: name, expectedRevision: 'any', events: [{ id: 'not-a-uuid', type: 'X', data: {} }] }]),
+        store.append([
+          { streamName: name, expectedRevision: 'any', events: [{ id: 'not-a-uuid', type: 'X', data: {} }] },
+        ]),
       ).rejects.toBeInstanceOf(InvalidAppendError);
       await expect(store.append([{ streamName: name, expectedRevision: 'any', events: [] }])).rejects.toBeInstanceOf(
         InvalidAppendError,
       );
       await expect(store.append([])).rejects.toBeInstanceOf(InvalidAppendError);
       const badMetadata = { ...event(), metadata: { n: 1 } as unknown as Record<string, string> };
-      await expect(store.append([{ streamName: name, expectedRevision: 'any', events: [badMetadata] }])).rejects.toBeInstanceOf(
-        InvalidAppendError,
-      );
+      await expect(
+        store.append([{ streamName: name, expectedRevision: 'any', events: [badMetadata] }]),
+      ).rejects.toBeInstanceOf(InvalidAppendError);
       expect(await store.readStream(name)).toEqual([]);
     });
   });
@@ -190,10 +200,14 @@ export function eventStoreContract(harness: ContractHarness): void {
   describe('reading', () => {
     it('keeps every field of an event as appended', async () => {
       const name = streamName('fields');
-      const appended = event('CreditsGranted', { amount: 1_000_000_000_000, source: 'purchase', nested: { a: [1, 2] } }, {
-        commandId: 'c-1',
-        caller: 'admin',
-      });
+      const appended = event(
+        'CreditsGranted',
+        { amount: 1_000_000_000_000, source: 'purchase', nested: { a: [1, 2] } },
+        {
+          commandId: 'c-1',
+          caller: 'admin',
+        },
+      );
       const before = Date.now();
       await store.append([{ streamName: name, expectedRevision: 'no_stream', events: [appended] }]);
       const [stored] = await store.readStream(name);
@@ -211,14 +225,18 @@ export function eventStoreContract(harness: ContractHarness): void {
 
     it('reads a stream forwards from a revision with a limit', async () => {
       const name = streamName('forwards');
-      await store.append([{ streamName: name, expectedRevision: 'no_stream', events: Array.from({ length: 10 }, () => event()) }]);
+      await store.append([
+        { streamName: name, expectedRevision: 'no_stream', events: Array.from({ length: 10 }, () => event()) },
+      ]);
       const page = await store.readStream(name, { fromRevision: 3n, limit: 4 });
       expect(page.map((e) => e.revision)).toEqual([3n, 4n, 5n, 6n]);
     });
 
     it('reads a stream backwards from the end or from a revision', async () => {
       const name = streamName('backwards');
-      await store.append([{ streamName: name, expectedRevision: 'no_stream', events: Array.from({ length: 10 }, () => event()) }]);
+      await store.append([
+        { streamName: name, expectedRevision: 'no_stream', events: Array.from({ length: 10 }, () => event()) },
+      ]);
       const last = await store.readStream(name, { direction: 'backwards', limit: 3 });
       expect(last.map((e) => e.revision)).toEqual([9n, 8n, 7n]);
       const middle = await store.readStream(name, { direction: 'backwards', fromRevision: 4n, limit: 2 });
@@ -232,7 +250,9 @@ export function eventStoreContract(harness: ContractHarness): void {
     it('reads all events after a position, in position order, with a limit', async () => {
       const name = streamName('all');
       const head = await store.headPosition();
-      await store.append([{ streamName: name, expectedRevision: 'no_stream', events: Array.from({ length: 5 }, () => event()) }]);
+      await store.append([
+        { streamName: name, expectedRevision: 'no_stream', events: Array.from({ length: 5 }, () => event()) },
+      ]);
       const mine = (await store.readAll({ afterPosition: head, limit: 1000 })).filter((e) => e.streamName === name);
       expect(mine.map((e) => e.revision)).toEqual([0n, 1n, 2n, 3n, 4n]);
       assertOrderedOnce(mine);
@@ -252,7 +272,7 @@ export function eventStoreContract(harness: ContractHarness): void {
       let conflicts = 0;
       await Promise.all(
         Array.from({ length: writers }, async () => {
-          for (let done = 0; done < appendsPerWriter; ) {
+          for (let done = 0; done < appendsPerWriter;) {
             const [last] = await store.readStream(name, { direction: 'backwards', limit: 1 });
             const expected = last ? last.revision : 'no_stream';
             try {

@@ -12,7 +12,11 @@ export class DebitCreditsHandler implements ICommandHandler<DebitCreditsCommand>
     return this.executor.execute(context, {
       serializeOn: accountStream(accountId),
       decide: async (loads) => {
-        const decision = decideDebitCredits(await loads.account(accountId), { type: 'DebitCredits', accountId, ...body });
+        const decision = decideDebitCredits(await loads.account(accountId), {
+          type: 'DebitCredits',
+          accountId,
+          ...body,
+        });
         return { accountId, account: decision.account, outcome: { status: 201, body: decision.reply } };
       },
     });

@@ -12,7 +12,11 @@ export class GrantCreditsHandler implements ICommandHandler<GrantCreditsCommand>
     return this.executor.execute(context, {
       serializeOn: accountStream(accountId),
       decide: async (loads) => {
-        const decision = decideGrantCredits(await loads.account(accountId), { type: 'GrantCredits', accountId, ...body });
+        const decision = decideGrantCredits(await loads.account(accountId), {
+          type: 'GrantCredits',
+          accountId,
+          ...body,
+        });
         return { accountId, account: decision.account, outcome: { status: 201, body: decision.reply } };
       },
     });

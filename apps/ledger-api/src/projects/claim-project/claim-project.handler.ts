@@ -13,7 +13,12 @@ export class ClaimProjectHandler implements ICommandHandler<ClaimProjectCommand>
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
       decide: async (loads, now) => {
-        const decision = decideClaimProject(await loads.project(projectId), { type: 'ClaimProject', projectId, ...body, now });
+        const decision = decideClaimProject(await loads.project(projectId), {
+          type: 'ClaimProject',
+          projectId,
+          ...body,
+          now,
+        });
         return projectDecided(projectId, decision, 200);
       },
     });

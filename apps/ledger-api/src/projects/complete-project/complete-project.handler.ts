@@ -13,7 +13,12 @@ export class CompleteProjectHandler implements ICommandHandler<CompleteProjectCo
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
       decide: async (loads, now) => {
-        const decision = decideCompleteProject(await loads.project(projectId), { type: 'CompleteProject', projectId, ...body, now });
+        const decision = decideCompleteProject(await loads.project(projectId), {
+          type: 'CompleteProject',
+          projectId,
+          ...body,
+          now,
+        });
         return projectDecided(projectId, decision, 200);
       },
     });

@@ -3,7 +3,11 @@ import { IsInt, IsOptional, IsString, Length, Matches, Min } from 'class-validat
 import { CODE_PATTERN, ERROR_MESSAGE_LENGTH_MAX } from '@ledger/domain';
 
 export class FailProjectDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: "the worker's attempt; omit to cancel as the owner" })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    description: "the worker's attempt; omit to cancel as the owner",
+  })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -13,7 +13,12 @@ export class FailProjectHandler implements ICommandHandler<FailProjectCommand> {
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
       decide: async (loads, now) => {
-        const decision = decideFailProject(await loads.project(projectId), { type: 'FailProject', projectId, ...body, now });
+        const decision = decideFailProject(await loads.project(projectId), {
+          type: 'FailProject',
+          projectId,
+          ...body,
+          now,
+        });
         return projectDecided(projectId, decision, 200);
       },
     });

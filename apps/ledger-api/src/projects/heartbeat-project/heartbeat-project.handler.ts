@@ -13,7 +13,12 @@ export class HeartbeatProjectHandler implements ICommandHandler<HeartbeatProject
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
       decide: async (loads, now) => {
-        const decision = decideHeartbeatProject(await loads.project(projectId), { type: 'HeartbeatProject', projectId, ...body, now });
+        const decision = decideHeartbeatProject(await loads.project(projectId), {
+          type: 'HeartbeatProject',
+          projectId,
+          ...body,
+          now,
+        });
         return projectDecided(projectId, decision, 200);
       },
     });

@@ -38,7 +38,11 @@ export class StartProjectDto {
   @Max(DEADLINE_SECONDS_MAX)
   deadlineSeconds?: number;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'caller annotations, at most 16 KiB' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'caller annotations, at most 16 KiB',
+  })
   @IsOptional()
   @IsObject()
   metadata?: Record<string, unknown>;
