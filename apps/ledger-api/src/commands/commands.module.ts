@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Module, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
@@ -18,11 +18,19 @@ import { CLOCK, type Clock } from './clock.js';
 import { CommandExecutor } from './command-executor.js';
 import { ACCOUNT_STATES, PROJECT_STATES } from './commands.tokens.js';
 import { SnapshotStore } from './snapshot.store.js';
-import { StreamStateCache } from './stream-state.cache.js';
+import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 // Bump when evolve changes what it builds: snapshots of another version are ignored.
 const ACCOUNT_FOLD_VERSION = 1;
 const PROJECT_FOLD_VERSION = 1;
+
+function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
+  return {
+    provide: token,
+    inject: [EVENT_STORE, SnapshotStore],
+    useFactory: (store: EventStore, snapshots: SnapshotStore) => new StreamStateCache<S>(store, fold, snapshots),
+  };
+}
 
 /** What every command handler needs: the executor, the state caches, the clock. */
 @Global()
@@ -34,36 +42,18 @@ const PROJECT_FOLD_VERSION = 1;
       inject: [PG_POOL, PinoLogger],
       useFactory: (pool: pg.Pool, log: PinoLogger) => new SnapshotStore(pool, log.logger),
     },
-    {
-      provide: ACCOUNT_STATES,
-      inject: [EVENT_STORE, SnapshotStore],
-      useFactory: (store: EventStore, snapshots: SnapshotStore) =>
-        new StreamStateCache<AccountState>(
-          store,
-          {
-            kind: 'account',
-            version: ACCOUNT_FOLD_VERSION,
-            initial: initialAccountState,
-            evolve: (state, event) => evolveAccount(state, event as AccountEvent),
-          },
-          snapshots,
-        ),
-    },
-    {
-      provide: PROJECT_STATES,
-      inject: [EVENT_STORE, SnapshotStore],
-      useFactory: (store: EventStore, snapshots: SnapshotStore) =>
-        new StreamStateCache<ProjectState>(
-          store,
-          {
-            kind: 'project',
-            version: PROJECT_FOLD_VERSION,
-            initial: initialProjectState,
-            evolve: (state, event) => evolveProject(state, event as ProjectEvent),
-          },
-          snapshots,
-        ),
-    },
+    stateCache<AccountState>(ACCOUNT_STATES, {
+      kind: 'account',
+      version: ACCOUNT_FOLD_VERSION,
+      initial: initialAccountState,
+      evolve: (state, event) => evolveAccount(state, event as AccountEvent),
+    }),
+    stateCache<ProjectState>(PROJECT_STATES, {
+      kind: 'project',
+      version: PROJECT_FOLD_VERSION,
+      initial: initialProjectState,
+      evolve: (state, event) => evolveProject(state, event as ProjectEvent),
+    }),
     {
       provide: CommandExecutor,
       inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK],
