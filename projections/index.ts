@@ -1,0 +1,13 @@
+export * from './projection.js';
+export * from './schema.js';
+export { accountBalancesProjection } from './account-balances/account-balances.projection.js';
+export { projectsProjection } from './projects/projects.projection.js';
+export { ledgerEntriesProjection } from './ledger-entries/ledger-entries.projection.js';
+export { Projector, type ProjectorOptions, type ProjectorLag } from './engine/projector.js';
+export {
+  ProjectionRunner,
+  ProjectionAssertionError,
+  PROJECTIONS_CHANNEL,
+  type RunnerLog,
+  type RunnerStatus,
+} from './engine/projection-runner.js';

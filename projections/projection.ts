@@ -1,0 +1,47 @@
+import type { StoredEvent } from '@ledger/event-store';
+
+/** One SQL statement of a projection, with `$n` placeholders. */
+export interface RowChange {
+  text: string;
+  values: readonly SqlValue[];
+  /** When set, the statement must change exactly this many rows (asserted before commit). */
+  expectRows?: number;
+}
+
+export type SqlValue = string | number | bigint | boolean | null | Date | Record<string, unknown> | readonly unknown[];
+
+/**
+ * A read model: a pure mapping from an event to the row changes it causes.
+ * `schema` names the schema its tables live in, so a rebuild can fill fresh
+ * tables beside the live ones.
+ */
+export interface Projection {
+  name: string;
+  /** Tables it owns, created by `createTables(schema)`. */
+  tables: readonly string[];
+  createTables(schema: string): string;
+  map(event: StoredEvent, schema: string): RowChange[];
+}
+
+export const LIVE_SCHEMA = 'projections';
+
+export function accountIdOf(streamName: string): string | undefined {
+  return streamName.startsWith('account-') ? streamName.slice('account-'.length) : undefined;
+}
+
+export function projectIdOf(streamName: string): string | undefined {
+  return streamName.startsWith('project-') ? streamName.slice('project-'.length) : undefined;
+}
+
+/** Amounts are safe integers in events (the domain asserts it); bigint columns take them as text. */
+export function amountOf(event: StoredEvent): string {
+  const amount = event.data.amount;
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
+    throw new Error(`event ${event.id} (${event.type}) has no integer amount`);
+  }
+  return String(amount);
+}
+
+export function optionalText(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}

@@ -1,0 +1,124 @@
+import type { StoredEvent } from '@ledger/event-store';
+import { accountIdOf, amountOf, optionalText, projectIdOf, type Projection, type RowChange } from '../projection.js';
+
+interface Assets {
+  assetUrl?: string;
+  previewUrl?: string;
+  thumbnailUrl?: string;
+  resultUrls?: string[];
+}
+
+/** Every project's status, money, attempt, lease, error and result assets. */
+export const projectsProjection: Projection = {
+  name: 'projects',
+  tables: ['projects'],
+  createTables: (schema) => `
+CREATE TABLE ${schema}.projects (
+  project_id text PRIMARY KEY,
+  account_id text NOT NULL,
+  status text NOT NULL,
+  cost bigint NOT NULL,
+  credits_used bigint,
+  refunded bigint NOT NULL DEFAULT 0,
+  attempt integer NOT NULL DEFAULT 0,
+  worker_id text,
+  lease_expires_at timestamptz,
+  deadline_at timestamptz NOT NULL,
+  kind text,
+  external_task_id text,
+  metadata jsonb,
+  error_code text,
+  error_message text,
+  asset_url text,
+  preview_url text,
+  thumbnail_url text,
+  result_urls jsonb,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  -- Position of ProjectStarted: a unique, increasing key for newest-first pages.
+  started_position bigint NOT NULL UNIQUE,
+  position bigint NOT NULL
+);
+CREATE INDEX ON ${schema}.projects (account_id, started_position DESC);
+CREATE INDEX ON ${schema}.projects (status, started_position DESC);
+CREATE INDEX ON ${schema}.projects (external_task_id) WHERE external_task_id IS NOT NULL;`,
+  map(event: StoredEvent, schema: string): RowChange[] {
+    const table = `${schema}.projects`;
+    if (event.type === 'Refunded') return refund(event, table);
+    const projectId = projectIdOf(event.streamName);
+    if (!projectId) return [];
+    const at = event.createdAt;
+    const position = event.position.toString();
+    const d = event.data;
+    const update = (set: string, values: readonly (string | number | null | Date | string[])[]): RowChange[] => [
+      {
+        text: `UPDATE ${table} SET ${set}, updated_at = $2, position = $3 WHERE project_id = $1`,
+        values: [projectId, at, position, ...values],
+        expectRows: 1,
+      },
+    ];
+    switch (event.type) {
+      case 'ProjectStarted':
+        return [
+          {
+            text: `INSERT INTO ${table} (project_id, account_id, status, cost, deadline_at, kind, external_task_id, metadata,
+                     created_at, updated_at, started_position, position)
+                   VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $8, $9, $9)`,
+            values: [
+              projectId,
+              String(d.accountId),
+              String(d.cost),
+              String(d.deadlineAt),
+              optionalText(d.kind),
+              optionalText(d.externalTaskId),
+              d.metadata === undefined ? null : (d.metadata as Record<string, unknown>),
+              at,
+              position,
+            ],
+            expectRows: 1,
+          },
+        ];
+      case 'ProjectClaimed':
+        return update(`status = 'processing', attempt = $4, worker_id = $5, lease_expires_at = $6`, [
+          Number(d.attempt),
+          String(d.workerId),
+          String(d.leaseExpiresAt),
+        ]);
+      case 'LeaseExtended':
+        return update('lease_expires_at = $4', [String(d.leaseExpiresAt)]);
+      case 'ProjectCompleted': {
+        const assets = (d.assets ?? {}) as Assets;
+        return update(
+          `status = 'completed', credits_used = $4, asset_url = $5, preview_url = $6, thumbnail_url = $7, result_urls = $8`,
+          [
+            Number(d.creditsUsed),
+            assets.assetUrl ?? null,
+            assets.previewUrl ?? null,
+            assets.thumbnailUrl ?? null,
+            assets.resultUrls ? JSON.stringify(assets.resultUrls) : null,
+          ],
+        );
+      }
+      case 'ProjectFailed':
+        return update(`status = 'failed', error_code = $4, error_message = $5`, [
+          String(d.code),
+          String(d.errorMessage),
+        ]);
+      default:
+        return [];
+    }
+  },
+};
+
+/** A refund lands on the account stream, naming its project. */
+function refund(event: StoredEvent, table: string): RowChange[] {
+  const projectId = optionalText(event.data.projectId);
+  if (!projectId || !accountIdOf(event.streamName)) return [];
+  return [
+    {
+      text: `UPDATE ${table} SET refunded = refunded + $2, updated_at = $3, position = $4 WHERE project_id = $1`,
+      values: [projectId, amountOf(event), event.createdAt, event.position.toString()],
+      expectRows: 1,
+    },
+  ];
+}
