@@ -116,6 +116,8 @@ export class ProjectionRunner {
     const stop = () => void subscription.close();
     signal.addEventListener('abort', stop, { once: true });
     lock.onLost(stop);
+    // Stopped while the checkpoint was being read: the listener above came too late.
+    if (signal.aborted || !lock.held) stop();
     try {
       for await (const batch of batched(subscription, this.options.batchSizeMax ?? BATCH_SIZE_MAX)) {
         if (!lock.held) throw new Error(`lost the lock of projection ${this.name}`);

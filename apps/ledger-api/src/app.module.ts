@@ -6,6 +6,7 @@ import { HealthModule } from './health/health.module.js';
 import { CommandsModule } from './commands/commands.module.js';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
+import { ProjectionsModule } from './projections/projections.module.js';
 import { CLOCK, systemClock, type Clock } from './commands/clock.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyRegistry } from './auth/api-keys.js';
@@ -41,6 +42,7 @@ export class AppModule {
         }),
         HealthModule,
         CommandsModule,
+        ProjectionsModule,
         AccountsModule,
         ProjectsModule,
       ],

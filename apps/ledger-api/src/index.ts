@@ -1,6 +1,6 @@
 // What tests and tools outside the app use to build it.
 export { createApp } from './create-app.js';
-export { loadConfig, type ApiKeyConfig, type LedgerConfig, type Scope } from './config/ledger-config.js';
+export { ConfigError, loadConfig, type ApiKeyConfig, type LedgerConfig, type Scope } from './config/ledger-config.js';
 export { openRuntime, type LedgerRuntime } from './infrastructure/runtime.js';
 export { CLOCK, type Clock } from './commands/clock.js';
 export { ACCOUNT_STATES } from './commands/commands.tokens.js';

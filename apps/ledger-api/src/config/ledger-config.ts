@@ -22,6 +22,8 @@ export interface LedgerConfig {
   apiKeys: ApiKeyConfig[] | undefined;
   webhookSecrets: Map<string, string[]>;
   logLevel: string;
+  /** `inline`: this process runs the projector too (the embedded default); `external`: another process does. */
+  projector: 'inline' | 'external';
 }
 
 /** A configuration the service refuses to start with; the message says what to fix. */
@@ -49,7 +51,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
     apiKeys: nonEmpty(env.LEDGER_API_KEYS) ? parseApiKeys(env.LEDGER_API_KEYS!) : undefined,
     webhookSecrets: parseWebhookSecrets(env.LEDGER_WEBHOOK_SECRETS ?? ''),
     logLevel: env.LOG_LEVEL ?? 'info',
+    projector: parseProjector(env.LEDGER_PROJECTOR ?? 'inline'),
   };
+}
+
+function parseProjector(value: string): 'inline' | 'external' {
+  if (value !== 'inline' && value !== 'external') {
+    throw new ConfigError(`LEDGER_PROJECTOR must be 'inline' or 'external', got '${value}'`);
+  }
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

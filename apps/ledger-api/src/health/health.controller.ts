@@ -3,7 +3,8 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import { ApiTags } from '@nestjs/swagger';
 import type pg from 'pg';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
-import { PG_POOL } from '../infrastructure/tokens.js';
+import { PG_POOL, PROJECTOR } from '../infrastructure/tokens.js';
+import type { Projector } from '@ledger/projections';
 import { Public } from '../auth/public.decorator.js';
 import { HealthReportFilter } from './health-report.filter.js';
 
@@ -17,6 +18,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(EVENT_STORE) private readonly eventStore: EventStore,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
+    @Inject(PROJECTOR) private readonly projector: Projector | undefined,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -30,7 +32,19 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.checkEventStore(), () => this.checkDatabase()]);
+    return this.health.check([() => this.checkEventStore(), () => this.checkDatabase(), () => this.checkProjections()]);
+  }
+
+  /** Lag is reported, not judged: a projector catching up is still serving. A failed projection is down. */
+  private checkProjections() {
+    const indicator = this.indicators.check('projections');
+    if (!this.projector) return indicator.up({ mode: 'external' });
+    const lag = this.projector.lag();
+    const failed = this.projector.status().filter((s) => s.failed);
+    const data = { lagEvents: Number(lag.events), lagSeconds: lag.seconds };
+    return failed.length > 0
+      ? indicator.down({ ...data, failed: failed.map((s) => s.projection) })
+      : indicator.up(data);
   }
 
   private async checkEventStore() {

@@ -35,14 +35,16 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
       config.eventStore === 'kurrentdb'
         ? await KurrentDbEventStore.connect({
             connectionString: config.eventStoreConnectionString!,
-            streamPrefixes: ['account-', 'project-'],
+            // idem- too: projections skip the records, but their checkpoints must pass them (read-your-writes).
+            streamPrefixes: ['account-', 'project-', 'idem-'],
           })
         : await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 20 });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     pool.on('error', () => undefined);
     await migrate(pool, snapshotMigrations);
     return {
-      config,
+      // The database in use, embedded or not, is what the rest of the service connects to.
+      config: { ...config, databaseUrl },
       eventStore,
       pool,
       databaseUrl,

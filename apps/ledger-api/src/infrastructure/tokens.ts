@@ -2,3 +2,4 @@
 export const PG_POOL = Symbol('PG_POOL');
 export const LEDGER_CONFIG = Symbol('LEDGER_CONFIG');
 export const API_KEYS = Symbol('API_KEYS');
+export const PROJECTOR = Symbol('PROJECTOR');
