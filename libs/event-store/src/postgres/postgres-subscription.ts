@@ -106,16 +106,21 @@ export class PostgresSubscription implements Subscription {
 /**
  * Which positions are final. A position is drawn from a sequence inside the
  * appending transaction, so a transaction still running can commit a position
- * below one already visible. Snapshot S taken now shows the head H; every
- * invisible position below H belongs to a transaction that S lists as running
- * (it drew its xid before its position, so its xid is below S.xmax) or that
- * aborted. Once the oldest running xid is >= S.xmax, all of those have ended,
- * and every position <= H is final. So: remember (S.xmax, H) and release H
- * when the horizon passes S.xmax; with nothing running at all, H is final at once.
+ * below one already visible. One statement reads the head H (under its
+ * snapshot) and then the transaction ids of every transaction running in this
+ * database (from `pg_stat_activity`, read after that snapshot was taken).
+ * Every invisible position below H belongs to a transaction that aborted, or
+ * that is still running and so in that set: an appender takes its transaction
+ * id before it draws a position (its first write locks a stream row), and it
+ * drew its position before the one that committed H. So H is final once none
+ * of those transactions is running any more; with none running, at once.
+ *
+ * (The snapshot's own xmin/xmax are not enough: a running transaction whose
+ * id is above every completed one is in neither, see the regression test.)
  */
 class SnapshotHorizon {
   private safeHead = 0n;
-  private readonly pending: { xmax: bigint; head: bigint }[] = [];
+  private readonly pending: { running: ReadonlySet<string>; head: bigint }[] = [];
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -123,31 +128,34 @@ class SnapshotHorizon {
   ) {}
 
   async poll(): Promise<{ head: bigint; safeHead: bigint }> {
-    let row: { xmin: string; xmax: string; head: string };
+    let row: { head: string; running: string[] };
     try {
-      const result = await this.store.pool.query<{ xmin: string; xmax: string; head: string }>(
-        `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
-                (SELECT coalesce(max(position), 0) FROM event_store.events)::text AS head
-         FROM pg_current_snapshot() AS s`,
+      const result = await this.store.pool.query<{ head: string; running: string[] }>(
+        `SELECT (SELECT coalesce(max(position), 0) FROM event_store.events)::text AS head,
+                coalesce(array_agg(a.backend_xid::text) FILTER (WHERE a.backend_xid IS NOT NULL), '{}') AS running
+         FROM pg_stat_activity a
+         WHERE a.datname = current_database()`,
       );
       row = result.rows[0]!;
     } catch (error) {
       translatePgError(error, 'subscribe');
     }
-    const xmin = BigInt(row.xmin);
-    const xmax = BigInt(row.xmax);
     const head = BigInt(row.head);
-    if (this.protection === 'none' || xmin === xmax) {
+    const running = new Set(row.running);
+    if (this.protection === 'none' || running.size === 0) {
       this.release(head);
       this.pending.length = 0;
       return { head, safeHead: this.safeHead };
     }
-    while (this.pending.length > 0 && xmin >= this.pending[0]!.xmax) this.release(this.pending.shift()!.head);
+    // Transaction ids only grow, so one that left the running set never comes back.
+    while (this.pending.length > 0 && ![...this.pending[0]!.running].some((xid) => running.has(xid))) {
+      this.release(this.pending.shift()!.head);
+    }
     const last = this.pending.at(-1);
     if (head > this.safeHead && (!last || head > last.head)) {
       // Replacing the newest entry with a later one only delays it: still safe.
       if (this.pending.length === PENDING_HORIZONS_MAX) this.pending.pop();
-      this.pending.push({ xmax, head });
+      this.pending.push({ running, head });
     }
     return { head, safeHead: this.safeHead };
   }
