@@ -49,8 +49,18 @@ export function isAmount(value: unknown): boolean {
   return isIntegerBetween(value, 1, AMOUNT_MAX);
 }
 
+/**
+ * Text the event store can keep: JSON in PostgreSQL refuses U+0000 and lone
+ * surrogates, so they are bad input here, not a failure later.
+ */
+export function isStorableString(value: string): boolean {
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function isText(value: unknown, lengthMax: number): boolean {
-  return typeof value === 'string' && value.length >= 1 && value.length <= lengthMax;
+  return typeof value === 'string' && value.length >= 1 && value.length <= lengthMax && isStorableString(value);
 }
 
 export function isOptional(value: unknown, check: (present: unknown) => boolean): boolean {
@@ -69,7 +79,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 export function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== 'string' || value.length > URL_LENGTH_MAX) return false;
+  if (typeof value !== 'string' || value.length > URL_LENGTH_MAX || !isStorableString(value)) return false;
   try {
     const { protocol } = new URL(value);
     return protocol === 'http:' || protocol === 'https:';
@@ -82,8 +92,12 @@ export function isMetadata(value: unknown): boolean {
   if (!isPlainObject(value)) return false;
   try {
     // JSON is what the store keeps, so its length is the size that matters.
-    const json = JSON.stringify(value);
-    return json.length <= METADATA_JSON_LENGTH_MAX;
+    let storable = true;
+    const json = JSON.stringify(value, (key: string, item: unknown) => {
+      if (!isStorableString(key) || (typeof item === 'string' && !isStorableString(item))) storable = false;
+      return item;
+    });
+    return storable && json.length <= METADATA_JSON_LENGTH_MAX;
   } catch {
     return false; // cycles and bigints cannot be stored as JSON
   }

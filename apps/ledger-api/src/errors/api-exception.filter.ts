@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { RuleViolation, type RuleViolationCode } from '@ledger/domain';
-import { StoreUnavailableError, VersionConflictError } from '@ledger/event-store';
+import { InvalidAppendError, StoreUnavailableError, VersionConflictError } from '@ledger/event-store';
 import { ApiError } from './api-error.js';
 
 const HTTP_CODES: Record<number, string> = {
@@ -52,11 +52,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
       };
     }
     if (exception instanceof RuleViolation) {
-      return {
-        status: RULE_STATUS[exception.code],
-        body: errorBody(exception.code, exception.message, exception.details),
-        headers: {},
-      };
+      const details = exception.code === 'validation_failed' ? fieldProblems(exception.details) : exception.details;
+      return { status: RULE_STATUS[exception.code], body: errorBody(exception.code, exception.message, details), headers: {} };
+    }
+    if (exception instanceof InvalidAppendError) {
+      return { status: 400, body: errorBody('validation_failed', exception.message), headers: {} };
     }
     if (exception instanceof VersionConflictError) {
       return {
@@ -89,6 +89,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     this.logger.error({ err: exception }, 'unhandled error');
     return { status: 500, body: errorBody('internal_error', 'internal error'), headers: {} };
   }
+}
+
+/** The domain's `{fields: [{field, message}]}` in the shape the HTTP layer uses: `[{field, problems}]`. */
+function fieldProblems(details: unknown): unknown {
+  const fields = (details as { fields?: { field: string; message: string }[] } | undefined)?.fields;
+  return fields ? fields.map(({ field, message }) => ({ field, problems: [message] })) : details;
 }
 
 function errorBody(code: string, message: string, details?: unknown): ErrorBody {

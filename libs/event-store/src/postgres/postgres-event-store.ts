@@ -95,6 +95,10 @@ export class PostgresEventStore implements EventStore {
         return toAppendResult(rows);
       } catch (error) {
         if (pgErrorCode(error) === 'LE409') throw new VersionConflictError(parseConflicts(error));
+        // Class 22 (data exception): text or JSON the server can't store, e.g. U+0000.
+        if (pgErrorCode(error)?.startsWith('22')) {
+          throw new InvalidAppendError(`the server refused the events' data: ${(error as Error).message}`);
+        }
         if (isDuplicateEventId(error)) {
           if (attempt < DUPLICATE_RETRIES_MAX) continue;
           throw new InvalidAppendError('some event ids of this append are already stored, in another append');
