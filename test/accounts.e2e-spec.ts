@@ -103,6 +103,27 @@ describe('accounts over HTTP', () => {
       expect((await api.get('/v1/accounts/idem-1')).body.balance).toBe(50);
     });
 
+    it('answers a repeat of a refused command with the same refusal, even once it would succeed', async () => {
+      await api.post('/v1/accounts/idem-7/grants', { amount: 5, source: 'purchase' });
+      const refused = await api.post(
+        '/v1/accounts/idem-7/debits',
+        { amount: 6, reason: 'x' },
+        { idempotencyKey: 'k-7' },
+      );
+      expect(refused).toMatchObject({ status: 402, body: { error: { code: 'insufficient_credits' } } });
+      await api.post('/v1/accounts/idem-7/grants', { amount: 100, source: 'purchase' });
+      const head = await api.head();
+      const again = await api.post('/v1/accounts/idem-7/debits', { amount: 6, reason: 'x' }, { idempotencyKey: 'k-7' });
+      expect(again).toMatchObject({ status: 402, body: refused.body });
+      expect(await api.head()).toBe(head);
+      const reused = await api.post(
+        '/v1/accounts/idem-7/debits',
+        { amount: 7, reason: 'x' },
+        { idempotencyKey: 'k-7' },
+      );
+      expect(reused.status).toBe(422);
+    });
+
     it('refuses the same key with a different body: 422', async () => {
       await api.post('/v1/accounts/idem-2/grants', { amount: 50, source: 'purchase' }, { idempotencyKey: 'k-2' });
       const head = await api.head();

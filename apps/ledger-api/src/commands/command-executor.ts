@@ -10,6 +10,8 @@ import {
 } from '@ledger/domain';
 import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
 import { ApiError } from '../errors/api-error.js';
+import { RuleViolation } from '@ledger/domain';
+import { RefusalRecords } from './refusals.js';
 import type { Clock } from './clock.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import type { LoadedState, StreamStateCache } from './stream-state.cache.js';
@@ -78,6 +80,8 @@ export class CommandExecutor {
     private readonly accounts: StreamStateCache<AccountState>,
     private readonly projects: StreamStateCache<ProjectState>,
     private readonly clock: Clock,
+    private readonly refusals: RefusalRecords,
+    private readonly refusalResponse: (violation: RuleViolation) => { status: number; body: object },
   ) {
     this.idempotency = new IdempotencyRecords(store);
   }
@@ -90,9 +94,10 @@ export class CommandExecutor {
     for (let attempt = 1; ; attempt++) {
       const recorded = await this.idempotency.find(context);
       if (recorded) return recorded;
+      await this.refusals.replay(context);
       const now = this.clock.now();
       const loads = new Loads(this.accounts, this.projects);
-      const decided = await plan.decide(loads, now);
+      const decided = await this.decide(context, plan, loads, now);
       const metadata = eventMetadata(context, now);
       const streams = this.appendsOf(decided, loads, metadata);
       streams.push({
@@ -124,6 +129,19 @@ export class CommandExecutor {
         }
         await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
       }
+    }
+  }
+
+  /** A rule violation is the command's answer: kept, so a repeat of the key gets it again. */
+  private async decide(context: CommandContext, plan: CommandPlan, loads: Loads, now: Date): Promise<Decided> {
+    try {
+      return await plan.decide(loads, now);
+    } catch (error) {
+      if (error instanceof RuleViolation) {
+        const { status, body } = this.refusalResponse(error);
+        await this.refusals.record(context, { status, body: body as Record<string, unknown> });
+      }
+      throw error;
     }
   }
 

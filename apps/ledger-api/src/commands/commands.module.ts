@@ -18,6 +18,8 @@ import { CLOCK, type Clock } from './clock.js';
 import { CommandExecutor } from './command-executor.js';
 import { ACCOUNT_STATES, PROJECT_STATES } from './commands.tokens.js';
 import { SnapshotStore } from './snapshot.store.js';
+import { RefusalRecords } from './refusals.js';
+import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 // Bump when evolve changes what it builds: snapshots of another version are ignored.
@@ -56,13 +58,17 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
     }),
     {
       provide: CommandExecutor,
-      inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK],
+      inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK, PG_POOL],
       useFactory: (
         store: EventStore,
         accounts: StreamStateCache<AccountState>,
         projects: StreamStateCache<ProjectState>,
         clock: Clock,
-      ) => new CommandExecutor(store, accounts, projects, clock),
+        pool: pg.Pool,
+      ) =>
+        new CommandExecutor(store, accounts, projects, clock, new RefusalRecords(pool), (violation) =>
+          new ApiExceptionFilter().toResponse(violation),
+        ),
     },
   ],
   exports: [CqrsModule, CommandExecutor, ACCOUNT_STATES, PROJECT_STATES],

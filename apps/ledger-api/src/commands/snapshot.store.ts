@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { MigrationSet } from '@ledger/platform';
 
-export const snapshotMigrations: MigrationSet = {
+/** The API's own tables: state snapshots, and the refusals idempotency must remember. */
+export const ledgerApiMigrations: MigrationSet = {
   component: 'ledger_api',
   migrations: [
     {
@@ -20,6 +21,22 @@ CREATE TABLE ledger_api.snapshots (
   last_event_at timestamptz NOT NULL,
   state jsonb NOT NULL,
   taken_at timestamptz NOT NULL DEFAULT now()
+);`,
+    },
+    {
+      version: 2,
+      name: 'refused commands by idempotency key',
+      sql: `
+-- A refused command appends no event, yet its repeat must get the same answer:
+-- the refusal is kept here, outside the event log, by caller and key.
+CREATE TABLE ledger_api.refusals (
+  caller text NOT NULL,
+  idempotency_key text NOT NULL,
+  request_hash text NOT NULL,
+  status integer NOT NULL,
+  body text NOT NULL,
+  refused_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (caller, idempotency_key)
 );`,
     },
   ],

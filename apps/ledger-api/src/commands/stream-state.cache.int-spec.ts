@@ -4,7 +4,7 @@ import { migrate } from '@ledger/platform';
 import { PostgresEventStore, type EventStore, type ReadStreamOptions } from '@ledger/event-store';
 import { evolveAccount, initialAccountState, type AccountEvent, type AccountState } from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
-import { SnapshotStore, snapshotMigrations } from './snapshot.store.js';
+import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
 import { SNAPSHOT_EVERY_EVENTS, StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 const fold: StreamFold<AccountState> = {
@@ -34,7 +34,7 @@ describe('StreamStateCache', () => {
     const url = await createTestDatabase('state_cache');
     store = await PostgresEventStore.connect({ connectionString: url });
     pool = new pg.Pool({ connectionString: url });
-    await migrate(pool, snapshotMigrations);
+    await migrate(pool, ledgerApiMigrations);
     snapshots = new SnapshotStore(pool, { warn: () => undefined });
   });
   afterAll(async () => {

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { RuleViolation, type RuleViolationCode } from '@ledger/domain';
 import { InvalidAppendError, StoreUnavailableError, VersionConflictError } from '@ledger/event-store';
 import { ApiError } from './api-error.js';
+import { RecordedRefusal } from '../commands/refusals.js';
 
 const HTTP_CODES: Record<number, string> = {
   400: 'validation_failed',
@@ -44,6 +45,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 
   toResponse(exception: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof RecordedRefusal) {
+      return { status: exception.outcome.status, body: exception.outcome.body as unknown as ErrorBody, headers: {} };
+    }
     if (exception instanceof ApiError) {
       return {
         status: exception.status,
@@ -53,7 +57,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof RuleViolation) {
       const details = exception.code === 'validation_failed' ? fieldProblems(exception.details) : exception.details;
-      return { status: RULE_STATUS[exception.code], body: errorBody(exception.code, exception.message, details), headers: {} };
+      return {
+        status: RULE_STATUS[exception.code],
+        body: errorBody(exception.code, exception.message, details),
+        headers: {},
+      };
     }
     if (exception instanceof InvalidAppendError) {
       return { status: 400, body: errorBody('validation_failed', exception.message), headers: {} };

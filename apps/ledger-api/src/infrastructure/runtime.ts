@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
 import { migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
-import { snapshotMigrations } from '../commands/snapshot.store.js';
+import { ledgerApiMigrations } from '../commands/snapshot.store.js';
 import type { LedgerConfig } from '../config/ledger-config.js';
 
 /**
@@ -41,7 +41,7 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
         : await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 20 });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     pool.on('error', () => undefined);
-    await migrate(pool, snapshotMigrations);
+    await migrate(pool, ledgerApiMigrations);
     return {
       // The database in use, embedded or not, is what the rest of the service connects to.
       config: { ...config, databaseUrl },
