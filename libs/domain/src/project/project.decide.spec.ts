@@ -37,7 +37,7 @@ describe('StartProject', () => {
     const extra = { kind: 'video', externalTaskId: 'task-9', metadata: { prompt: 'a cat' } };
     given([granted(500)])
       .when(start({ ...extra, deadlineSeconds: 120, now: at(5) }))
-      .then([debited(), started({ ...extra, deadlineAt: iso(125) })]);
+      .then([debited(), started({ ...extra, deadlineAt: iso(125), deadlineSeconds: 120 })]);
   });
 
   it('may spend the whole balance and refuses one credit more', () => {
@@ -52,6 +52,16 @@ describe('StartProject', () => {
 
   it('refuses an account that never had a grant as not found', () => {
     given([]).when(start()).thenFails('not_found');
+  });
+
+  it.each<[string, Partial<StartProject>]>([
+    ['another deadline', { deadlineSeconds: 60 }],
+    ['other metadata', { metadata: { prompt: 'a dog' } }],
+    ['metadata where there was none', { metadata: {} }],
+  ])('refuses a start of an existing project with %s as already_exists', (_, change) => {
+    given([...processingHistory])
+      .when(start(change))
+      .thenFails('already_exists');
   });
 
   it('treats a start of the same project with the same body as a repeat: no events, the current state', () => {
@@ -97,7 +107,10 @@ describe('StartProject', () => {
   it('accepts the largest cost and deadline, and refuses one past either', () => {
     given([granted(AMOUNT_MAX)])
       .when(start({ cost: AMOUNT_MAX, deadlineSeconds: DEADLINE_SECONDS_MAX }))
-      .then([debited(AMOUNT_MAX), started({ cost: AMOUNT_MAX, deadlineAt: iso(DEADLINE_SECONDS_MAX) })]);
+      .then([
+        debited(AMOUNT_MAX),
+        started({ cost: AMOUNT_MAX, deadlineAt: iso(DEADLINE_SECONDS_MAX), deadlineSeconds: DEADLINE_SECONDS_MAX }),
+      ]);
     const violation = given([granted(AMOUNT_MAX)])
       .when(start({ cost: AMOUNT_MAX + 1, deadlineSeconds: DEADLINE_SECONDS_MAX + 1 }))
       .thenFails('validation_failed');

@@ -3,6 +3,7 @@ import { requireDebitable } from '../account/account.decide.js';
 import { DEBIT_REASON_PROJECT_STARTED, type AccountEvent } from '../account/account.events.js';
 import { evolveAccount, type AccountState } from '../account/account.state.js';
 import { DEADLINE_SECONDS_DEFAULT, DEADLINE_SECONDS_MAX, LEASE_SECONDS_MAX, TEXT_LENGTH_MAX } from '../limits.js';
+import { jsonEqual } from '../json-equal.js';
 import { RuleViolation } from '../rule-violation.js';
 import {
   RULES,
@@ -36,10 +37,11 @@ const TEXT_RULE = `1 to ${TEXT_LENGTH_MAX} characters`;
 
 /**
  * Debit the cost and start the project, in one decision for both streams. A start of an
- * existing project with the same payer, cost, kind and task is a repeat (the caller retried
- * without its idempotency key, or with a new one): it changes nothing. The deadline and
- * metadata are left out of that comparison: a retry computes a new deadline from its own
- * `now`, and metadata is the caller's annotation, not what was bought.
+ * existing project with the same body (payer, cost, kind, task, requested deadline and
+ * metadata) is a repeat (the caller retried with a new idempotency key): it changes
+ * nothing and answers with the project's current status. Any other body is
+ * `already_exists` (API.md). The deadline is compared as requested, in seconds: a retry
+ * computes a new `deadlineAt` from its own `now`.
  */
 export function decideStartProject(
   account: AccountState,
@@ -66,7 +68,9 @@ export function decideStartProject(
       project.accountId === accountId &&
       project.cost === cost &&
       project.kind === kind &&
-      project.externalTaskId === externalTaskId;
+      project.externalTaskId === externalTaskId &&
+      project.deadlineSeconds === command.deadlineSeconds &&
+      jsonEqual(project.metadata, metadata);
     if (!same) {
       throw new RuleViolation('already_exists', `project ${projectId} already exists with a different body`, {
         projectId,
@@ -86,6 +90,7 @@ export function decideStartProject(
     ...(kind === undefined ? {} : { kind }),
     ...(externalTaskId === undefined ? {} : { externalTaskId }),
     deadlineAt: instantAfter(command.now, command.deadlineSeconds ?? DEADLINE_SECONDS_DEFAULT),
+    ...(command.deadlineSeconds === undefined ? {} : { deadlineSeconds: command.deadlineSeconds }),
     ...(metadata === undefined ? {} : { metadata }),
   };
   const accountEvents: AccountEvent[] = [

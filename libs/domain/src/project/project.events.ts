@@ -20,6 +20,8 @@ export type ProjectStartedData = {
   externalTaskId?: string;
   /** ISO 8601 instant after which the watchdog fails the project. */
   deadlineAt: string;
+  /** The deadline as the caller asked for it, if it did (to recognise a repeated start). */
+  deadlineSeconds?: number;
   metadata?: Record<string, unknown>;
 };
 export type ProjectClaimedData = { attempt: number; workerId: string; leaseExpiresAt: string };

@@ -10,6 +10,9 @@ type StartedProject = Readonly<{
   kind?: string;
   externalTaskId?: string;
   deadlineAt: string;
+  /** What the start asked for, kept to tell a repeated start from a different one. */
+  deadlineSeconds?: number;
+  metadata?: Record<string, unknown>;
   /** The fencing token: 0 before the first claim, then the current claim's number. */
   attempt: number;
   workerId: string | null;
@@ -83,6 +86,8 @@ function started(data: ProjectStartedData): PendingProject {
     kind: data.kind,
     externalTaskId: data.externalTaskId,
     deadlineAt: data.deadlineAt,
+    deadlineSeconds: data.deadlineSeconds,
+    metadata: data.metadata,
     attempt: 0,
     workerId: null,
     leaseExpiresAt: null,
