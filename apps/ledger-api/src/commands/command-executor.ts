@@ -64,6 +64,8 @@ export interface CommandPlan {
 // Conflicts left after in-process serialisation come from other replicas.
 // Jittered, growing waits settle them; past the bound the caller retries (same key).
 const CONFLICT_RETRIES_MAX = 25;
+// Commands queued on one stream in this process; past it, 503 rather than unbounded memory and latency.
+const QUEUED_PER_STREAM_MAX = 1_000;
 const RETRY_DELAY_MS_MAX = 50;
 
 /**
@@ -72,7 +74,19 @@ const RETRY_DELAY_MS_MAX = 50;
  * each at the revision the decision saw, retried on a conflict.
  */
 export class CommandExecutor {
-  private readonly serializer = new KeyedSerializer();
+  private readonly serializer = new KeyedSerializer(
+    QUEUED_PER_STREAM_MAX,
+    (stream) =>
+      new ApiError(
+        503,
+        'unavailable',
+        `too many commands waiting on ${stream}; retry with the same Idempotency-Key`,
+        undefined,
+        {
+          'retry-after': '1',
+        },
+      ),
+  );
   private readonly idempotency: IdempotencyRecords;
 
   constructor(

@@ -35,4 +35,18 @@ describe('KeyedSerializer', () => {
     await Promise.resolve();
     expect(serializer.size).toBe(0);
   });
+
+  it('refuses a task past the bound of waiting tasks on one key, not on others', async () => {
+    const serializer = new KeyedSerializer(2, (key) => new Error(`full: ${key}`));
+    const gate = deferred();
+    const running = serializer.run('a', () => gate.promise);
+    await Promise.resolve(); // the first task has started: it no longer waits
+    const waiting = [serializer.run('a', async () => 1), serializer.run('a', async () => 2)];
+    await expect(serializer.run('a', async () => 3)).rejects.toThrow('full: a');
+    await expect(serializer.run('b', async () => 4)).resolves.toBe(4);
+    gate.resolve();
+    await running;
+    await expect(Promise.all(waiting)).resolves.toEqual([1, 2]);
+    await expect(serializer.run('a', async () => 5)).resolves.toBe(5);
+  });
 });

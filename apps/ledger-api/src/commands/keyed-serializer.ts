@@ -6,10 +6,26 @@
  */
 export class KeyedSerializer {
   private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly queued = new Map<string, number>();
+
+  /** `queuedMax`: tasks waiting on one key beyond which `run` refuses (`onFull`), so memory stays bounded. */
+  constructor(
+    private readonly queuedMax = Number.POSITIVE_INFINITY,
+    private readonly onFull: (key: string) => Error = (key) => new Error(`too many tasks queued on ${key}`),
+  ) {}
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const waiting = this.queued.get(key) ?? 0;
+    if (waiting >= this.queuedMax) return Promise.reject(this.onFull(key));
+    this.queued.set(key, waiting + 1);
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
+    const start = () => {
+      const left = (this.queued.get(key) ?? 1) - 1;
+      if (left === 0) this.queued.delete(key);
+      else this.queued.set(key, left);
+      return task();
+    };
+    const result = previous.then(start, start);
     const tail = result.then(
       () => undefined,
       () => undefined,

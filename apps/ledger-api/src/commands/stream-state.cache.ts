@@ -20,6 +20,7 @@ export interface LoadedState<S> {
 
 const READ_PAGE = 1000;
 const CACHED_STREAMS_MAX = 100_000;
+const CACHE_BYTES_MAX = 64 * 1024 * 1024;
 // A snapshot every this many events bounds a cold load to one snapshot read plus
 // at most this many events, however long the stream grows.
 export const SNAPSHOT_EVERY_EVENTS = 100;
@@ -31,8 +32,11 @@ export const SNAPSHOT_EVERY_EVENTS = 100;
  * latest snapshot. Both are only ever built from committed events.
  */
 export class StreamStateCache<S> {
+  // Bounded by count and by an estimate of size: a project's state carries its assets' URLs.
   private readonly cache = new LRUCache<string, LoadedState<S> & { snapshotRevision: bigint | undefined }>({
     max: CACHED_STREAMS_MAX,
+    maxSize: CACHE_BYTES_MAX,
+    sizeCalculation: (entry, key) => key.length + JSON.stringify(entry.state).length + 64,
   });
 
   constructor(

@@ -39,7 +39,12 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
             streamPrefixes: ['account-', 'project-', 'idem-'],
           })
         : await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 20 });
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 10,
+      connectionTimeoutMillis: 5_000,
+      statement_timeout: 60_000,
+    });
     pool.on('error', () => undefined);
     await migrate(pool, ledgerApiMigrations);
     return {

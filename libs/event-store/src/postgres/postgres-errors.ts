@@ -24,7 +24,7 @@ export function isUnavailable(error: unknown): boolean {
   const message = (error as PgLikeError | null)?.message ?? '';
   // node-postgres reports a dropped socket, a pool timeout and a pool shut down
   // (requests still in flight while the service stops) only in the message.
-  return /Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
     message,
   );
 }

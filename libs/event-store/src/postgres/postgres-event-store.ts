@@ -54,6 +54,8 @@ const EVENT_COLUMNS = 'position, stream_name, revision, event_id, event_type, da
 // A retry after a unique violation on event_id turns a lost race between two
 // identical appends into a replay; one retry is enough, a second would be a bug.
 const DUPLICATE_RETRIES_MAX = 1;
+const CONNECT_TIMEOUT_MS = 5_000;
+const STATEMENT_TIMEOUT_MS = 15_000;
 
 export class PostgresEventStore implements EventStore {
   readonly pool: pg.Pool;
@@ -61,7 +63,13 @@ export class PostgresEventStore implements EventStore {
   private readonly subscriptions = new Set<PostgresSubscription>();
 
   private constructor(private readonly options: PostgresEventStoreOptions) {
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+    // Bounded waits: a hung server or a pile-up on row locks becomes "unavailable" (503), not a hung request.
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+    });
     // An idle client that loses its connection emits here; without a listener it would crash the process.
     this.pool.on('error', () => undefined);
     this.notifications = new AppendNotifications(options.connectionString, this.pool);
