@@ -11,3 +11,4 @@ export {
   type RunnerLog,
   type RunnerStatus,
 } from './engine/projection-runner.js';
+export { rebuildProjection, compareTables, type RebuildOptions, type RebuildResult } from './engine/rebuild.js';

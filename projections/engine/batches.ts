@@ -30,6 +30,8 @@ export async function* batched<T>(source: AsyncIterable<T>, sizeMax: number): As
       yield batch;
     }
   } finally {
-    await iterator.return?.();
+    // With a read still pending, return() would queue behind it: the owner closes the source instead.
+    if (pending) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+    else await iterator.return?.();
   }
 }

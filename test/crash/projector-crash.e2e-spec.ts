@@ -5,8 +5,7 @@ import pg from 'pg';
 import { PostgresEventStore, type StoredEvent } from '@ledger/event-store';
 import { migrate } from '@ledger/platform';
 import { projectionMigrations } from '@ledger/projections';
-import { createTestDatabase } from '@ledger/test-support';
-import { foldExpected, LedgerWorkload } from './workload.js';
+import { createTestDatabase, foldExpected, LedgerWorkload } from '@ledger/test-support';
 
 const KILLS = 20;
 const CHILD = 'test/crash/projector-child.ts';

@@ -1,3 +1,4 @@
 export * from './database.js';
 export * from './app.js';
 export * from './http.js';
+export * from './ledger-workload.js';

@@ -4,3 +4,4 @@ export { ConfigError, loadConfig, type ApiKeyConfig, type LedgerConfig, type Sco
 export { openRuntime, type LedgerRuntime } from './infrastructure/runtime.js';
 export { CLOCK, type Clock } from './commands/clock.js';
 export { ACCOUNT_STATES } from './commands/commands.tokens.js';
+export { ensureDatabase } from './infrastructure/runtime.js';

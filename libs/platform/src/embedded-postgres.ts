@@ -1,5 +1,5 @@
 // No relative imports here: jest's global setup loads this file outside its module system.
-import { access, chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -47,6 +47,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await openForTraversal(dirname(await binaryPath()));
     await chmod(socketDir, 0o777);
   }
+  const owner = await runningOwner(dataDir);
+  if (owner) throw new EmbeddedPostgresInUseError(dataDir, owner.pid, owner.url);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   await stopStalePostmaster(clusterDir);
   const pg = new EmbeddedPostgres({
@@ -65,6 +67,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!(await exists(join(clusterDir, 'PG_VERSION')))) await pg.initialise();
   await pg.start();
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const ownerFile = join(dataDir, OWNER_FILE);
+  await writeFile(ownerFile, JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
   return {
     url,
     port,
@@ -73,8 +77,33 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await pg.createDatabase(name);
       return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${name}`;
     },
-    stop: () => pg.stop(),
+    async stop() {
+      await pg.stop();
+      await rm(ownerFile, { force: true });
+    },
   };
+}
+
+const OWNER_FILE = 'owner.json';
+
+/** Another live process runs the cluster in this folder: use it (`url`), don't start a second. */
+export class EmbeddedPostgresInUseError extends Error {
+  override readonly name = 'EmbeddedPostgresInUseError';
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+    readonly url: string,
+  ) {
+    super(`the embedded PostgreSQL in ${dataDir} is in use by process ${pid}`);
+  }
+}
+
+/** The process running the embedded cluster of `dataDir` and its URL, if that process is alive. */
+export async function runningOwner(dataDir: string): Promise<{ pid: number; url: string } | undefined> {
+  const text = await readFile(join(resolve(dataDir), OWNER_FILE), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const owner = JSON.parse(text) as { pid: number; url: string };
+  return owner.pid !== process.pid && isAlive(owner.pid) ? owner : undefined;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
-import { migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
+import { EmbeddedPostgresInUseError, migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
 import { ledgerApiMigrations } from '../commands/snapshot.store.js';
-import type { LedgerConfig } from '../config/ledger-config.js';
+import { ConfigError, type LedgerConfig } from '../config/ledger-config.js';
 
 /**
  * The stores the service runs on, connected before Nest starts so that a
@@ -26,7 +26,7 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
   let embedded: RunningPostgres | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres') });
+    embedded = await startEmbedded(join(config.dataDir, 'postgres'));
     databaseUrl = await ensureDatabase(embedded, EMBEDDED_DATABASE);
     log(`embedded PostgreSQL started on port ${embedded.port}, data in ${join(config.dataDir, 'postgres')}`);
   }
@@ -66,7 +66,20 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
   }
 }
 
-async function ensureDatabase(postgres: RunningPostgres, name: string): Promise<string> {
+async function startEmbedded(dataDir: string): Promise<RunningPostgres> {
+  try {
+    return await startEmbeddedPostgres({ dataDir });
+  } catch (error) {
+    if (error instanceof EmbeddedPostgresInUseError) {
+      throw new ConfigError(
+        `another ledger process (pid ${error.pid}) is running on ${dataDir}; stop it, or set LEDGER_DATA_DIR or DATABASE_URL`,
+      );
+    }
+    throw error;
+  }
+}
+
+export async function ensureDatabase(postgres: { url: string }, name: string): Promise<string> {
   const client = new pg.Client({ connectionString: postgres.url });
   await client.connect();
   try {
