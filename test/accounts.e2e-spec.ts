@@ -22,12 +22,14 @@ describe('accounts over HTTP', () => {
     const debit = await api.post('/v1/accounts/acc-1/debits', { amount: 120, reason: 'storage fee' });
     expect(debit).toMatchObject({ status: 201, body: { accountId: 'acc-1', balance: 380 } });
     expect(debit.body.position).toBeGreaterThan(grant.body.position);
-    const read = await api.get('/v1/accounts/acc-1', { key: t.keys.read });
+    const read = await api.get(`/v1/accounts/acc-1?minPosition=${debit.body.position}`, { key: t.keys.read });
     expect(read).toMatchObject({
       status: 200,
       body: { accountId: 'acc-1', balance: 380, totalGranted: 500, totalDebited: 120, totalRefunded: 0 },
     });
     expect(typeof read.body.updatedAt).toBe('string');
+    expect(read.body.position).toBeGreaterThan(grant.body.position);
+    expect(read.body.position).toBeLessThan(debit.body.position);
   });
 
   it('refuses a debit beyond the balance with 402 and appends nothing', async () => {
@@ -40,7 +42,7 @@ describe('accounts over HTTP', () => {
   });
 
   it('answers 404 for an account that never had a grant', async () => {
-    expect((await api.get('/v1/accounts/nobody')).status).toBe(404);
+    expect((await api.get(`/v1/accounts/nobody?minPosition=${await api.head()}`)).status).toBe(404);
     const debit = await api.post('/v1/accounts/nobody/debits', { amount: 1, reason: 'x' });
     expect(debit).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
   });
@@ -100,7 +102,7 @@ describe('accounts over HTTP', () => {
       );
       expect(again).toMatchObject({ status: first.status, body: first.body });
       expect(await api.head()).toBe(head);
-      expect((await api.get('/v1/accounts/idem-1')).body.balance).toBe(50);
+      expect((await api.get(`/v1/accounts/idem-1?minPosition=${first.body.position}`)).body.balance).toBe(50);
     });
 
     it('answers a repeat of a refused command with the same refusal, even once it would succeed', async () => {
@@ -163,7 +165,7 @@ describe('accounts over HTTP', () => {
       expect(new Set(replies.map((r) => JSON.stringify([r.status, r.body])))).toEqual(
         new Set([JSON.stringify([201, replies[0]!.body])]),
       );
-      expect((await api.get('/v1/accounts/idem-5')).body.balance).toBe(93);
+      expect((await api.get(`/v1/accounts/idem-5?minPosition=${replies[0]!.body.position}`)).body.balance).toBe(93);
     });
 
     it('remembers an accepted command across a restart of the service', async () => {
@@ -181,9 +183,10 @@ describe('accounts over HTTP', () => {
         );
         // Another process with the same key names: the admin key's name is the same, so the key is the same scope.
         expect(again).toMatchObject({ status: 201, body: first.body });
-        expect((await client(restarted).get('/v1/accounts/idem-6', { key: restarted.keys.admin })).body.balance).toBe(
-          9,
-        );
+        const account = await client(restarted).get(`/v1/accounts/idem-6?minPosition=${first.body.position}`, {
+          key: restarted.keys.admin,
+        });
+        expect(account.body.balance).toBe(9);
       } finally {
         await restarted.close();
       }

@@ -120,9 +120,21 @@ describe('a store that is down', () => {
 describe('text the store cannot keep', () => {
   it.each([
     ['U+0000 in a reason', '/v1/accounts/acc/debits', { amount: 1, reason: 'a\u0000b' }],
-    ['a lone surrogate in a reference', '/v1/accounts/acc/grants', { amount: 1, source: 'promo', reference: '\ud800x' }],
-    ['U+0000 in a metadata key', '/v1/projects', { projectId: 'p0', accountId: 'acc', cost: 1, metadata: { 'k\u0000': 1 } }],
-    ['a lone surrogate in metadata', '/v1/projects', { projectId: 'p1', accountId: 'acc', cost: 1, metadata: { k: '\udc00' } }],
+    [
+      'a lone surrogate in a reference',
+      '/v1/accounts/acc/grants',
+      { amount: 1, source: 'promo', reference: '\ud800x' },
+    ],
+    [
+      'U+0000 in a metadata key',
+      '/v1/projects',
+      { projectId: 'p0', accountId: 'acc', cost: 1, metadata: { 'k\u0000': 1 } },
+    ],
+    [
+      'a lone surrogate in metadata',
+      '/v1/projects',
+      { projectId: 'p1', accountId: 'acc', cost: 1, metadata: { k: '\udc00' } },
+    ],
   ])('refuses %s with 400, appending nothing', async (_, path, body) => {
     const t = await startTestApp('unstorable');
     try {

@@ -30,13 +30,15 @@ describe('projects over HTTP', () => {
     return { ...project, claim };
   }
 
-  const balanceOf = async (accountId: string) => (await api.get(`/v1/accounts/${accountId}`)).body.balance;
+  /** A query once the read models include every event appended so far (read-your-writes). */
+  const read = async (url: string) => api.get(`${url}?minPosition=${await api.head()}`);
+  const balanceOf = async (accountId: string) => (await read(`/v1/accounts/${accountId}`)).body.balance;
 
   it('starts a project: debit and start in one step', async () => {
     const { accountId, projectId, start } = await started(30, 100);
     expect(start.body).toMatchObject({ projectId, status: 'pending', balance: 70 });
     expect(start.body.position).toBe(Number(await api.head()));
-    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({
+    expect((await api.get(`/v1/projects/${projectId}?minPosition=${start.body.position}`)).body).toMatchObject({
       projectId,
       accountId,
       status: 'pending',
@@ -53,7 +55,7 @@ describe('projects over HTTP', () => {
     const start = await api.post('/v1/projects', { projectId, accountId, cost: 30 });
     expect(start).toMatchObject({ status: 402, body: { error: { code: 'insufficient_credits' } } });
     expect(await api.head()).toBe(head);
-    expect((await api.get(`/v1/projects/${projectId}`)).status).toBe(404);
+    expect((await read(`/v1/projects/${projectId}`)).status).toBe(404);
   });
 
   it('refuses a second start of a project id with another body (409 already_exists)', async () => {
@@ -80,7 +82,7 @@ describe('projects over HTTP', () => {
     const complete = await api.post(`/v1/projects/${projectId}/complete`, { attempt: 1, creditsUsed: 25, assets });
     expect(complete.body).toMatchObject({ status: 'completed', refunded: 5 });
     expect(await balanceOf(accountId)).toBe(75);
-    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({
+    expect((await read(`/v1/projects/${projectId}`)).body).toMatchObject({
       status: 'completed',
       creditsUsed: 25,
       refunded: 5,
@@ -104,7 +106,7 @@ describe('projects over HTTP', () => {
     });
     expect(ftp.status).toBe(400);
     expect(ftp.body.error.details[0].field).toBe('assets.assetUrl');
-    expect((await api.get(`/v1/projects/${projectId}`)).body.status).toBe('processing');
+    expect((await read(`/v1/projects/${projectId}`)).body.status).toBe('processing');
   });
 
   it('fails with a refund of the whole cost, once', async () => {
@@ -123,7 +125,7 @@ describe('projects over HTTP', () => {
     });
     expect(again.status).toBe(200);
     expect(await balanceOf(accountId)).toBe(100);
-    expect((await api.get(`/v1/projects/${projectId}`)).body).toMatchObject({
+    expect((await read(`/v1/projects/${projectId}`)).body).toMatchObject({
       status: 'failed',
       errorMessage: 'GPU fell over',
     });
@@ -162,7 +164,7 @@ describe('projects over HTTP', () => {
 
   it('answers 404 for commands on an unknown project and for an unknown account at start', async () => {
     expect((await api.post('/v1/projects/nope/claim', { workerId: 'w', leaseSeconds: 5 })).status).toBe(404);
-    expect((await api.get('/v1/projects/nope')).status).toBe(404);
+    expect((await read('/v1/projects/nope')).status).toBe(404);
     const start = await api.post('/v1/projects', { projectId: 'orphan', accountId: 'no-account', cost: 1 });
     expect(start.body.error.code).toBe('not_found');
   });

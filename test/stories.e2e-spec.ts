@@ -14,6 +14,9 @@ describe('real-world stories', () => {
     await t.close();
   });
 
+  /** A query once the read models include every event appended so far (read-your-writes). */
+  const read = async (url: string) => api.get(`${url}?minPosition=${await api.head()}`);
+
   async function refundsOf(projectId: string, accountId: string): Promise<number> {
     const events = await t.runtime.eventStore.readStream(`account-${accountId}`, { limit: 1000 });
     return events.filter((e) => e.type === 'Refunded' && e.data.projectId === projectId).length;
@@ -36,8 +39,8 @@ describe('real-world stories', () => {
     });
     expect(late).toMatchObject({ status: 409, body: { error: { code: 'stale_attempt' } } });
     expect(await api.head()).toBe(head);
-    expect((await api.get('/v1/projects/story-a-p')).body.status).toBe('failed');
-    expect((await api.get('/v1/accounts/story-a')).body.balance).toBe(100);
+    expect((await read('/v1/projects/story-a-p')).body.status).toBe('failed');
+    expect((await read('/v1/accounts/story-a')).body.balance).toBe(100);
     expect(await refundsOf('story-a-p', 'story-a')).toBe(1);
   });
 
@@ -57,7 +60,7 @@ describe('real-world stories', () => {
     // The first wins; the exact repeats of the same failure answer 200 without a second refund.
     expect(replies.every((r) => r.status === 200 && r.body.status === 'failed')).toBe(true);
     expect(await refundsOf('story-b-p', 'story-b')).toBe(1);
-    expect((await api.get('/v1/accounts/story-b')).body).toMatchObject({ balance: 100, totalRefunded: 60 });
+    expect((await read('/v1/accounts/story-b')).body).toMatchObject({ balance: 100, totalRefunded: 60 });
   });
 
   it('(c) 200 concurrent 1-credit debits on a balance of 100: exactly 100 succeed, never below zero', async () => {
@@ -73,7 +76,7 @@ describe('real-world stories', () => {
     const balances = replies.filter((r) => r.status === 201).map((r) => r.body.balance as number);
     expect(Math.min(...balances)).toBe(0);
     expect(new Set(balances).size).toBe(100);
-    expect((await api.get('/v1/accounts/story-c')).body).toMatchObject({ balance: 0, totalDebited: 100 });
+    expect((await read('/v1/accounts/story-c')).body).toMatchObject({ balance: 0, totalDebited: 100 });
   });
 
   it('(c) across two service instances on one database, 200 debits still stop at exactly 100', async () => {
@@ -90,7 +93,7 @@ describe('real-world stories', () => {
       const statuses = replies.map((r) => r.status);
       expect(statuses.filter((s) => s === 201)).toHaveLength(100);
       expect(statuses.filter((s) => s !== 201 && s !== 402)).toEqual([]);
-      expect((await api.get('/v1/accounts/story-c2')).body.balance).toBe(0);
+      expect((await read('/v1/accounts/story-c2')).body.balance).toBe(0);
     } finally {
       await other.close();
     }

@@ -60,6 +60,7 @@ export class ProjectionRunner {
   private standby = false;
   private failed: string | undefined;
   private readonly listeners = new Set<(position: bigint) => void>();
+  private readonly failureListeners = new Set<(error: ProjectionAssertionError) => void>();
 
   constructor(private readonly options: ProjectionRunnerOptions) {}
 
@@ -83,6 +84,12 @@ export class ProjectionRunner {
     return () => this.listeners.delete(listener);
   }
 
+  /** Called when the projection stops for good (an assertion failed). */
+  onFailed(listener: (error: ProjectionAssertionError) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
   /** Runs until `signal` aborts; survives store outages and lost locks by starting over. */
   async run(signal: AbortSignal): Promise<void> {
     const { log } = this.options;
@@ -99,6 +106,7 @@ export class ProjectionRunner {
         if (error instanceof ProjectionAssertionError) {
           this.failed = error.message;
           log.error({ err: error, projection: this.name }, 'projection stopped: assertion failed');
+          for (const listener of this.failureListeners) listener(error);
           return;
         }
         if (!signal.aborted) log.warn({ err: error, projection: this.name }, 'projection interrupted; restarting');
@@ -170,7 +178,7 @@ export class ProjectionRunner {
         const rowCount = results[i + 1]?.rowCount;
         if (change.expectRows !== undefined && rowCount !== change.expectRows) {
           throw new ProjectionAssertionError(
-            `${this.name}: expected ${change.expectRows} row(s), changed ${rowCount}: ${change.text.slice(0, 120)}`,
+            `${this.name}: expected ${change.expectRows} row(s), changed ${rowCount}: ${change.text.slice(0, 120)} [${change.values.slice(0, 2).join(', ')}]`,
           );
         }
       });

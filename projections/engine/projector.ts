@@ -84,20 +84,29 @@ export class Projector {
     return { head: this.head, events: behind, seconds };
   }
 
-  /** Resolves once every projection of this process has applied `position`. */
+  /** Resolves once every projection of this process has applied `position`; rejects if one fails. */
   async caughtUp(position: bigint, signal?: AbortSignal): Promise<void> {
     await Promise.all(
       this.runners.map(
         (runner) =>
           new Promise<void>((resolve, reject) => {
-            if (runner.status().checkpoint >= position) return resolve();
+            const { checkpoint, failed } = runner.status();
+            if (failed) return reject(new Error(`projection ${runner.name} failed: ${failed}`));
+            if (checkpoint >= position) return resolve();
+            const offFailed = runner.onFailed((error) => {
+              off();
+              offFailed();
+              reject(error);
+            });
             const off = runner.onAdvance((at) => {
               if (at < position) return;
               off();
+              offFailed();
               resolve();
             });
             signal?.addEventListener('abort', () => {
               off();
+              offFailed();
               reject(signal.reason);
             });
           }),

@@ -7,6 +7,7 @@ import { CommandsModule } from './commands/commands.module.js';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { ProjectionsModule } from './projections/projections.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { CLOCK, systemClock, type Clock } from './commands/clock.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyRegistry } from './auth/api-keys.js';
@@ -45,6 +46,7 @@ export class AppModule {
         ProjectionsModule,
         AccountsModule,
         ProjectsModule,
+        AuditModule,
       ],
       providers: [
         { provide: LEDGER_CONFIG, useValue: runtime.config },

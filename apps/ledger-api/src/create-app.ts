@@ -12,7 +12,8 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
 export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(options),
-    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES }),
+    // Ids may be 128 characters, stream names more: Fastify's default cap on a path parameter is 100.
+    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, routerOptions: { maxParamLength: 512 } }),
     { bufferLogs: true },
   );
   app.useLogger(app.get(Logger));

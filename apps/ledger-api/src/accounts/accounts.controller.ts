@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/scopes.decorator.js';
 import type { CommandContext } from '../commands/idempotency.js';
@@ -12,14 +12,21 @@ import { GrantCreditsCommand } from './grant-credits/grant-credits.command.js';
 import { GrantCreditsDto } from './grant-credits/grant-credits.dto.js';
 import { DebitCreditsCommand } from './debit-credits/debit-credits.command.js';
 import { DebitCreditsDto } from './debit-credits/debit-credits.dto.js';
-import { AccountQueries } from './account.queries.js';
+import { QueryDocs } from '../queries/query-docs.decorator.js';
+import { ReadQueryDto, consistencyOf, pageRequestOf } from '../queries/read-query.dto.js';
+import { AccountProjectsQueryDto } from '../projects/list-projects/list-projects.dto.js';
+import { ListProjectsQuery } from '../projects/list-projects/list-projects.query.js';
+import { PROJECT_LIST_DESCRIPTION } from '../projects/project.view.js';
+import { GetAccountQuery } from './get-account/get-account.query.js';
+import { ListLedgerEntriesQuery } from './list-ledger-entries/list-ledger-entries.query.js';
+import { ListLedgerEntriesQueryDto } from './list-ledger-entries/list-ledger-entries.dto.js';
 
 @ApiTags('accounts')
 @Controller('v1/accounts')
 export class AccountsController {
   constructor(
     private readonly commands: CommandBus,
-    private readonly queries: AccountQueries,
+    private readonly queries: QueryBus,
   ) {}
 
   @Post(':accountId/grants')
@@ -48,9 +55,38 @@ export class AccountsController {
 
   @Get(':accountId')
   @RequireScope('read')
-  @ApiBearerAuth()
-  @ApiOperation({ summary: "An account's balance and totals" })
-  get(@Param('accountId', IdPipe) accountId: string) {
-    return this.queries.account(accountId);
+  @QueryDocs(
+    "An account's balance and totals",
+    '`{accountId, balance, totalGranted, totalDebited, totalRefunded, updatedAt, position}`',
+    [404],
+  )
+  get(@Param('accountId', IdPipe) accountId: string, @Query() query: ReadQueryDto) {
+    return this.queries.execute(new GetAccountQuery(accountId, consistencyOf(query)));
+  }
+
+  @Get(':accountId/ledger')
+  @RequireScope('read')
+  @QueryDocs(
+    "An account's ledger: every grant, debit and refund with the balance after it, newest first",
+    'page of `{position, type, amount, balanceAfter, projectId?, reason?, source?, reference?, at}`: `{items, nextCursor}`',
+    [404],
+  )
+  ledger(@Param('accountId', IdPipe) accountId: string, @Query() query: ListLedgerEntriesQueryDto) {
+    return this.queries.execute(
+      new ListLedgerEntriesQuery(accountId, query.order ?? 'desc', pageRequestOf(query), consistencyOf(query)),
+    );
+  }
+
+  @Get(':accountId/projects')
+  @RequireScope('read')
+  @QueryDocs("An account's projects, newest first", PROJECT_LIST_DESCRIPTION, [404])
+  projects(@Param('accountId', IdPipe) accountId: string, @Query() query: AccountProjectsQueryDto) {
+    return this.queries.execute(
+      new ListProjectsQuery(
+        { accountId, status: query.status, accountMustExist: true },
+        pageRequestOf(query),
+        consistencyOf(query),
+      ),
+    );
   }
 }

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/scopes.decorator.js';
 import type { CommandContext } from '../commands/idempotency.js';
@@ -18,14 +18,19 @@ import { CompleteProjectCommand } from './complete-project/complete-project.comm
 import { CompleteProjectDto } from './complete-project/complete-project.dto.js';
 import { FailProjectCommand } from './fail-project/fail-project.command.js';
 import { FailProjectDto } from './fail-project/fail-project.dto.js';
-import { ProjectQueries } from './project.queries.js';
+import { QueryDocs } from '../queries/query-docs.decorator.js';
+import { ReadQueryDto, consistencyOf, pageRequestOf } from '../queries/read-query.dto.js';
+import { GetProjectQuery } from './get-project/get-project.query.js';
+import { ListProjectsQuery } from './list-projects/list-projects.query.js';
+import { ListProjectsQueryDto, projectFilterOf } from './list-projects/list-projects.dto.js';
+import { PROJECT_DESCRIPTION, PROJECT_LIST_DESCRIPTION } from './project.view.js';
 
 @ApiTags('projects')
 @Controller('v1/projects')
 export class ProjectsController {
   constructor(
     private readonly commands: CommandBus,
-    private readonly queries: ProjectQueries,
+    private readonly queries: QueryBus,
   ) {}
 
   @Post()
@@ -87,11 +92,19 @@ export class ProjectsController {
     return send(reply, await this.commands.execute(new FailProjectCommand(context, projectId, body)));
   }
 
+  @Get()
+  @RequireScope('read')
+  @QueryDocs('Projects newest first, by status, account, or missing their result asset', PROJECT_LIST_DESCRIPTION)
+  list(@Query() query: ListProjectsQueryDto) {
+    return this.queries.execute(
+      new ListProjectsQuery(projectFilterOf(query), pageRequestOf(query), consistencyOf(query)),
+    );
+  }
+
   @Get(':projectId')
   @RequireScope('read')
-  @ApiBearerAuth()
-  @ApiOperation({ summary: "A project's status, attempt, lease, refund and result assets" })
-  get(@Param('projectId', IdPipe) projectId: string) {
-    return this.queries.project(projectId);
+  @QueryDocs("A project's status, attempt, lease, refund and result assets", PROJECT_DESCRIPTION, [404])
+  get(@Param('projectId', IdPipe) projectId: string, @Query() query: ReadQueryDto) {
+    return this.queries.execute(new GetProjectQuery(projectId, consistencyOf(query)));
   }
 }

@@ -1,21 +1,25 @@
 import { Module } from '@nestjs/common';
+import { ReadModel } from '../queries/read-model.js';
 import { ProjectsController } from './projects.controller.js';
-import { ProjectQueries } from './project.queries.js';
 import { StartProjectHandler } from './start-project/start-project.handler.js';
 import { ClaimProjectHandler } from './claim-project/claim-project.handler.js';
 import { HeartbeatProjectHandler } from './heartbeat-project/heartbeat-project.handler.js';
 import { CompleteProjectHandler } from './complete-project/complete-project.handler.js';
 import { FailProjectHandler } from './fail-project/fail-project.handler.js';
+import { GetProjectHandler } from './get-project/get-project.handler.js';
+import { ListProjectsHandler } from './list-projects/list-projects.handler.js';
 
 @Module({
   controllers: [ProjectsController],
   providers: [
-    ProjectQueries,
+    ReadModel,
     StartProjectHandler,
     ClaimProjectHandler,
     HeartbeatProjectHandler,
     CompleteProjectHandler,
     FailProjectHandler,
+    GetProjectHandler,
+    ListProjectsHandler,
   ],
 })
 export class ProjectsModule {}

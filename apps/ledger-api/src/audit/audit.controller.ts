@@ -1,0 +1,158 @@
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiExcludeEndpoint,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { RequireScope } from '../auth/scopes.decorator.js';
+import { WAIT_MS_DEFAULT, WAIT_MS_MAX } from '../projections/projection-progress.js';
+import { QueryParameters } from './audit-query.js';
+import {
+  EVENTS_PAGE_LIMIT_DEFAULT,
+  EVENTS_PAGE_LIMIT_MAX,
+  EVENTS_STREAM_LIMIT_MAX,
+  EventsReader,
+} from './read-events/read-events.query.js';
+import {
+  STREAM_NAME_LENGTH_MAX,
+  STREAM_PAGE_LIMIT_DEFAULT,
+  STREAM_PAGE_LIMIT_MAX,
+  StreamReader,
+  checkStreamName,
+} from './read-stream/read-stream.query.js';
+import { Reconciliation } from './reconciliation/reconciliation.service.js';
+
+const NDJSON = 'application/x-ndjson';
+const POSITION = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@RequireScope('audit')
+@Controller('v1/audit')
+export class AuditController {
+  constructor(
+    private readonly streams: StreamReader,
+    private readonly events: EventsReader,
+    private readonly reconciliation: Reconciliation,
+  ) {}
+
+  @Get('streams/:streamName')
+  @ApiOperation({ summary: "A stream's events as stored, by revision" })
+  @ApiParam({
+    name: 'streamName',
+    description: `1–${STREAM_NAME_LENGTH_MAX} characters without control characters, URL-encoded`,
+  })
+  @ApiQuery({ name: 'fromRevision', required: false, description: 'inclusive', schema: { ...POSITION, default: 0 } })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: STREAM_PAGE_LIMIT_MAX, default: STREAM_PAGE_LIMIT_DEFAULT },
+  })
+  @ApiResponse({
+    status: 200,
+    description:
+      '`{items: [{revision, position, id, type, data, metadata, at}], nextRevision}` (null on the last page)',
+  })
+  @ApiResponse({ status: 404, description: 'not_found: the stream has no events' })
+  stream(
+    @Param('streamName') streamName: unknown,
+    @Query('fromRevision') fromRevision: unknown,
+    @Query('limit') limit: unknown,
+  ) {
+    const query = new QueryParameters();
+    const from = query.position('fromRevision', fromRevision) ?? 0n;
+    const pageLimit = query.integer('limit', limit, 1, STREAM_PAGE_LIMIT_MAX, STREAM_PAGE_LIMIT_DEFAULT);
+    query.check();
+    return this.streams.page(checkStreamName(streamName), from, pageLimit);
+  }
+
+  /**
+   * The same for names the route above can't take: the router caps a parameter at 100
+   * characters (stream names go to 300), and a name may hold a '/'. The router tries
+   * the parameter first and falls back to this.
+   */
+  @Get('streams/*')
+  @ApiExcludeEndpoint()
+  anyStream(
+    @Param('*') streamName: unknown,
+    @Query('fromRevision') fromRevision: unknown,
+    @Query('limit') limit: unknown,
+  ) {
+    return this.stream(streamName, fromRevision, limit);
+  }
+
+  @Get('events')
+  @ApiOperation({
+    summary: 'All ledger events in global order (idempotency records left out)',
+    description: `JSON pages; with \`Accept: ${NDJSON}\`, one JSON line per event, up to the head of the log at the request (or \`limit\`).`,
+  })
+  @ApiQuery({ name: 'fromPosition', required: false, description: 'exclusive', schema: { ...POSITION, default: 0 } })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    description: `JSON: 1–${EVENTS_PAGE_LIMIT_MAX}, default ${EVENTS_PAGE_LIMIT_DEFAULT}; NDJSON: 1–${EVENTS_STREAM_LIMIT_MAX}, default all`,
+    schema: { type: 'integer', minimum: 1, maximum: EVENTS_STREAM_LIMIT_MAX },
+  })
+  @ApiProduces('application/json', NDJSON)
+  @ApiResponse({
+    status: 200,
+    description:
+      '`{items: [{position, streamName, revision, id, type, data, metadata, at}], nextPosition}` (null once at the head)',
+  })
+  async log(
+    @Query('fromPosition') fromPosition: unknown,
+    @Query('limit') limit: unknown,
+    @Headers('accept') accept: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const streaming = accepts(accept, NDJSON);
+    const query = new QueryParameters();
+    const after = query.position('fromPosition', fromPosition) ?? 0n;
+    const eventsLimit = streaming
+      ? query.integer('limit', limit, 1, EVENTS_STREAM_LIMIT_MAX, Number.MAX_SAFE_INTEGER)
+      : query.integer('limit', limit, 1, EVENTS_PAGE_LIMIT_MAX, EVENTS_PAGE_LIMIT_DEFAULT);
+    query.check();
+    if (!streaming) {
+      await reply.send(await this.events.page(after, eventsLimit));
+      return;
+    }
+    const { upTo, body } = await this.events.stream(after, eventsLimit);
+    await reply.header('content-type', NDJSON).header('x-audit-up-to', upTo.toString()).send(body);
+  }
+
+  @Get('reconciliation')
+  @ApiOperation({
+    summary: 'The read models against a fold of the log, and the invariants I1–I4 over the log',
+    description: "At the read models' checkpoints; `minPosition` waits (at most `waitMs`) until they reach it.",
+  })
+  @ApiQuery({ name: 'minPosition', required: false, schema: POSITION })
+  @ApiQuery({
+    name: 'waitMs',
+    required: false,
+    schema: { type: 'integer', minimum: 0, maximum: WAIT_MS_MAX, default: WAIT_MS_DEFAULT },
+  })
+  @ApiResponse({
+    status: 200,
+    description:
+      '`{checkedAccounts, checkedProjects, mismatches: [{accountId|projectId, field, projected, folded}], mismatchCount, violations: [{invariant, id, message, position}], violationCount, position, checkpoints}`',
+  })
+  @ApiResponse({ status: 503, description: 'projection_behind: the read models did not reach `minPosition` in time' })
+  reconcile(@Query('minPosition') minPosition: unknown, @Query('waitMs') waitMs: unknown) {
+    const query = new QueryParameters();
+    const min = query.position('minPosition', minPosition);
+    const wait = query.integer('waitMs', waitMs, 0, WAIT_MS_MAX, WAIT_MS_DEFAULT);
+    query.check();
+    return this.reconciliation.run(min, wait);
+  }
+}
+
+/** Whether an Accept header names `type` (parameters and weights aside). */
+function accepts(accept: string | undefined, type: string): boolean {
+  return (accept ?? '').split(',').some((part) => part.split(';')[0]!.trim().toLowerCase() === type);
+}

@@ -1,0 +1,20 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse } from '@nestjs/swagger';
+
+/** OpenAPI for a GET query (scope `read`): its summary, what it answers, and the error statuses of API.md. */
+export function QueryDocs(summary: string, success: string, errorStatuses: number[] = []) {
+  return applyDecorators(
+    ApiOperation({ summary }),
+    ApiBearerAuth(),
+    ApiResponse({ status: 200, description: success }),
+    ...[400, 401, 403, ...errorStatuses, 503].map((status) => ApiResponse({ status, description: ERRORS[status] })),
+  );
+}
+
+const ERRORS: Record<number, string> = {
+  400: 'validation_failed (details name each bad query parameter)',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  503: 'projection_behind (`minPosition` not reached within `waitMs`) | unavailable; with Retry-After',
+};
