@@ -21,13 +21,20 @@ const EVENTS = argument('events', 200_000);
 const ACCOUNTS = 2_000;
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-async function main(): Promise<void> {
-  const database = await benchDatabase();
-  const url = await database.createDatabase('bench_catch_up');
+export interface CatchUpResult {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  baselineRowsPerSecond: number;
+  ratio: number;
+}
+
+/** Seeds `events` into the empty database at `url`, then times a projector replaying them from zero. */
+export async function measureCatchUp(url: string, events: number): Promise<CatchUpResult> {
   const store = await PostgresEventStore.connect({ connectionString: url, poolSize: 4 });
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   try {
-    const seeded = await seed(store);
+    const seeded = await seed(store, events);
     const head = await store.headPosition();
     log(`replaying ${seeded} events into empty read models ...`);
     const projector = new Projector({ pool, connectionString: url, store, log: quiet });
@@ -37,33 +44,42 @@ async function main(): Promise<void> {
       const done = projector.status().reduce((min, s) => (s.checkpoint < min ? s.checkpoint : min), head);
       log(`  ${((Number(done) / Number(head)) * 100).toFixed(0)}%`);
     }, 2_000);
-    await projector.caughtUp(head);
-    clearInterval(progress);
+    await projector.caughtUp(head).finally(() => clearInterval(progress));
     const seconds = (performance.now() - started) / 1000;
     await projector.stop();
     const baseline = await insertBaseline(pool, seeded);
-    const result = {
-      at: new Date().toISOString(),
+    return {
       events: seeded,
       seconds,
       eventsPerSecond: seeded / seconds,
       baselineRowsPerSecond: baseline,
       ratio: seeded / seconds / baseline,
     };
-    console.log(
-      `catch-up: ${seeded} events in ${seconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s; ` +
-        `baseline (100-row INSERTs from Node) ${baseline.toFixed(0)} rows/s; ratio ${result.ratio.toFixed(2)}`,
-    );
-    await writeFile('bench/results/catch-up.json', JSON.stringify(result, null, 2));
   } finally {
     await store.close();
     await pool.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const database = await benchDatabase();
+  try {
+    const result = await measureCatchUp(await database.createDatabase('bench_catch_up'), EVENTS);
+    console.log(
+      `catch-up: ${result.events} events in ${result.seconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s; ` +
+        `baseline (100-row INSERTs from Node) ${result.baselineRowsPerSecond.toFixed(0)} rows/s; ratio ${result.ratio.toFixed(2)}`,
+    );
+    await writeFile(
+      'bench/results/catch-up.json',
+      JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2),
+    );
+  } finally {
     await database.close();
   }
 }
 
 /** Grants, and projects that start (with their debit), get claimed and complete or fail (with refunds). */
-async function seed(store: PostgresEventStore): Promise<number> {
+export async function seed(store: PostgresEventStore, events = EVENTS): Promise<number> {
   let appended = 0;
   const grant: StreamAppend[] = Array.from({ length: ACCOUNTS }, (_, a) => ({
     streamName: `account-a${a}`,
@@ -71,7 +87,7 @@ async function seed(store: PostgresEventStore): Promise<number> {
     events: [event('CreditsGranted', { amount: 1_000_000, source: 'purchase' })],
   }));
   for (let i = 0; i < grant.length; i += 200) appended += await append(store, grant.slice(i, i + 200));
-  while (appended < EVENTS) {
+  while (appended < events) {
     const batch: StreamAppend[] = [];
     const refunds: StreamAppend[] = [];
     for (let k = 0; k < 60; k++) {
@@ -120,7 +136,7 @@ async function seed(store: PostgresEventStore): Promise<number> {
     // One account may appear twice in a batch: merge its events so each stream appears once.
     appended += await append(store, merge(batch));
     if (refunds.length > 0) appended += await append(store, merge(refunds));
-    if (appended % 20_000 < 400) log(`seeded ${appended}/${EVENTS}`);
+    if (appended % 20_000 < 400) log(`seeded ${appended}/${events}`);
   }
   return appended;
 }
@@ -149,7 +165,7 @@ function event(type: string, data: Record<string, unknown>): EventToAppend {
  * 100 rows (values on the wire, as a projection must send them), one
  * transaction per 1,000 rows.
  */
-async function insertBaseline(pool: pg.Pool, rows: number): Promise<number> {
+export async function insertBaseline(pool: pg.Pool, rows: number): Promise<number> {
   await pool.query(
     'CREATE TABLE bench_baseline (position bigint PRIMARY KEY, account_id text, amount bigint, at timestamptz)',
   );
@@ -172,7 +188,9 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

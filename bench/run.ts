@@ -1,0 +1,286 @@
+/**
+ * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (under 60 s):
+ * the service as its own process on a fresh embedded PostgreSQL, loaded over
+ * loopback by autocannon from this process, every figure next to ceilings
+ * measured in the same run. Prints a table; writes bench/results/latest.json.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import pg from 'pg';
+import { PostgresEventStore } from '@ledger/event-store';
+import { accountStream } from '@ledger/domain';
+import { measure } from './support.js';
+import { load, type LoadResult, type Scenario } from './load.js';
+import { BENCH_KEY, startHttpCeiling, startService, type BenchService } from './service.js';
+import { measureCatchUp } from './catch-up.js';
+import { measureLag } from './lag.js';
+
+const quick = process.argv.includes('--quick');
+const SECONDS = quick ? 2 : 8;
+const CONCURRENCIES = quick ? [16, 64] : [1, 16, 64];
+const ACCOUNTS = 1000;
+const GROWTH = quick ? [10, 10_000] : [10, 10_000, 100_000];
+const CATCH_UP_EVENTS = quick ? 20_000 : 200_000;
+const LAG_SECONDS = quick ? 3 : 15;
+
+interface Row {
+  scenario: string;
+  connections: number;
+  result: LoadResult;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  log(`bench (${quick ? 'quick' : 'full'}): starting the service ...`);
+  const service = await startService();
+  const httpCeiling = await startHttpCeiling();
+  const rows: Row[] = [];
+  const ceilings: { pg: Record<number, number>; http: Record<number, LoadResult> } = { pg: {}, http: {} };
+  try {
+    await seedAccounts(service);
+    const ceilingDb = await createDatabase(service.databaseUrl, 'bench_ceiling');
+    for (const connections of CONCURRENCIES) {
+      log(`ceilings at ${connections} ...`);
+      ceilings.pg[connections] = await pgCeiling(ceilingDb, connections);
+      ceilings.http[connections] = await load(httpCeiling.url, 'http-ceiling', connections, SECONDS);
+      for (const scenario of ['grants', 'start', 'cycle'] as Scenario[]) {
+        log(`${scenario} at ${connections} connections for ${SECONDS}s ...`);
+        rows.push({
+          scenario,
+          connections,
+          result: await load(service.url, scenario, connections, SECONDS, { accounts: ACCOUNTS }),
+        });
+      }
+    }
+    log('one hot account under 16 connections ...');
+    rows.push({ scenario: 'hot', connections: 16, result: await load(service.url, 'hot', 16, SECONDS) });
+
+    const maxStartRate = Math.max(...rows.filter((r) => r.scenario === 'start').map((r) => r.result.perSecond));
+    log(`projection lag at half the measured start rate (${(maxStartRate / 2).toFixed(0)}/s) ...`);
+    const lag = await measureLag(service, maxStartRate / 2, LAG_SECONDS);
+    log('decision latency against stream length ...');
+    const growth = await decisionGrowth(service);
+    const rssMb = await service.peakRssMb();
+    log(`projection catch-up over ${CATCH_UP_EVENTS} events ...`);
+    const catchUp = await measureCatchUp(await createDatabase(service.databaseUrl, 'bench_catch_up'), CATCH_UP_EVENTS);
+
+    const report = summarise(rows, ceilings, { lag, growth, rssMb, catchUp });
+    print(report);
+    await mkdir('bench/results', { recursive: true });
+    const document = {
+      at: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      machine: {
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model,
+        memoryGb: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
+      seconds: (performance.now() - started) / 1000,
+      ...report,
+    };
+    await writeFile('bench/results/latest.json', JSON.stringify(document, null, 2));
+    log(`written bench/results/latest.json (${document.seconds.toFixed(0)} s)`);
+  } finally {
+    await httpCeiling.stop();
+    await service.stop();
+  }
+}
+
+async function seedAccounts(service: BenchService): Promise<void> {
+  const ids = [...Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i}`), 'bench-hot'];
+  for (let i = 0; i < ids.length; i += 50) {
+    await Promise.all(
+      ids.slice(i, i + 50).map(async (id) => {
+        const response = await fetch(`${service.url}/v1/accounts/${id}/grants`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${BENCH_KEY}`,
+            'content-type': 'application/json',
+            'idempotency-key': `seed-${id}`,
+          },
+          body: JSON.stringify({ amount: 1_000_000_000_000, source: 'migration' }),
+        });
+        if (response.status !== 201) throw new Error(`seeding ${id}: ${response.status} ${await response.text()}`);
+      }),
+    );
+  }
+}
+
+async function createDatabase(serviceDatabaseUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serviceDatabaseUrl });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS ${name}`);
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(serviceDatabaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The least a start must do: two single-row INSERTs in one transaction, one round trip, from Node. */
+async function pgCeiling(url: string, connections: number): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: connections });
+  await pool.query(`CREATE TABLE IF NOT EXISTS debits (id bigserial PRIMARY KEY, account_id text, amount bigint, at timestamptz DEFAULT now());
+                    CREATE TABLE IF NOT EXISTS starts (id bigserial PRIMARY KEY, project_id text, data jsonb, at timestamptz DEFAULT now())`);
+  const result = await measure(connections, SECONDS * 1000, async (worker, i) => {
+    const id = `p-${worker}-${i}-${randomUUID()}`;
+    await pool.query(
+      `BEGIN; INSERT INTO debits (account_id, amount) VALUES ('a${worker}', 1); INSERT INTO starts (project_id, data) VALUES ('${id}', '{"cost":1}'); COMMIT`,
+    );
+  });
+  await pool.end();
+  return result.perSecond;
+}
+
+async function decisionGrowth(service: BenchService) {
+  const store = await PostgresEventStore.connect({ connectionString: service.databaseUrl, poolSize: 2 });
+  const samples = quick ? 60 : 300;
+  const sizes: Record<number, number[]> = {};
+  try {
+    for (const size of GROWTH) {
+      let revision: bigint | 'no_stream' = 'no_stream';
+      for (let done = 0; done < size; done += 1000) {
+        const count = Math.min(1000, size - done);
+        const events = Array.from({ length: count }, () => ({
+          id: randomUUID(),
+          type: 'CreditsGranted',
+          data: { amount: 1_000, source: 'purchase' },
+        }));
+        const appended = await store.append([
+          { streamName: accountStream(`growth-${size}`), expectedRevision: revision, events },
+        ]);
+        revision = appended.streams[0]!.nextRevision;
+      }
+      await debit(service, `growth-${size}`); // the first decision folds the stream (and snapshots it)
+      sizes[size] = [];
+    }
+    for (let i = 0; i < samples; i++) {
+      for (const size of GROWTH) sizes[size]!.push(await debit(service, `growth-${size}`));
+    }
+  } finally {
+    await store.close();
+  }
+  const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return GROWTH.map((size) => ({
+    events: size,
+    p50Ms: p50(sizes[size]!),
+    ratioToSmallest: p50(sizes[size]!) / p50(sizes[GROWTH[0]!]!),
+  }));
+}
+
+async function debit(service: BenchService, accountId: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${service.url}/v1/accounts/${accountId}/debits`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${BENCH_KEY}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    body: JSON.stringify({ amount: 1, reason: 'bench' }),
+  });
+  if (response.status !== 201) throw new Error(`debit of ${accountId}: ${response.status}`);
+  return performance.now() - started;
+}
+
+function summarise(
+  rows: Row[],
+  ceilings: { pg: Record<number, number>; http: Record<number, LoadResult> },
+  growth: {
+    lag: Awaited<ReturnType<typeof measureLag>>;
+    growth: Awaited<ReturnType<typeof decisionGrowth>>;
+    rssMb: number;
+    catchUp: Awaited<ReturnType<typeof measureCatchUp>>;
+  },
+) {
+  const commands = rows.map(({ scenario, connections, result }) => ({
+    scenario,
+    connections,
+    ...result,
+    ratioToPgCeiling: result.perSecond / (ceilings.pg[connections] ?? ceilings.pg[16]!),
+    ratioToHttpCeiling: result.perSecond / (ceilings.http[connections] ?? ceilings.http[16]!).requestsPerSecond,
+  }));
+  const start64 = commands.find((c) => c.scenario === 'start' && c.connections === 64);
+  const start16 = commands.find((c) => c.scenario === 'start' && c.connections === 16);
+  const largest = growth.growth[growth.growth.length - 1]!;
+  return {
+    ceilings: {
+      pgTwoInsertsPerSecond: ceilings.pg,
+      httpRequestsPerSecond: Object.fromEntries(
+        Object.entries(ceilings.http).map(([c, r]) => [c, r.requestsPerSecond]),
+      ),
+    },
+    commands,
+    growth,
+    targets: {
+      startAt64OverPgCeiling: { value: start64?.ratioToPgCeiling, target: 0.5 },
+      startP99At16Ms: { value: start16?.p99Ms, target: 20 },
+      decisionLargestOverSmallest: { value: largest.ratioToSmallest, target: 1.5 },
+      catchUpEventsPerSecond: { value: growth.catchUp.eventsPerSecond, target: 30_000 },
+      lagP99Ms: { value: growth.lag.lagMs.p99, target: 250 },
+      serviceRssMb: { value: growth.rssMb, target: 300 },
+    },
+  };
+}
+
+function print(report: ReturnType<typeof summarise>): void {
+  const w = [10, 6, 10, 9, 9, 9, 9, 9, 18];
+  const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padStart(w[i] ?? 10)).join(' ');
+  console.log('\nceilings (same run): two-INSERT transaction/s from pg; plain Fastify POST req/s');
+  for (const [c, value] of Object.entries(report.ceilings.pgTwoInsertsPerSecond)) {
+    console.log(
+      `  ${c.padStart(3)} connections: pg ${value.toFixed(0)}/s, http ${report.ceilings.httpRequestsPerSecond[c]!.toFixed(0)}/s`,
+    );
+  }
+  console.log(
+    '\n' + row(['scenario', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', '÷ pg', '÷ http', 'refused (code:n)']),
+  );
+  for (const c of report.commands) {
+    const refused =
+      Object.entries(c.refusals)
+        .map(([code, n]) => `${code}:${n}`)
+        .join(' ') || '-';
+    console.log(
+      row([
+        c.scenario,
+        c.connections,
+        c.perSecond.toFixed(0),
+        c.p50Ms.toFixed(1),
+        c.p99Ms.toFixed(1),
+        c.maxMs.toFixed(0),
+        c.ratioToPgCeiling.toFixed(2),
+        c.ratioToHttpCeiling.toFixed(2),
+        `${refused}${c.errors ? ` err:${c.errors}` : ''}`,
+      ]),
+    );
+  }
+  console.log('\ndecision latency (debit p50) by account stream length:');
+  for (const g of report.growth.growth)
+    console.log(
+      `  ${String(g.events).padStart(7)} events: ${g.p50Ms.toFixed(2)} ms (${g.ratioToSmallest.toFixed(2)}x)`,
+    );
+  const { lag, catchUp, rssMb } = report.growth;
+  console.log(
+    `\nprojection lag at ${lag.rate.toFixed(0)} starts/s: p50 ${lag.lagMs.p50.toFixed(0)} ms, p99 ${lag.lagMs.p99.toFixed(0)} ms, max ${lag.lagMs.max.toFixed(0)} ms; positions behind p99 ${lag.lagPositions.p99}`,
+  );
+  console.log(
+    `projection catch-up: ${catchUp.events} events in ${catchUp.seconds.toFixed(1)} s = ${catchUp.eventsPerSecond.toFixed(0)}/s (100-row INSERT baseline ${catchUp.baselineRowsPerSecond.toFixed(0)} rows/s)`,
+  );
+  console.log(`service peak RSS: ${rssMb.toFixed(0)} MB`);
+  console.log('\ntargets:');
+  for (const [name, { value, target }] of Object.entries(report.targets))
+    console.log(
+      `  ${name.padEnd(28)} ${value === undefined ? '-' : value.toFixed(2).padStart(10)}  (target ${target})`,
+    );
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from '@ledger/platform';
+
+export const BENCH_KEY = 'bench-admin-secret-0123456789abcdef';
+
+export interface BenchService {
+  url: string;
+  databaseUrl: string;
+  pid: number;
+  /** Peak resident memory of the service process so far (VmHWM), in MB. */
+  peakRssMb(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** `ledger-api` as its own process on a fresh embedded PostgreSQL, as `npm start` runs it. */
+export async function startService(): Promise<BenchService> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-svc-'));
+  await chmod(dataDir, 0o755);
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/apps/ledger-api/src/main.js'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LEDGER_DATA_DIR: dataDir,
+      LEDGER_API_KEYS: `bench:${BENCH_KEY}:admin`,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(child, url);
+  const owner = JSON.parse(await readFile(join(dataDir, 'postgres', 'owner.json'), 'utf8')) as { url: string };
+  const databaseUrl = new URL(owner.url);
+  databaseUrl.pathname = '/ledger';
+  return {
+    url,
+    databaseUrl: databaseUrl.toString(),
+    pid: child.pid!,
+    peakRssMb: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return kb / 1024;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitReady(child: ChildProcess, url: string): Promise<void> {
+  // Drain stdout so the child never blocks on a full pipe.
+  createInterface({ input: child.stdout! }).on('line', () => undefined);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
+    const ready = await fetch(`${url}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return;
+    await delay(100);
+  }
+  throw new Error('the service did not get ready within 60 s');
+}
+
+/** The raw HTTP ceiling server, in its own process. */
+export async function startHttpCeiling(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['dist/bench/http-ceiling-server.js'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  let port = 0;
+  for await (const line of lines) {
+    port = Number(line);
+    break;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
