@@ -130,6 +130,28 @@ describe('projections: given events, expected rows', () => {
     });
   });
 
+  it('projects: assets attached after the completion replace the asset columns, absent ones emptied', async () => {
+    const prj = `prj-${randomUUID()}`;
+    await given(
+      `project-${prj}`,
+      e('ProjectStarted', { accountId: 'a', cost: 1, deadlineAt: '2030-01-01T00:00:00.000Z' }),
+      e('ProjectClaimed', { attempt: 1, workerId: 'w-1', leaseExpiresAt: '2030-01-01T00:01:00.000Z' }),
+      e('ProjectCompleted', { attempt: 1, creditsUsed: 1, assets: { thumbnailUrl: 'https://cdn.test/t' } }),
+    );
+    const assets = { assetUrl: 'https://cdn.test/a', resultUrls: ['https://cdn.test/1', 'https://cdn.test/2'] };
+    const position = await given(`project-${prj}`, e('ProjectAssetsAttached', { assets }));
+    const columns = 'status, credits_used, asset_url, preview_url, thumbnail_url, result_urls, position';
+    expect((await row(`SELECT ${columns} FROM projections.projects WHERE project_id = $1`, prj))[0]).toEqual({
+      status: 'completed',
+      credits_used: '1',
+      asset_url: assets.assetUrl,
+      preview_url: null,
+      thumbnail_url: null,
+      result_urls: assets.resultUrls,
+      position: position.toString(),
+    });
+  });
+
   it('projects: a failure keeps its code and message', async () => {
     const prj = `prj-${randomUUID()}`;
     await given(

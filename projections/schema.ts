@@ -1,7 +1,7 @@
 import type { MigrationSet } from '@ledger/platform';
 import { accountBalancesProjection } from './account-balances/account-balances.projection.js';
 import { ledgerEntriesProjection } from './ledger-entries/ledger-entries.projection.js';
-import { projectsProjection } from './projects/projects.projection.js';
+import { projectsDueIndexes, projectsProjection } from './projects/projects.projection.js';
 import { LIVE_SCHEMA, type Projection } from './projection.js';
 
 export const PROJECTIONS: readonly Projection[] = [
@@ -29,6 +29,11 @@ CREATE TABLE ${CHECKPOINTS_TABLE} (
 );
 INSERT INTO ${CHECKPOINTS_TABLE} (projection, position) VALUES
   ${PROJECTIONS.map((p) => `('${p.name}', 0)`).join(', ')};`,
+    },
+    {
+      version: 2,
+      name: "projects in flight by deadline and lease (the watchdog's search)",
+      sql: projectsDueIndexes(LIVE_SCHEMA),
     },
   ],
 };

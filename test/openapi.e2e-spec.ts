@@ -22,6 +22,7 @@ describe('OpenAPI document', () => {
     '/v1/projects/{projectId}/heartbeat',
     '/v1/projects/{projectId}/complete',
     '/v1/projects/{projectId}/fail',
+    '/v1/projects/{projectId}/assets',
   ];
 
   it.each(commands)('documents POST %s with its required Idempotency-Key', (path) => {
@@ -35,6 +36,13 @@ describe('OpenAPI document', () => {
     expect(document.paths['/v1/accounts/{accountId}']).toHaveProperty('get');
     expect(document.paths['/v1/projects/{projectId}']).toHaveProperty('get');
     expect(document.paths['/health/ready']).toHaveProperty('get');
+  });
+
+  it('documents the provider webhook with its signature header, and the unmatched deliveries', () => {
+    expect(document.paths['/v1/webhooks/{provider}']?.post?.parameters ?? []).toContainEqual(
+      expect.objectContaining({ name: 'X-Signature', in: 'header', required: true }),
+    );
+    expect(document.paths['/v1/webhooks/unmatched']).toHaveProperty('get');
   });
 
   it('serves the UI at /docs', async () => {

@@ -41,7 +41,8 @@ CREATE TABLE ${schema}.projects (
 );
 CREATE INDEX ON ${schema}.projects (account_id, started_position DESC);
 CREATE INDEX ON ${schema}.projects (status, started_position DESC);
-CREATE INDEX ON ${schema}.projects (external_task_id) WHERE external_task_id IS NOT NULL;`,
+CREATE INDEX ON ${schema}.projects (external_task_id) WHERE external_task_id IS NOT NULL;
+${projectsDueIndexes(schema)}`,
   map(event: StoredEvent, schema: string): RowChange[] {
     const table = `${schema}.projects`;
     if (event.type === 'Refunded') return refund(event, table);
@@ -86,19 +87,14 @@ CREATE INDEX ON ${schema}.projects (external_task_id) WHERE external_task_id IS 
         ]);
       case 'LeaseExtended':
         return update('lease_expires_at = $4', [String(d.leaseExpiresAt)]);
-      case 'ProjectCompleted': {
-        const assets = (d.assets ?? {}) as Assets;
-        return update(
-          `status = 'completed', credits_used = $4, asset_url = $5, preview_url = $6, thumbnail_url = $7, result_urls = $8`,
-          [
-            Number(d.creditsUsed),
-            assets.assetUrl ?? null,
-            assets.previewUrl ?? null,
-            assets.thumbnailUrl ?? null,
-            assets.resultUrls ? JSON.stringify(assets.resultUrls) : null,
-          ],
-        );
-      }
+      case 'ProjectCompleted':
+        return update(`status = 'completed', credits_used = $4, ${assetColumns(5)}`, [
+          Number(d.creditsUsed),
+          ...assetValues(d.assets),
+        ]);
+      // The event holds the project's whole set of assets, so every column is set, absent ones to null.
+      case 'ProjectAssetsAttached':
+        return update(assetColumns(4), assetValues(d.assets));
       case 'ProjectFailed':
         return update(`status = 'failed', error_code = $4, error_message = $5`, [
           String(d.code),
@@ -109,6 +105,34 @@ CREATE INDEX ON ${schema}.projects (external_task_id) WHERE external_task_id IS 
     }
   },
 };
+
+/**
+ * The watchdog's search for projects to fail: only projects in flight are indexed, by
+ * deadline and by lease, so a sweep reads the few that are due, however many have ended.
+ * `IF NOT EXISTS`: the same statements add them to tables created before they existed.
+ */
+export function projectsDueIndexes(schema: string): string {
+  return `
+CREATE INDEX IF NOT EXISTS projects_in_flight_deadline_idx ON ${schema}.projects (deadline_at)
+  WHERE status IN ('pending', 'processing');
+CREATE INDEX IF NOT EXISTS projects_processing_lease_idx ON ${schema}.projects (lease_expires_at)
+  WHERE status = 'processing';`;
+}
+
+/** The four asset columns, set from placeholder `$first` on. */
+function assetColumns(first: number): string {
+  return ['asset_url', 'preview_url', 'thumbnail_url', 'result_urls'].map((c, i) => `${c} = $${first + i}`).join(', ');
+}
+
+function assetValues(value: unknown): (string | null)[] {
+  const assets = (value ?? {}) as Assets;
+  return [
+    assets.assetUrl ?? null,
+    assets.previewUrl ?? null,
+    assets.thumbnailUrl ?? null,
+    assets.resultUrls ? JSON.stringify(assets.resultUrls) : null,
+  ];
+}
 
 /** A refund lands on the account stream, naming its project. */
 function refund(event: StoredEvent, table: string): RowChange[] {

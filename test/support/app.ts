@@ -22,11 +22,13 @@ export interface TestAppOptions {
   clock?: Clock;
   /** Another app's database: a second instance or a restart of the service. */
   databaseUrl?: string;
+  /** More configuration, as environment variables (e.g. `LEDGER_WATCHDOG: 'off'`). */
+  env?: Record<string, string>;
 }
 
 export async function startTestApp(label = 'app', options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(label));
-  const config = { ...loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }) };
+  const config = { ...loadConfig({ ...options.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }) };
   const runtime = await openRuntime(config, () => undefined);
   const keys = {
     admin: secret(),

@@ -8,6 +8,8 @@ import { AccountsModule } from './accounts/accounts.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { ProjectionsModule } from './projections/projections.module.js';
 import { AuditModule } from './audit/audit.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
+import { WatchdogModule } from './watchdog/watchdog.module.js';
 import { CLOCK, systemClock, type Clock } from './commands/clock.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyRegistry } from './auth/api-keys.js';
@@ -47,6 +49,8 @@ export class AppModule {
         AccountsModule,
         ProjectsModule,
         AuditModule,
+        WebhooksModule,
+        WatchdogModule,
       ],
       providers: [
         { provide: LEDGER_CONFIG, useValue: runtime.config },

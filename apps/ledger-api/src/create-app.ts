@@ -14,7 +14,8 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
     AppModule.register(options),
     // Ids may be 128 characters, stream names more: Fastify's default cap on a path parameter is 100.
     new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, routerOptions: { maxParamLength: 512 } }),
-    { bufferLogs: true },
+    // rawBody: webhook signatures are checked over the body's bytes as received (request.rawBody).
+    { bufferLogs: true, rawBody: true },
   );
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());

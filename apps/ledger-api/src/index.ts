@@ -5,3 +5,4 @@ export { openRuntime, type LedgerRuntime } from './infrastructure/runtime.js';
 export { CLOCK, type Clock } from './commands/clock.js';
 export { ACCOUNT_STATES } from './commands/commands.tokens.js';
 export { ensureDatabase } from './infrastructure/runtime.js';
+export { WatchdogService, type WatchdogStatus, type SweepResult } from './watchdog/watchdog.service.js';

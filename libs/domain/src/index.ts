@@ -3,6 +3,7 @@ export { RuleViolation, RULE_VIOLATION_CODES, isRuleViolation, type RuleViolatio
 export type { DomainEvent } from './event.js';
 export * from './limits.js';
 export type { FieldProblem } from './validation.js';
+export { isStorableString } from './validation.js';
 export { jsonEqual } from './json-equal.js';
 
 export * from './account/account.events.js';
@@ -25,8 +26,11 @@ export type {
   ClaimReply,
   HeartbeatReply,
   FinishReply,
+  AssetsReply,
+  ProviderReportReply,
 } from './project/project.decision.js';
 export { decideStartProject, decideClaimProject, decideHeartbeatProject } from './project/project.decide.js';
 export { decideCompleteProject, decideFailProject, decideExpireProject } from './project/project.finish.js';
+export { decideAttachAssets, decideProviderReport } from './project/project.assets.js';
 
 export * from './ledger.js';

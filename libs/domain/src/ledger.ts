@@ -4,7 +4,15 @@ import type { AccountEvent } from './account/account.events.js';
 import { evolveAccount, initialAccountState, type AccountState } from './account/account.state.js';
 import type { ProjectCommand } from './project/project.commands.js';
 import { decideClaimProject, decideHeartbeatProject, decideStartProject } from './project/project.decide.js';
-import type { ClaimReply, FinishReply, HeartbeatReply, StartReply } from './project/project.decision.js';
+import { decideAttachAssets, decideProviderReport } from './project/project.assets.js';
+import type {
+  AssetsReply,
+  ClaimReply,
+  FinishReply,
+  HeartbeatReply,
+  ProviderReportReply,
+  StartReply,
+} from './project/project.decision.js';
 import type { ProjectEvent } from './project/project.events.js';
 import { decideCompleteProject, decideExpireProject, decideFailProject } from './project/project.finish.js';
 import { evolveProject, initialProjectState, type ProjectState, type ProjectStatus } from './project/project.state.js';
@@ -19,7 +27,13 @@ export type LedgerEvent = AccountEvent | ProjectEvent;
 export type LedgerCommand = AccountCommand | ProjectCommand;
 
 export type LedgerReply =
-  AccountDecision['reply'] | StartReply | ClaimReply | HeartbeatReply | FinishReply<ProjectStatus>;
+  | AccountDecision['reply']
+  | StartReply
+  | ClaimReply
+  | HeartbeatReply
+  | FinishReply<ProjectStatus>
+  | AssetsReply
+  | ProviderReportReply;
 
 export type LedgerDecision = Readonly<{
   accountId: string;
@@ -62,5 +76,9 @@ export function decideLedger(state: LedgerState, command: LedgerCommand): Ledger
       return decideFailProject(state.project, command);
     case 'ExpireProject':
       return decideExpireProject(state.project, command);
+    case 'AttachAssets':
+      return decideAttachAssets(state.project, command);
+    case 'ApplyProviderReport':
+      return decideProviderReport(state.project, command);
   }
 }

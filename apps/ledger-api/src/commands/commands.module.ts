@@ -24,7 +24,8 @@ import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 // Bump when evolve changes what it builds: snapshots of another version are ignored.
 const ACCOUNT_FOLD_VERSION = 1;
-const PROJECT_FOLD_VERSION = 2;
+// 3: a completed project keeps its current assets (ProjectAssetsAttached).
+const PROJECT_FOLD_VERSION = 3;
 
 function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
   return {

@@ -37,4 +37,39 @@ describe('configuration', () => {
     expect(() => loadConfig({ LEDGER_EVENT_STORE: 'kurrentdb' })).toThrow(/EVENTSTORE_CONNECTION_STRING/);
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
   });
+
+  it('runs the watchdog by default every 5 s, failing after 3 attempts, with a one-hour default deadline', () => {
+    expect(loadConfig({})).toMatchObject({
+      deadlineSecondsDefault: 3600,
+      watchdog: { enabled: true, intervalMs: 5_000, attemptsMax: 3 },
+    });
+    expect(
+      loadConfig({
+        LEDGER_WATCHDOG: 'off',
+        LEDGER_WATCHDOG_INTERVAL_MS: '10',
+        LEDGER_ATTEMPTS_MAX: '1',
+        LEDGER_DEADLINE_SECONDS_DEFAULT: String(7 * 24 * 3600),
+      }),
+    ).toMatchObject({
+      deadlineSecondsDefault: 7 * 24 * 3600,
+      watchdog: { enabled: false, intervalMs: 10, attemptsMax: 1 },
+    });
+  });
+
+  it.each([
+    ['LEDGER_WATCHDOG', 'yes', /LEDGER_WATCHDOG must be 'on' or 'off'/],
+    ['LEDGER_WATCHDOG_INTERVAL_MS', '9', /LEDGER_WATCHDOG_INTERVAL_MS must be an integer from 10/],
+    ['LEDGER_WATCHDOG_INTERVAL_MS', '1e3', /LEDGER_WATCHDOG_INTERVAL_MS/],
+    ['LEDGER_ATTEMPTS_MAX', '0', /LEDGER_ATTEMPTS_MAX must be an integer from 1/],
+    ['LEDGER_ATTEMPTS_MAX', '2.5', /LEDGER_ATTEMPTS_MAX/],
+    ['LEDGER_DEADLINE_SECONDS_DEFAULT', String(7 * 24 * 3600 + 1), /LEDGER_DEADLINE_SECONDS_DEFAULT .* to 604800/],
+    ['LEDGER_DEADLINE_SECONDS_DEFAULT', '-5', /LEDGER_DEADLINE_SECONDS_DEFAULT/],
+  ])('refuses %s=%s', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it("reserves the watchdog's caller name, so no API key shares its idempotency keys", () => {
+    expect(() => parseApiKeys('watchdog:0123456789abcdef:admin')).toThrow(/reserved/);
+  });
 });

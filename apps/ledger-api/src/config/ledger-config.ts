@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { DEADLINE_SECONDS_DEFAULT, DEADLINE_SECONDS_MAX } from '@ledger/domain';
 
 export type EventStoreKind = 'postgres' | 'kurrentdb';
 export type Scope = 'commands' | 'read' | 'audit' | 'admin';
@@ -24,7 +25,28 @@ export interface LedgerConfig {
   logLevel: string;
   /** `inline`: this process runs the projector too (the embedded default); `external`: another process does. */
   projector: 'inline' | 'external';
+  /** The deadline of a project started without `deadlineSeconds`. */
+  deadlineSecondsDefault: number;
+  watchdog: WatchdogConfig;
 }
+
+/** The watchdog that fails projects past their deadline or out of attempts (one active across replicas). */
+export interface WatchdogConfig {
+  enabled: boolean;
+  intervalMs: number;
+  /** A project whose lease expired on this attempt, or a later one, is failed. */
+  attemptsMax: number;
+}
+
+/** The caller of the watchdog's own commands. */
+export const WATCHDOG_CALLER = 'watchdog';
+/** Callers the service itself uses for its own commands; an API key can't take their name (idempotency scope). */
+export const SERVICE_CALLERS: readonly string[] = [WATCHDOG_CALLER];
+
+const WATCHDOG_INTERVAL_MS_MIN = 10;
+// setTimeout's limit is about 24.8 days; a watchdog sweeping less than daily is no watchdog.
+const WATCHDOG_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
+const ATTEMPTS_MAX_LIMIT = 1_000;
 
 /** A configuration the service refuses to start with; the message says what to fix. */
 export class ConfigError extends Error {
@@ -52,7 +74,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
     webhookSecrets: parseWebhookSecrets(env.LEDGER_WEBHOOK_SECRETS ?? ''),
     logLevel: env.LOG_LEVEL ?? 'info',
     projector: parseProjector(env.LEDGER_PROJECTOR ?? 'inline'),
+    deadlineSecondsDefault: parseInteger(
+      'LEDGER_DEADLINE_SECONDS_DEFAULT',
+      env.LEDGER_DEADLINE_SECONDS_DEFAULT,
+      DEADLINE_SECONDS_DEFAULT,
+      1,
+      DEADLINE_SECONDS_MAX,
+    ),
+    watchdog: {
+      enabled: parseOnOff('LEDGER_WATCHDOG', env.LEDGER_WATCHDOG ?? 'on'),
+      intervalMs: parseInteger(
+        'LEDGER_WATCHDOG_INTERVAL_MS',
+        env.LEDGER_WATCHDOG_INTERVAL_MS,
+        5_000,
+        WATCHDOG_INTERVAL_MS_MIN,
+        WATCHDOG_INTERVAL_MS_MAX,
+      ),
+      attemptsMax: parseInteger('LEDGER_ATTEMPTS_MAX', env.LEDGER_ATTEMPTS_MAX, 3, 1, ATTEMPTS_MAX_LIMIT),
+    },
   };
+}
+
+function parseInteger(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const number = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${value}'`);
+  }
+  return number;
+}
+
+function parseOnOff(name: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be 'on' or 'off', got '${value}'`);
+  return value === 'on';
 }
 
 function parseProjector(value: string): 'inline' | 'external' {
@@ -83,6 +137,9 @@ export function parseApiKeys(value: string): ApiKeyConfig[] {
       const [name, secret, scopeList, ...rest] = entry.split(':');
       if (!name || !secret || !scopeList || rest.length > 0) {
         throw new ConfigError(`LEDGER_API_KEYS entry #${index + 1} must be name:secret:scope,scope`);
+      }
+      if (SERVICE_CALLERS.includes(name)) {
+        throw new ConfigError(`LEDGER_API_KEYS: the name '${name}' is reserved for the service's own commands`);
       }
       if (secret.length < 16)
         throw new ConfigError(`LEDGER_API_KEYS: the secret of '${name}' is shorter than 16 characters`);

@@ -7,6 +7,7 @@ import { PG_POOL, PROJECTOR } from '../infrastructure/tokens.js';
 import type { Projector } from '@ledger/projections';
 import { Public } from '../auth/public.decorator.js';
 import { HealthReportFilter } from './health-report.filter.js';
+import { WatchdogService } from '../watchdog/watchdog.service.js';
 
 @ApiTags('operations')
 @Public()
@@ -19,6 +20,7 @@ export class HealthController {
     @Inject(EVENT_STORE) private readonly eventStore: EventStore,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
     @Inject(PROJECTOR) private readonly projector: Projector | undefined,
+    private readonly watchdog: WatchdogService,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -32,7 +34,18 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.checkEventStore(), () => this.checkDatabase(), () => this.checkProjections()]);
+    return this.health.check([
+      () => this.checkEventStore(),
+      () => this.checkDatabase(),
+      () => this.checkProjections(),
+      () => this.checkWatchdog(),
+    ]);
+  }
+
+  /** Reported, not judged: a standby is as ready as the active watchdog, and a failed sweep is retried. */
+  private checkWatchdog() {
+    const { role, lastSweepAt, sweeps, projectsFailed, lastError } = this.watchdog.status();
+    return this.indicators.check('watchdog').up({ role, lastSweepAt, sweeps, projectsFailed, lastError });
   }
 
   /** Lag is reported, not judged: a projector catching up is still serving. A failed projection is down. */

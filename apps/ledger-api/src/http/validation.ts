@@ -7,15 +7,18 @@ export interface FieldProblems {
 }
 
 /**
- * DTO validation for every body: unknown fields refused, no implicit type
- * conversion (a string "5" is not an amount), every bad field named. The
- * handler gets the body as parsed JSON (`transform: false`), plain objects all
- * the way down, which is what the domain checks and stores in events.
+ * DTO validation for every body: unknown fields refused (ignored where a route
+ * asks for it, as provider webhooks do), no implicit type conversion (a string
+ * "5" is not an amount), every bad field named. The handler gets the body as
+ * parsed JSON (`transform: false`), plain objects all the way down, which is
+ * what the domain checks and stores in events.
  */
-export function createValidationPipe(): ValidationPipe {
+export function createValidationPipe({
+  unknownFields = 'refuse',
+}: { unknownFields?: 'refuse' | 'ignore' } = {}): ValidationPipe {
   return new ValidationPipe({
     whitelist: true,
-    forbidNonWhitelisted: true,
+    forbidNonWhitelisted: unknownFields === 'refuse',
     transform: false,
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => new ApiError(400, 'validation_failed', 'the request is invalid', flatten(errors)),

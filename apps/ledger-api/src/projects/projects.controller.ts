@@ -18,6 +18,8 @@ import { CompleteProjectCommand } from './complete-project/complete-project.comm
 import { CompleteProjectDto } from './complete-project/complete-project.dto.js';
 import { FailProjectCommand } from './fail-project/fail-project.command.js';
 import { FailProjectDto } from './fail-project/fail-project.dto.js';
+import { AttachAssetsCommand } from './attach-assets/attach-assets.command.js';
+import { AttachAssetsDto } from './attach-assets/attach-assets.dto.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
 import { ReadQueryDto, consistencyOf, pageRequestOf } from '../queries/read-query.dto.js';
 import { GetProjectQuery } from './get-project/get-project.query.js';
@@ -90,6 +92,22 @@ export class ProjectsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     return send(reply, await this.commands.execute(new FailProjectCommand(context, projectId, body)));
+  }
+
+  @Post(':projectId/assets')
+  @RequireScope('commands')
+  @CommandDocs(
+    'Attach result assets to a completed project (keys given replace its own, the rest stay): `{projectId, status, assets}`',
+    200,
+    [404, 409],
+  )
+  async attachAssets(
+    @Command() context: CommandContext,
+    @Param('projectId', IdPipe) projectId: string,
+    @Body() body: AttachAssetsDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return send(reply, await this.commands.execute(new AttachAssetsCommand(context, projectId, body)));
   }
 
   @Get()

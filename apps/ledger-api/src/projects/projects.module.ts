@@ -6,6 +6,7 @@ import { ClaimProjectHandler } from './claim-project/claim-project.handler.js';
 import { HeartbeatProjectHandler } from './heartbeat-project/heartbeat-project.handler.js';
 import { CompleteProjectHandler } from './complete-project/complete-project.handler.js';
 import { FailProjectHandler } from './fail-project/fail-project.handler.js';
+import { AttachAssetsHandler } from './attach-assets/attach-assets.handler.js';
 import { GetProjectHandler } from './get-project/get-project.handler.js';
 import { ListProjectsHandler } from './list-projects/list-projects.handler.js';
 
@@ -18,6 +19,7 @@ import { ListProjectsHandler } from './list-projects/list-projects.handler.js';
     HeartbeatProjectHandler,
     CompleteProjectHandler,
     FailProjectHandler,
+    AttachAssetsHandler,
     GetProjectHandler,
     ListProjectsHandler,
   ],

@@ -13,8 +13,13 @@ export type StartProject = Readonly<{
   cost: number;
   kind?: string;
   externalTaskId?: string;
-  /** Defaults to DEADLINE_SECONDS_DEFAULT. */
+  /** As the caller asked for it; absent, `deadlineSecondsDefault` applies. */
   deadlineSeconds?: number;
+  /**
+   * The service's configured default (LEDGER_DEADLINE_SECONDS_DEFAULT), else DEADLINE_SECONDS_DEFAULT.
+   * Kept apart from `deadlineSeconds` because a repeated start is recognised by what was requested.
+   */
+  deadlineSecondsDefault?: number;
   metadata?: Record<string, unknown>;
   now: Date;
 }>;
@@ -72,5 +77,38 @@ export type ExpireProject = Readonly<{
   now: Date;
 }>;
 
+/**
+ * Give a completed project the result assets it lacks (or newer ones): the keys given
+ * replace those it has, the others stay. A late provider webhook or a repair sends it.
+ */
+export type AttachAssets = Readonly<{
+  type: 'AttachAssets';
+  projectId: string;
+  assets: ProjectAssets;
+  now: Date;
+}>;
+
+/**
+ * A generation provider reports the project's task (a verified webhook). It speaks for the
+ * current attempt, whichever it is: `succeeded` completes the project with the whole cost
+ * used, or attaches the assets to a project already completed; `failed` fails it with a refund.
+ */
+export type ApplyProviderReport = Readonly<{
+  type: 'ApplyProviderReport';
+  projectId: string;
+  outcome: 'succeeded' | 'failed';
+  assets?: ProjectAssets;
+  /** The provider's own words; a default message when it gave none. */
+  errorMessage?: string;
+  now: Date;
+}>;
+
 export type ProjectCommand =
-  StartProject | ClaimProject | HeartbeatProject | CompleteProject | FailProject | ExpireProject;
+  | StartProject
+  | ClaimProject
+  | HeartbeatProject
+  | CompleteProject
+  | FailProject
+  | ExpireProject
+  | AttachAssets
+  | ApplyProviderReport;

@@ -40,6 +40,24 @@ describe('StartProject', () => {
       .then([debited(), started({ ...extra, deadlineAt: iso(125), deadlineSeconds: 120 })]);
   });
 
+  it("takes the service's default deadline when none is asked for, and the asked one over it", () => {
+    given([granted(500)])
+      .when(start({ deadlineSecondsDefault: 600 }))
+      .then([debited(), started({ deadlineAt: iso(600) })]);
+    given([granted(500)])
+      .when(start({ deadlineSeconds: 120, deadlineSecondsDefault: 600 }))
+      .then([debited(), started({ deadlineAt: iso(120), deadlineSeconds: 120 })]);
+  });
+
+  it('recognises a repeat by the requested deadline, whatever the default was', () => {
+    given([...pendingHistory])
+      .when(start({ deadlineSecondsDefault: 600, now: at(99) }))
+      .then([]);
+    given([...pendingHistory])
+      .when(start({ deadlineSeconds: 3600, deadlineSecondsDefault: 3600 }))
+      .thenFails('already_exists');
+  });
+
   it('may spend the whole balance and refuses one credit more', () => {
     given([granted(COST)])
       .when(start())
@@ -125,6 +143,7 @@ describe('StartProject', () => {
     ['accountId', { accountId: '' }],
     ['kind', { kind: '' }],
     ['deadlineSeconds', { deadlineSeconds: 0 }],
+    ['deadlineSecondsDefault', { deadlineSecondsDefault: DEADLINE_SECONDS_MAX + 1 }],
     ['metadata', { metadata: ['not', 'an', 'object'] as unknown as Record<string, unknown> }],
     ['metadata', { metadata: { blob: 'x'.repeat(METADATA_JSON_LENGTH_MAX) } }],
     ['now', { now: new Date(Number.NaN) }],

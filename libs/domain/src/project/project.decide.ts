@@ -59,6 +59,11 @@ export function decideStartProject(
       isOptional(command.deadlineSeconds, (v) => isIntegerBetween(v, 1, DEADLINE_SECONDS_MAX)),
       `an integer from 1 to ${DEADLINE_SECONDS_MAX}`,
     ],
+    [
+      'deadlineSecondsDefault',
+      isOptional(command.deadlineSecondsDefault, (v) => isIntegerBetween(v, 1, DEADLINE_SECONDS_MAX)),
+      `an integer from 1 to ${DEADLINE_SECONDS_MAX}`,
+    ],
     ['metadata', isOptional(command.metadata, isMetadata), 'a JSON object of at most 16 KiB'],
     ['now', isInstant(command.now), RULES.now],
   ]);
@@ -89,7 +94,10 @@ export function decideStartProject(
     cost,
     ...(kind === undefined ? {} : { kind }),
     ...(externalTaskId === undefined ? {} : { externalTaskId }),
-    deadlineAt: instantAfter(command.now, command.deadlineSeconds ?? DEADLINE_SECONDS_DEFAULT),
+    deadlineAt: instantAfter(
+      command.now,
+      command.deadlineSeconds ?? command.deadlineSecondsDefault ?? DEADLINE_SECONDS_DEFAULT,
+    ),
     ...(command.deadlineSeconds === undefined ? {} : { deadlineSeconds: command.deadlineSeconds }),
     ...(metadata === undefined ? {} : { metadata }),
   };

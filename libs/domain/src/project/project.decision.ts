@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import type { AccountEvent } from '../account/account.events.js';
 import { RuleViolation } from '../rule-violation.js';
-import type { ProjectEvent } from './project.events.js';
+import type { ProjectAssets, ProjectEvent } from './project.events.js';
 import { evolveProject, type ExistingProject, type ProjectState, type ProjectStatus } from './project.state.js';
 
 /**
@@ -25,6 +25,15 @@ export type FinishReply<Status extends ProjectStatus> = Readonly<{
   projectId: string;
   status: Status;
   refunded: number;
+}>;
+
+export type AssetsReply = Readonly<{ projectId: string; status: 'completed'; assets: ProjectAssets }>;
+/** What a provider's report left: the project's status, its refund, and its assets when completed. */
+export type ProviderReportReply = Readonly<{
+  projectId: string;
+  status: ProjectStatus;
+  refunded: number;
+  assets: ProjectAssets | null;
 }>;
 
 export function requireProject(state: ProjectState, projectId: string): ExistingProject {

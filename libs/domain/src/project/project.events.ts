@@ -12,6 +12,7 @@ export const FAIL_CODE_DEFAULT = 'failed';
 export const FAIL_CODE_CANCELLED = 'cancelled';
 export const FAIL_CODE_DEADLINE_EXCEEDED = 'deadline_exceeded';
 export const FAIL_CODE_ATTEMPTS_EXHAUSTED = 'attempts_exhausted';
+export const FAIL_CODE_PROVIDER_FAILED = 'provider_failed';
 
 export type ProjectStartedData = {
   accountId: string;
@@ -28,6 +29,8 @@ export type ProjectClaimedData = { attempt: number; workerId: string; leaseExpir
 export type LeaseExtendedData = { attempt: number; leaseExpiresAt: string };
 export type ProjectCompletedData = { attempt: number; creditsUsed: number; assets?: ProjectAssets };
 export type ProjectFailedData = { attempt?: number; code: string; errorMessage: string };
+/** The project's whole set of result assets after the attachment, not only the keys that changed. */
+export type ProjectAssetsAttachedData = { assets: ProjectAssets };
 
 /** A project was accepted and paid for: its cost was debited from the account in the same step. */
 export type ProjectStarted = DomainEvent<'ProjectStarted', ProjectStartedData>;
@@ -44,4 +47,8 @@ export type ProjectCompleted = DomainEvent<'ProjectCompleted', ProjectCompletedD
 /** The project ended without a result (worker, owner, provider or watchdog); its cost was refunded in the same step. */
 export type ProjectFailed = DomainEvent<'ProjectFailed', ProjectFailedData>;
 
-export type ProjectEvent = ProjectStarted | ProjectClaimed | LeaseExtended | ProjectCompleted | ProjectFailed;
+/** Result assets reached a completed project after its completion (a late provider webhook, a repair): these are its assets now. */
+export type ProjectAssetsAttached = DomainEvent<'ProjectAssetsAttached', ProjectAssetsAttachedData>;
+
+export type ProjectEvent =
+  ProjectStarted | ProjectClaimed | LeaseExtended | ProjectCompleted | ProjectFailed | ProjectAssetsAttached;

@@ -155,7 +155,7 @@ function finishReply<Status extends ProjectStatus>(projectId: string, status: St
 }
 
 /** Drops absent keys, so `{}` and `{previewUrl: undefined}` are stored as no assets at all. */
-function normalizedAssets(assets: ProjectAssets | undefined): ProjectAssets | undefined {
+export function normalizedAssets(assets: ProjectAssets | undefined): ProjectAssets | undefined {
   if (assets === undefined) return undefined;
   const present = Object.fromEntries(Object.entries(assets).filter(([, value]) => value !== undefined));
   return Object.keys(present).length === 0 ? undefined : (present as ProjectAssets);

@@ -1,5 +1,11 @@
 import assert from 'node:assert';
-import type { ProjectCompletedData, ProjectEvent, ProjectFailedData, ProjectStartedData } from './project.events.js';
+import type {
+  ProjectAssets,
+  ProjectCompletedData,
+  ProjectEvent,
+  ProjectFailedData,
+  ProjectStartedData,
+} from './project.events.js';
 
 export type ProjectStatus = 'none' | 'pending' | 'processing' | 'completed' | 'failed';
 
@@ -26,9 +32,13 @@ export type NoProject = Readonly<{ status: 'none' }>;
 export type PendingProject = StartedProject & Readonly<{ status: 'pending' }>;
 export type ProcessingProject = StartedProject &
   Readonly<{ status: 'processing'; workerId: string; leaseExpiresAt: string }>;
-/** `terminal` is the event that ended the project, kept to recognise the exact repeat of its command. */
+/**
+ * `terminal` is the event that ended the project, kept to recognise the exact repeat of its
+ * command; `assets` are its result assets now: those it completed with, then the latest
+ * attached (absent while it has none).
+ */
 export type CompletedProject = StartedProject &
-  Readonly<{ status: 'completed'; creditsUsed: number; terminal: ProjectCompletedData }>;
+  Readonly<{ status: 'completed'; creditsUsed: number; terminal: ProjectCompletedData; assets?: ProjectAssets }>;
 export type FailedProject = StartedProject & Readonly<{ status: 'failed'; terminal: ProjectFailedData }>;
 
 export type ExistingProject = PendingProject | ProcessingProject | CompletedProject | FailedProject;
@@ -69,11 +79,22 @@ export function evolveProject(state: ProjectState, event: ProjectEvent): Project
         Number.isSafeInteger(creditsUsed) && creditsUsed >= 0 && creditsUsed <= state.cost,
         'creditsUsed out of range',
       );
-      return { ...state, status: 'completed', creditsUsed, refunded: state.cost - creditsUsed, terminal: event.data };
+      const completed: CompletedProject = {
+        ...state,
+        status: 'completed',
+        creditsUsed,
+        refunded: state.cost - creditsUsed,
+        terminal: event.data,
+      };
+      return event.data.assets === undefined ? completed : { ...completed, assets: event.data.assets };
     }
     case 'ProjectFailed':
       assert(state.status === 'pending' || state.status === 'processing', `ProjectFailed on a ${state.status} project`);
       return { ...state, status: 'failed', refunded: state.cost, terminal: event.data };
+    case 'ProjectAssetsAttached':
+      // Not a transition: a completed project stays completed, only its result changes.
+      assert(state.status === 'completed', `ProjectAssetsAttached on a ${state.status} project`);
+      return { ...state, assets: event.data.assets };
   }
 }
 

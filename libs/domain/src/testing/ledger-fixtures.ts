@@ -1,6 +1,8 @@
 import type { AccountEvent } from '../account/account.events.js';
 import { decideLedger, evolveLedger, initialLedgerState, type LedgerEvent } from '../ledger.js';
 import type {
+  ApplyProviderReport,
+  AttachAssets,
   ClaimProject,
   CompleteProject,
   ExpireProject,
@@ -56,6 +58,10 @@ export const completed = (attempt: number, creditsUsed = COST, assets?: ProjectA
   type: 'ProjectCompleted',
   data: { attempt, creditsUsed, ...(assets === undefined ? {} : { assets }) },
 });
+export const assetsAttached = (assets: ProjectAssets): ProjectEvent => ({
+  type: 'ProjectAssetsAttached',
+  data: { assets },
+});
 export const failed = (code: string, errorMessage: string, attempt?: number): ProjectEvent => ({
   type: 'ProjectFailed',
   data: { ...(attempt === undefined ? {} : { attempt }), code, errorMessage },
@@ -107,6 +113,24 @@ export const expire = (nowSeconds: number, attemptsMax = 3): ExpireProject => ({
   projectId: PROJECT_ID,
   attemptsMax,
   now: at(nowSeconds),
+});
+
+export const attach = (assets: ProjectAssets, extra: Partial<AttachAssets> = {}): AttachAssets => ({
+  type: 'AttachAssets',
+  projectId: PROJECT_ID,
+  assets,
+  now: at(20),
+  ...extra,
+});
+export const report = (
+  outcome: ApplyProviderReport['outcome'],
+  extra: Partial<ApplyProviderReport> = {},
+): ApplyProviderReport => ({
+  type: 'ApplyProviderReport',
+  projectId: PROJECT_ID,
+  outcome,
+  now: at(20),
+  ...extra,
 });
 
 export const badFields = (details: unknown): string[] =>

@@ -120,7 +120,16 @@ function checkProject(projectId: string, events: readonly ProjectEvent[], money:
   const [first] = events;
   assert(first?.type === 'ProjectStarted', `I3: ${projectId} does not begin with ProjectStarted`);
   const terminalAt = events.findIndex((e) => e.type === 'ProjectCompleted' || e.type === 'ProjectFailed');
-  assert(terminalAt === -1 || terminalAt === events.length - 1, `I3: ${projectId} has events after its end`);
+  // Attached assets annotate a completed project's result: the only events allowed after its end.
+  const after = terminalAt === -1 ? [] : events.slice(terminalAt + 1);
+  assert(
+    after.every((e) => e.type === 'ProjectAssetsAttached' && events[terminalAt]?.type === 'ProjectCompleted'),
+    `I3: ${projectId} has events after its end`,
+  );
+  assert(
+    events.every((e, i) => e.type !== 'ProjectAssetsAttached' || (terminalAt !== -1 && i > terminalAt)),
+    `I3: ${projectId} got assets before it completed`,
+  );
   assert.strictEqual(events.filter((e) => e.type === 'ProjectStarted').length, 1, `I3: ${projectId} started twice`);
   assert(
     money !== undefined && money.accountId === first.data.accountId,

@@ -63,6 +63,11 @@ const fail = (projectId: string): Entry => [
   'ProjectFailed',
   { attempt: 1, code: 'failed', errorMessage: 'boom' },
 ];
+const attach = (projectId: string): Entry => [
+  `project-${projectId}`,
+  'ProjectAssetsAttached',
+  { assets: { assetUrl: 'https://cdn.example/a.mp4' } },
+];
 const record = (): Entry => ['idem-0123', 'CommandRecorded', { status: 201, body: '{}' }];
 
 /** Each step as the command executor appends it: account events, project events, the record. */
@@ -88,6 +93,10 @@ const cleanLog = log(
   record(),
   claim('p2'),
   complete('p2', 100),
+  // Its result came later, by a provider's webhook, twice.
+  attach('p2'),
+  record(),
+  attach('p2'),
   // Failed by its worker, then cancelled while pending: all of the cost back, once.
   debit('a', 50, 'p3'),
   start('p3', 'a', 50),
@@ -226,6 +235,15 @@ describe('InvariantChecker', () => {
       ]);
     });
 
+    it('accepts assets attached after a completion, and reports them anywhere else', () => {
+      expect(check(log(...paid, complete('p', 50), attach('p'), attach('p'))).violations).toEqual([]);
+      const report = check(log(...paid, attach('p'), refund('a', 50, 'p'), fail('p'), attach('p')));
+      expect(report.violations.map((v) => [v.message, v.position])).toEqual([
+        ['project p: ProjectAssetsAttached before it completed', 5],
+        ['project p: ProjectAssetsAttached before it completed', 8],
+      ]);
+    });
+
     it('reports a second start and an event before the start', () => {
       const report = check(log(claim('q'), ...paid, start('p', 'a', 50)));
       expect(report.violations.map((v) => v.message)).toEqual([
@@ -326,6 +344,8 @@ describe('InvariantChecker on generated logs', () => {
     | { kind: 'expire'; project: number }
     | { kind: 'complete'; project: number; used: number }
     | { kind: 'fail'; project: number; owner: boolean }
+    | { kind: 'report'; project: number; succeeded: boolean }
+    | { kind: 'attach'; project: number }
     | { kind: 'tick'; seconds: number };
 
   const account = fc.nat(ACCOUNTS.length - 1);
@@ -358,6 +378,8 @@ describe('InvariantChecker on generated logs', () => {
       }),
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail' as const), project, owner: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('report' as const), project, succeeded: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('attach' as const), project }) },
     {
       weight: 1,
       arbitrary: fc.record({ kind: fc.constant('tick' as const), seconds: fc.integer({ min: 1, max: 4000 }) }),
@@ -390,6 +412,18 @@ describe('InvariantChecker on generated logs', () => {
         return { type: 'CompleteProject', projectId, attempt, creditsUsed: Math.floor(cost * s.used), now };
       case 'fail':
         return { type: 'FailProject', projectId, attempt: s.owner ? undefined : attempt, errorMessage: 'failed', now };
+      case 'report': {
+        const outcome = s.succeeded ? 'succeeded' : 'failed';
+        return {
+          type: 'ApplyProviderReport',
+          projectId,
+          outcome,
+          assets: { previewUrl: 'https://cdn.example/p' },
+          now,
+        };
+      }
+      case 'attach':
+        return { type: 'AttachAssets', projectId, assets: { assetUrl: `https://cdn.example/${now.getTime()}` }, now };
     }
   }
 

@@ -153,6 +153,14 @@ export class InvariantChecker {
   private feedProject(projectId: string, event: CheckedEvent): void {
     const project = this.project(projectId);
     const position = Number(event.position);
+    if (event.type === 'ProjectAssetsAttached') {
+      // Assets annotate a completed project's result, the one thing allowed after its end:
+      // they change neither its state nor any money.
+      if (project.terminal?.type !== 'ProjectCompleted') {
+        this.report('I3', projectId, position, `project ${projectId}: ProjectAssetsAttached before it completed`);
+      }
+      return;
+    }
     if (project.terminal) {
       if (!project.laterEventReported) {
         project.laterEventReported = true;

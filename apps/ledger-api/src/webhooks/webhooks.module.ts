@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import type pg from 'pg';
+import { PG_POOL } from '../infrastructure/tokens.js';
+import { ReadModel } from '../queries/read-model.js';
+import { ListUnmatchedHandler } from './list-unmatched/list-unmatched.handler.js';
+import { ReceiveWebhookHandler } from './receive-webhook/receive-webhook.handler.js';
+import { TaskProjects } from './task-projects.js';
+import { UnmatchedWebhooks } from './unmatched-webhooks.js';
+import { WebhookSignatureGuard } from './webhook-signature.guard.js';
+import { WebhooksController } from './webhooks.controller.js';
+
+/** Provider webhooks: signed deliveries that complete or fail their task's project, and the unmatched ones. */
+@Module({
+  controllers: [WebhooksController],
+  providers: [
+    ReadModel,
+    TaskProjects,
+    { provide: UnmatchedWebhooks, inject: [PG_POOL], useFactory: (pool: pg.Pool) => new UnmatchedWebhooks(pool) },
+    WebhookSignatureGuard,
+    ReceiveWebhookHandler,
+    ListUnmatchedHandler,
+  ],
+})
+export class WebhooksModule {}
