@@ -11,16 +11,18 @@ export interface RowChange {
 export type SqlValue = string | number | bigint | boolean | null | Date | Record<string, unknown> | readonly unknown[];
 
 /**
- * A read model: a pure mapping from an event to the row changes it causes.
- * `schema` names the schema its tables live in, so a rebuild can fill fresh
- * tables beside the live ones.
+ * A read model: a pure mapping from a batch of events (in position order) to
+ * the row changes they cause, applied in order in one transaction. Mapping a
+ * batch rather than an event lets a projection write set-based SQL (one
+ * multi-row statement for the whole batch). `schema` names the schema its
+ * tables live in, so a rebuild can fill fresh tables beside the live ones.
  */
 export interface Projection {
   name: string;
   /** Tables it owns, created by `createTables(schema)`. */
   tables: readonly string[];
   createTables(schema: string): string;
-  map(event: StoredEvent, schema: string): RowChange[];
+  map(events: readonly StoredEvent[], schema: string): RowChange[];
 }
 
 export const LIVE_SCHEMA = 'projections';
@@ -40,6 +42,14 @@ export function amountOf(event: StoredEvent): string {
     throw new Error(`event ${event.id} (${event.type}) has no integer amount`);
   }
   return String(amount);
+}
+
+/** `($1, $2, ...), ($n+1, ...)`: placeholders for multi-row VALUES, numbered from `first`. */
+export function valuesList(rows: number, columns: number, first = 1): string {
+  return Array.from(
+    { length: rows },
+    (_, r) => `(${Array.from({ length: columns }, (_, c) => `$${first + r * columns + c}`).join(', ')})`,
+  ).join(', ');
 }
 
 export function optionalText(value: unknown): string | null {

@@ -4,7 +4,11 @@ import { PostgresEventStore } from '@ledger/event-store';
 import { createTestDatabase } from '@ledger/test-support';
 import { Projector } from './engine/projector.js';
 
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet = {
+  info: () => undefined,
+  warn: (o: object, m: string) => console.log(m, o),
+  error: (o: object, m: string) => console.log(m, o),
+};
 
 describe('projections: given events, expected rows', () => {
   let url: string;

@@ -148,7 +148,7 @@ export class ProjectionRunner {
 
   private async apply(batch: readonly StoredEvent[]): Promise<void> {
     const { projection } = this.options;
-    const changes: RowChange[] = batch.flatMap((event) => projection.map(event, LIVE_SCHEMA));
+    const changes: RowChange[] = projection.map(batch, LIVE_SCHEMA);
     const last = batch[batch.length - 1]!;
     const checkpoint: RowChange = {
       text: `UPDATE ${CHECKPOINTS_TABLE} SET position = $1, updated_at = now() WHERE projection = $2 AND position = $3`,

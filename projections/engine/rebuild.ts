@@ -46,7 +46,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   let events = 0;
   let target = await liveCheckpoint(pool, projection.name);
   const apply = async (client: pg.PoolClient | pg.Pool, batch: readonly StoredEvent[]) => {
-    const changes = batch.flatMap((event) => projection.map(event, schema));
+    const changes = projection.map(batch, schema);
     if (changes.length > 0) await run(client, changes, projection.name);
     position = batch[batch.length - 1]!.position;
     events += batch.length;

@@ -1,5 +1,6 @@
 import type { StoredEvent } from '@ledger/event-store';
 import { accountIdOf, amountOf, optionalText, projectIdOf, type Projection, type RowChange } from '../projection.js';
+import { evolveFresh, insertFresh, started, type FreshProject } from './started-in-batch.js';
 
 interface Assets {
   assetUrl?: string;
@@ -43,68 +44,81 @@ CREATE INDEX ON ${schema}.projects (account_id, started_position DESC);
 CREATE INDEX ON ${schema}.projects (status, started_position DESC);
 CREATE INDEX ON ${schema}.projects (external_task_id) WHERE external_task_id IS NOT NULL;
 ${projectsDueIndexes(schema)}`,
-  map(event: StoredEvent, schema: string): RowChange[] {
+  // A project started in the same batch (catch-up, rebuild) is folded in memory and
+  // inserted as it ends the batch, all of them in one statement; others change row by row.
+  map(events: readonly StoredEvent[], schema: string): RowChange[] {
     const table = `${schema}.projects`;
-    if (event.type === 'Refunded') return refund(event, table);
-    const projectId = projectIdOf(event.streamName);
-    if (!projectId) return [];
-    const at = event.createdAt;
-    const position = event.position.toString();
-    const d = event.data;
-    const update = (set: string, values: readonly (string | number | null | Date | string[])[]): RowChange[] => [
-      {
-        text: `UPDATE ${table} SET ${set}, updated_at = $2, position = $3 WHERE project_id = $1`,
-        values: [projectId, at, position, ...values],
-        expectRows: 1,
-      },
-    ];
-    switch (event.type) {
-      case 'ProjectStarted':
-        return [
-          {
-            text: `INSERT INTO ${table} (project_id, account_id, status, cost, deadline_at, kind, external_task_id, metadata,
-                     created_at, updated_at, started_position, position)
-                   VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $8, $9, $9)`,
-            values: [
-              projectId,
-              String(d.accountId),
-              String(d.cost),
-              String(d.deadlineAt),
-              optionalText(d.kind),
-              optionalText(d.externalTaskId),
-              d.metadata === undefined ? null : (d.metadata as Record<string, unknown>),
-              at,
-              position,
-            ],
-            expectRows: 1,
-          },
-        ];
-      case 'ProjectClaimed':
-        return update(`status = 'processing', attempt = $4, worker_id = $5, lease_expires_at = $6`, [
-          Number(d.attempt),
-          String(d.workerId),
-          String(d.leaseExpiresAt),
-        ]);
-      case 'LeaseExtended':
-        return update('lease_expires_at = $4', [String(d.leaseExpiresAt)]);
-      case 'ProjectCompleted':
-        return update(`status = 'completed', credits_used = $4, ${assetColumns(5)}`, [
-          Number(d.creditsUsed),
-          ...assetValues(d.assets),
-        ]);
-      // The event holds the project's whole set of assets, so every column is set, absent ones to null.
-      case 'ProjectAssetsAttached':
-        return update(assetColumns(4), assetValues(d.assets));
-      case 'ProjectFailed':
-        return update(`status = 'failed', error_code = $4, error_message = $5`, [
-          String(d.code),
-          String(d.errorMessage),
-        ]);
-      default:
-        return [];
+    const fresh = new Map<string, FreshProject>();
+    const changes: RowChange[] = [];
+    for (const event of events) {
+      const projectId = event.type === 'Refunded' ? optionalText(event.data.projectId) : projectIdOf(event.streamName);
+      const row = projectId === null || projectId === undefined ? undefined : fresh.get(projectId);
+      if (row && (event.type !== 'Refunded' || accountIdOf(event.streamName))) evolveFresh(row, event, assetValues);
+      else if (event.type === 'ProjectStarted' && projectId) fresh.set(projectId, started(projectId, event));
+      else changes.push(...mapEvent(event, table));
     }
+    return fresh.size > 0 ? [insertFresh(table, [...fresh.values()]), ...changes] : changes;
   },
 };
+
+/** One event's row changes: a project changes row by row, each update asserted to hit its one row. */
+function mapEvent(event: StoredEvent, table: string): RowChange[] {
+  if (event.type === 'Refunded') return refund(event, table);
+  const projectId = projectIdOf(event.streamName);
+  if (!projectId) return [];
+  const at = event.createdAt;
+  const position = event.position.toString();
+  const d = event.data;
+  const update = (set: string, values: readonly (string | number | null | Date | string[])[]): RowChange[] => [
+    {
+      text: `UPDATE ${table} SET ${set}, updated_at = $2, position = $3 WHERE project_id = $1`,
+      values: [projectId, at, position, ...values],
+      expectRows: 1,
+    },
+  ];
+  switch (event.type) {
+    case 'ProjectStarted':
+      return [
+        {
+          text: `INSERT INTO ${table} (project_id, account_id, status, cost, deadline_at, kind, external_task_id, metadata,
+                     created_at, updated_at, started_position, position)
+                   VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $8, $9, $9)`,
+          values: [
+            projectId,
+            String(d.accountId),
+            String(d.cost),
+            String(d.deadlineAt),
+            optionalText(d.kind),
+            optionalText(d.externalTaskId),
+            d.metadata === undefined ? null : (d.metadata as Record<string, unknown>),
+            at,
+            position,
+          ],
+          expectRows: 1,
+        },
+      ];
+    case 'ProjectClaimed':
+      return update(`status = 'processing', attempt = $4, worker_id = $5, lease_expires_at = $6`, [
+        Number(d.attempt),
+        String(d.workerId),
+        String(d.leaseExpiresAt),
+      ]);
+    case 'LeaseExtended':
+      return update('lease_expires_at = $4', [String(d.leaseExpiresAt)]);
+    case 'ProjectCompleted':
+      return update(`status = 'completed', credits_used = $4, ${assetColumns(5)}`, [
+        Number(d.creditsUsed),
+        ...assetValues(d.assets),
+      ]);
+    // The event holds the project's whole set of assets, so every column is set, absent ones to null.
+    case 'ProjectAssetsAttached':
+      return update(assetColumns(4), assetValues(d.assets));
+    case 'ProjectFailed':
+      return update(`status = 'failed', error_code = $4, error_message = $5`, [String(d.code), String(d.errorMessage)]);
+    default:
+      return [];
+  }
+}
 
 /**
  * The watchdog's search for projects to fail: only projects in flight are indexed, by
