@@ -173,15 +173,7 @@ export class ProjectionRunner {
     const client = await this.options.pool.connect();
     try {
       const results = (await client.query(`BEGIN;\n${changes.map(render).join(';\n')}`)) as unknown as pg.QueryResult[];
-      // results[0] is BEGIN.
-      changes.forEach((change, i) => {
-        const rowCount = results[i + 1]?.rowCount;
-        if (change.expectRows !== undefined && rowCount !== change.expectRows) {
-          throw new ProjectionAssertionError(
-            `${this.name}: expected ${change.expectRows} row(s), changed ${rowCount}: ${change.text.slice(0, 120)} [${change.values.slice(0, 2).join(', ')}]`,
-          );
-        }
-      });
+      assertRowCounts(this.name, changes, results.slice(1)); // results[0] is BEGIN
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -190,6 +182,18 @@ export class ProjectionRunner {
       client.release();
     }
   }
+}
+
+/** Every change that promised a row count changed exactly that many rows. */
+export function assertRowCounts(name: string, changes: readonly RowChange[], results: readonly pg.QueryResult[]): void {
+  changes.forEach((change, i) => {
+    const rowCount = results[i]?.rowCount;
+    if (change.expectRows !== undefined && rowCount !== change.expectRows) {
+      throw new ProjectionAssertionError(
+        `${name}: expected ${change.expectRows} row(s), changed ${rowCount}: ${change.text.slice(0, 120)} [${change.values.slice(0, 2).join(', ')}]`,
+      );
+    }
+  });
 }
 
 function notify(position: bigint): RowChange {

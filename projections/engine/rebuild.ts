@@ -4,7 +4,7 @@ import { CHECKPOINTS_TABLE } from '../schema.js';
 import { LIVE_SCHEMA, type Projection, type RowChange } from '../projection.js';
 import { batched } from './batches.js';
 import { render } from './render.js';
-import { ProjectionAssertionError } from './projection-runner.js';
+import { assertRowCounts, ProjectionAssertionError } from './projection-runner.js';
 import { swapLockKey } from './projection-lock.js';
 
 export interface RebuildOptions {
@@ -130,14 +130,8 @@ async function run(client: pg.Pool | pg.PoolClient, changes: readonly RowChange[
   const results = (await client.query(
     inTransaction ? text : `BEGIN;\n${text};\nCOMMIT`,
   )) as unknown as pg.QueryResult[];
-  const offset = inTransaction ? 0 : 1;
   const list = Array.isArray(results) ? results : [results];
-  changes.forEach((change, i) => {
-    const rowCount = list[i + offset]?.rowCount;
-    if (change.expectRows !== undefined && rowCount !== change.expectRows) {
-      throw new ProjectionAssertionError(`${name} rebuild: expected ${change.expectRows} row(s), changed ${rowCount}`);
-    }
-  });
+  assertRowCounts(`${name} rebuild`, changes, list.slice(inTransaction ? 0 : 1));
 }
 
 /** Rows in one table and not in the other, both ways (0 and 0: identical). */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
-import { StoreUnavailableError } from '@ledger/event-store';
+import { isPostgresUnavailable, StoreUnavailableError } from '@ledger/event-store';
 import { LIVE_SCHEMA } from '@ledger/projections';
 import { ApiError } from '../errors/api-error.js';
 import { PG_POOL } from '../infrastructure/tokens.js';
@@ -13,22 +13,6 @@ export const READ_TABLES = {
   ledgerEntries: `${LIVE_SCHEMA}.ledger_entries`,
   projects: `${LIVE_SCHEMA}.projects`,
 } as const;
-
-// SQLSTATE classes and socket errors that mean "the database can't serve us now":
-// 08 connection exception, 53 insufficient resources, 57 operator intervention.
-const UNAVAILABLE_CLASSES = new Set(['08', '53', '57']);
-const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-// node-postgres names a dropped socket, a pool timeout or an ended pool only in the message.
-const UNAVAILABLE_MESSAGE =
-  /Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i;
-
-function isUnavailable(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && (UNAVAILABLE_NODE_CODES.has(code) || UNAVAILABLE_CLASSES.has(code.slice(0, 2)))) {
-    return true;
-  }
-  return typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message);
-}
 
 /**
  * The read side of every query: wait until the projections reached the
@@ -52,7 +36,7 @@ export class ReadModel {
       await this.progress.waitFor(consistency.minPosition, consistency.waitMs);
       return (await this.pool.query<R>(text, [...values])).rows;
     } catch (error) {
-      if (isUnavailable(error)) {
+      if (isPostgresUnavailable(error)) {
         throw new StoreUnavailableError('the read models are unavailable', { cause: error });
       }
       throw error;

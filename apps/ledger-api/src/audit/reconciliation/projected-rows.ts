@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { CHECKPOINTS_TABLE, LIVE_SCHEMA, accountBalancesProjection, projectsProjection } from '@ledger/projections';
-import { StoreUnavailableError } from '@ledger/event-store';
+import { isPostgresUnavailable, StoreUnavailableError } from '@ledger/event-store';
 import type { AccountRow, ProjectRow } from './read-model-fold.js';
 
 /** The read models' rows and the checkpoint each one is exactly the fold of. */
@@ -110,16 +110,8 @@ async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
 }
 
 // A database that can't be reached is a 503, as for the event store.
-const UNAVAILABLE = /^(08|53|57)|^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/;
-
 function translate(error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = (error as Error | null)?.message ?? '';
-  if (
-    (typeof code === 'string' && UNAVAILABLE.test(code)) ||
-    /Connection terminated|connection timeout/i.test(message)
-  ) {
-    return new StoreUnavailableError('the read models database is unavailable', { cause: error });
-  }
-  return error;
+  return isPostgresUnavailable(error)
+    ? new StoreUnavailableError('the read models database is unavailable', { cause: error })
+    : error;
 }
