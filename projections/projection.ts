@@ -6,6 +6,11 @@ export interface RowChange {
   values: readonly SqlValue[];
   /** When set, the statement must change exactly this many rows (asserted before commit). */
   expectRows?: number;
+  /**
+   * A fence, not a promise about the data: missing its row count means another
+   * runner moved on (a retriable `FencedOffError`), not a broken projection.
+   */
+  fence?: boolean;
 }
 
 export type SqlValue = string | number | bigint | boolean | null | Date | Record<string, unknown> | readonly unknown[];

@@ -178,6 +178,28 @@ describe('projections: given events, expected rows', () => {
     expect(rows.map((r) => BigInt(r.position))).toEqual([position, position, position]);
   });
 
+  it('starts again from the checkpoint when another runner moved it, instead of stopping', async () => {
+    const acc = `acc-${randomUUID()}`;
+    const before = await given(`account-${acc}`, e('CreditsGranted', { amount: 3, source: 'promo' }));
+    // As if a runner that took over meanwhile had applied the next position already.
+    await pool.query("UPDATE projections.checkpoints SET position = $1 WHERE projection = 'account_balances'", [
+      String(before + 1n),
+    ]);
+    const result = await store.append([
+      { streamName: `other-${randomUUID()}`, expectedRevision: 'no_stream', events: [e('Filler', {})] },
+      {
+        streamName: `account-${acc}`,
+        expectedRevision: 'any',
+        events: [e('CreditsGranted', { amount: 4, source: 'promo' })],
+      },
+    ]);
+    await projector.caughtUp(result.position);
+    expect(projector.status().find((s) => s.projection === 'account_balances')).toMatchObject({ failed: undefined });
+    expect((await row('SELECT balance FROM projections.account_balances WHERE account_id = $1', acc))[0]).toEqual({
+      balance: '7',
+    });
+  });
+
   it('runs one active runner per projection across replicas; a standby takes over when the active one stops', async () => {
     const replica = new Projector({ pool, connectionString: url, store, log: quiet, lockRetryMs: 20 });
     await replica.start();

@@ -2,6 +2,8 @@ import type { StoredEvent } from '@ledger/event-store';
 import { accountIdOf, amountOf, valuesList, type Projection, type RowChange } from '../projection.js';
 
 interface Delta {
+  /** Only an account whose first money event is a grant may be created (as in the domain). */
+  opensWithGrant: boolean;
   balance: number;
   granted: number;
   debited: number;
@@ -37,6 +39,7 @@ CREATE TABLE ${schema}.account_balances (
       if (!accountId || !['CreditsGranted', 'Debited', 'Refunded'].includes(event.type)) continue;
       const amount = Number(amountOf(event));
       const delta = deltas.get(accountId) ?? {
+        opensWithGrant: event.type === 'CreditsGranted',
         balance: 0,
         granted: 0,
         debited: 0,
@@ -57,16 +60,23 @@ CREATE TABLE ${schema}.account_balances (
     if (deltas.size === 0) return [];
     const table = `${schema}.account_balances`;
     const rows = [...deltas];
+    // A debit or refund of an account with no row makes the update below miss it: a
+    // failed row count, which stops the projection (a corrupt or foreign log).
+    const opening = rows.filter(([, d]) => d.opensWithGrant);
     return [
-      {
-        // New accounts start at zero (a CHECK is tested on a proposed row even when it
-        // conflicts, so the sums can't ride on the insert).
-        text: `INSERT INTO ${table} (account_id, balance, total_granted, total_debited, total_refunded, created_at, updated_at, position)
+      ...(opening.length === 0
+        ? []
+        : [
+            {
+              // New accounts start at zero (a CHECK is tested on a proposed row even when it
+              // conflicts, so the sums can't ride on the insert).
+              text: `INSERT INTO ${table} (account_id, balance, total_granted, total_debited, total_refunded, created_at, updated_at, position)
                SELECT v.account_id, 0, 0, 0, 0, v.first_at::timestamptz, v.first_at::timestamptz, v.position::bigint
-               FROM (VALUES ${valuesList(rows.length, 3)}) AS v(account_id, first_at, position)
+               FROM (VALUES ${valuesList(opening.length, 3)}) AS v(account_id, first_at, position)
                ON CONFLICT (account_id) DO NOTHING`,
-        values: rows.flatMap(([accountId, d]) => [accountId, d.firstAt, d.position.toString()]),
-      },
+              values: opening.flatMap(([accountId, d]) => [accountId, d.firstAt, d.position.toString()]),
+            },
+          ]),
       {
         text: `UPDATE ${table} AS t SET balance = t.balance + v.balance::bigint, total_granted = t.total_granted + v.granted::bigint,
                  total_debited = t.total_debited + v.debited::bigint, total_refunded = t.total_refunded + v.refunded::bigint,

@@ -9,6 +9,11 @@ import { ProjectionLock, swapLockKey } from './projection-lock.js';
 
 export const PROJECTIONS_CHANNEL = 'projections_advanced';
 
+/** The checkpoint moved under this runner (another one took over meanwhile): start again from it. */
+export class FencedOffError extends Error {
+  override readonly name = 'FencedOffError';
+}
+
 /** A projection wrote other rows than its mapping promised: a bug or corrupt tables. Nothing retries it. */
 export class ProjectionAssertionError extends Error {
   override readonly name = 'ProjectionAssertionError';
@@ -154,6 +159,7 @@ export class ProjectionRunner {
       text: `UPDATE ${CHECKPOINTS_TABLE} SET position = $1, updated_at = now() WHERE projection = $2 AND position = $3`,
       values: [last.position, this.name, this.checkpoint],
       expectRows: 1,
+      fence: true,
     };
     const separate = this.options.checkpointMode === 'separate';
     await this.transaction([
@@ -189,6 +195,7 @@ export function assertRowCounts(name: string, changes: readonly RowChange[], res
   changes.forEach((change, i) => {
     const rowCount = results[i]?.rowCount;
     if (change.expectRows !== undefined && rowCount !== change.expectRows) {
+      if (change.fence) throw new FencedOffError(`${name}: the checkpoint moved under this runner`);
       throw new ProjectionAssertionError(
         `${name}: expected ${change.expectRows} row(s), changed ${rowCount}: ${change.text.slice(0, 120)} [${change.values.slice(0, 2).join(', ')}]`,
       );

@@ -90,6 +90,8 @@ async function swapIn(
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    // Moving the tables needs their exclusive lock: wait for readers a bounded time, not forever.
+    await client.query(`SET LOCAL lock_timeout = '10s'`);
     await client.query(`SELECT pg_advisory_xact_lock(${swapLockKey(projection.name)})`);
     const checkpoint = await liveCheckpoint(client, projection.name);
     // The live runner applied these while we caught up; they are final (it saw them).

@@ -111,7 +111,13 @@ export class CommandExecutor {
       await this.refusals.replay(context);
       const now = this.clock.now();
       const loads = new Loads(this.accounts, this.projects);
-      const decided = await this.decide(context, plan, loads, now);
+      let decided: Decided;
+      try {
+        decided = await plan.decide(loads, now);
+      } catch (error) {
+        if (!(error instanceof RuleViolation)) throw error;
+        return this.refuse(context, error);
+      }
       const metadata = eventMetadata(context, now);
       const streams = this.appendsOf(decided, loads, metadata);
       streams.push({
@@ -146,17 +152,23 @@ export class CommandExecutor {
     }
   }
 
-  /** A rule violation is the command's answer: kept, so a repeat of the key gets it again. */
-  private async decide(context: CommandContext, plan: CommandPlan, loads: Loads, now: Date): Promise<Decided> {
-    try {
-      return await plan.decide(loads, now);
-    } catch (error) {
-      if (error instanceof RuleViolation) {
-        const { status, body } = this.refusalResponse(error);
-        await this.refusals.record(context, { status, body: body as Record<string, unknown> });
-      }
-      throw error;
+  /**
+   * A rule violation is the command's answer: kept, so a repeat of the key gets it again.
+   * Unless the same key was accepted meanwhile on another replica (this decision may
+   * even have seen its events): then that acceptance is the answer, checked again
+   * after the refusal is kept so that a late one still wins.
+   */
+  private async refuse(context: CommandContext, violation: RuleViolation): Promise<CommandResponse> {
+    const accepted = await this.idempotency.find(context);
+    if (accepted) return accepted;
+    const { status, body } = this.refusalResponse(violation);
+    await this.refusals.record(context, { status, body: body as Record<string, unknown> });
+    const late = await this.idempotency.find(context);
+    if (late) {
+      await this.refusals.forget(context);
+      return late;
     }
+    throw violation;
   }
 
   private appendsOf(decided: Decided, loads: Loads, metadata: Record<string, string>): StreamAppend[] {

@@ -45,4 +45,12 @@ export class RefusalRecords {
       [context.caller, context.idempotencyKey, context.requestHash, outcome.status, JSON.stringify(outcome.body)],
     );
   }
+
+  /** An acceptance of the same key won after all: its record answers from now on. */
+  async forget(context: CommandContext): Promise<void> {
+    await this.pool.query('DELETE FROM ledger_api.refusals WHERE caller = $1 AND idempotency_key = $2', [
+      context.caller,
+      context.idempotencyKey,
+    ]);
+  }
 }

@@ -59,11 +59,14 @@ export class UnmatchedWebhooks {
     );
   }
 
-  /** The task's project exists now: its earlier deliveries leave the list. */
-  async markMatched(provider: string, taskId: string, at: Date): Promise<void> {
+  /**
+   * This delivery was applied (re-delivered once its project existed): it leaves the
+   * list. Other kept deliveries of the task stay until they are applied themselves.
+   */
+  async markMatched(provider: string, deliveryKey: string, at: Date): Promise<void> {
     await this.pool.query(
-      `UPDATE ${TABLE} SET matched = true, matched_at = $3 WHERE provider = $1 AND task_id = $2 AND NOT matched`,
-      [provider, taskId, at],
+      `UPDATE ${TABLE} SET matched = true, matched_at = $3 WHERE provider = $1 AND delivery_key = $2 AND NOT matched`,
+      [provider, deliveryKey, at],
     );
   }
 

@@ -8,7 +8,8 @@ export const SIGNATURE_HEADER = 'x-signature';
 // A header is a few fields; bound what is parsed, whoever sent it.
 const SIGNATURE_HEADER_LENGTH_MAX = 1024;
 const SIGNATURES_MAX = 8;
-const TIMESTAMP_TEXT = /^\d{1,12}$/;
+// Canonical decimal only (no leading zeros): the HMAC covers the number as text.
+const TIMESTAMP_TEXT = /^(0|[1-9]\d{0,11})$/;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
 interface ParsedSignature {

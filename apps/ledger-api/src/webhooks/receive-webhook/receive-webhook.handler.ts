@@ -40,8 +40,7 @@ export class ReceiveWebhookHandler implements ICommandHandler<ReceiveWebhookComm
       });
       return { status: 202, body: { provider, taskId: delivery.taskId, matched: false } };
     }
-    await this.unmatched.markMatched(provider, delivery.taskId, this.clock.now());
-    return this.executor.execute(context, {
+    const response = await this.executor.execute(context, {
       serializeOn: projectStream(projectId),
       decide: async (loads, now) => {
         const project = await loads.project(projectId);
@@ -57,6 +56,9 @@ export class ReceiveWebhookHandler implements ICommandHandler<ReceiveWebhookComm
         return projectDecided(projectId, refusedForNow(project, decide), 200);
       },
     });
+    // Only once applied: a delivery answered 409 or 503 stays listed until it is.
+    await this.unmatched.markMatched(provider, context.idempotencyKey, this.clock.now());
+    return response;
   }
 }
 
