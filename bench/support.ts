@@ -22,7 +22,8 @@ export async function benchDatabase(): Promise<BenchDatabase> {
     await postgres.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void stop().then(() => process.exit(130)));
   return { url: postgres.url, createDatabase: (name) => postgres.createDatabase(name), close: stop };
 }
 
