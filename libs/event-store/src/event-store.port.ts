@@ -61,6 +61,15 @@ export interface ReadStreamOptions {
   limit?: number;
 }
 
+/** One stream of a `readStreams` call, read forwards. */
+export interface StreamRead {
+  streamName: string;
+  /** Inclusive; defaults to 0. */
+  fromRevision?: bigint;
+  /** Bounded: at most `READ_LIMIT_MAX`. */
+  limit?: number;
+}
+
 export interface ReadAllOptions {
   /** Exclusive: events strictly after this position. Defaults to 0n, the start. */
   afterPosition?: bigint;
@@ -97,6 +106,11 @@ export interface EventStore {
   append(streams: StreamAppend[]): Promise<AppendResult>;
   /** Events of one stream; an empty list when the stream does not exist. */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
+  /**
+   * Several streams read forwards at once (one round trip where the store
+   * allows): the events of each request, in request order.
+   */
+  readStreams(reads: readonly StreamRead[]): Promise<StoredEvent[][]>;
   /** Ledger events of the global log, in position order. */
   readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
   /** Position of the last ledger event, or 0n when the log is empty (positions start above 0). */

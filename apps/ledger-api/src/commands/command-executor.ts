@@ -8,7 +8,7 @@ import {
   type ProjectEvent,
   type ProjectState,
 } from '@ledger/domain';
-import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
+import { VersionConflictError, type EventStore, type StoredEvent, type StreamAppend } from '@ledger/event-store';
 import { ApiError } from '../errors/api-error.js';
 import { RuleViolation } from '@ledger/domain';
 import { RefusalRecords } from './refusals.js';
@@ -30,14 +30,17 @@ export class Loads {
   constructor(
     private readonly accounts: StreamStateCache<AccountState>,
     private readonly projects: StreamStateCache<ProjectState>,
+    private readonly prefetched: ReadonlyMap<string, { fromRevision: bigint; events: StoredEvent[] }> = new Map(),
   ) {}
 
   async account(accountId: string): Promise<AccountState> {
-    return this.track(accountStream(accountId), await this.accounts.load(accountStream(accountId)));
+    const stream = accountStream(accountId);
+    return this.track(stream, await this.accounts.load(stream, this.prefetched.get(stream)));
   }
 
   async project(projectId: string): Promise<ProjectState> {
-    return this.track(projectStream(projectId), await this.projects.load(projectStream(projectId)));
+    const stream = projectStream(projectId);
+    return this.track(stream, await this.projects.load(stream, this.prefetched.get(stream)));
   }
 
   private track<S>(streamName: string, loaded: LoadedState<S>): S {
@@ -58,6 +61,8 @@ export interface Decided {
 export interface CommandPlan {
   /** The stream whose commands this process runs one at a time. */
   serializeOn: string;
+  /** Streams the decision will load: their tails are read with the idempotency record, in one round trip. */
+  reads?: readonly string[];
   decide(loads: Loads, now: Date): Promise<Decided>;
 }
 
@@ -106,11 +111,11 @@ export class CommandExecutor {
 
   private async attempt(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
     for (let attempt = 1; ; attempt++) {
-      const recorded = await this.idempotency.find(context);
+      const { recorded, prefetched } = await this.readAhead(context, plan.reads ?? []);
       if (recorded) return recorded;
       await this.refusals.replay(context);
       const now = this.clock.now();
-      const loads = new Loads(this.accounts, this.projects);
+      const loads = new Loads(this.accounts, this.projects, prefetched);
       let decided: Decided;
       try {
         decided = await plan.decide(loads, now);
@@ -150,6 +155,25 @@ export class CommandExecutor {
         await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
       }
     }
+  }
+
+  /** The idempotency record and the tails of the streams in memory, in one read of the store. */
+  private async readAhead(context: CommandContext, streams: readonly string[]) {
+    const tails = streams.flatMap((stream) => this.cacheOf(stream)?.tailOf(stream) ?? []);
+    const [records, ...pages] = await this.store.readStreams([
+      { streamName: this.idempotency.streamOf(context), limit: 1 },
+      ...tails,
+    ]);
+    const prefetched = new Map(
+      tails.map((tail, i) => [tail.streamName, { fromRevision: tail.fromRevision, events: pages[i]! }]),
+    );
+    return { recorded: this.idempotency.answer(records?.[0], context), prefetched };
+  }
+
+  private cacheOf(stream: string): StreamStateCache<AccountState> | StreamStateCache<ProjectState> | undefined {
+    if (stream.startsWith('account-')) return this.accounts;
+    if (stream.startsWith('project-')) return this.projects;
+    return undefined;
   }
 
   /**

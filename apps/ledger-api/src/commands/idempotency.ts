@@ -59,6 +59,11 @@ export class IdempotencyRecords {
   /** The recorded response of an earlier accepted request with this key, if any (422 if it differs). */
   async find(context: CommandContext): Promise<CommandResponse | undefined> {
     const [record] = await this.store.readStream(this.streamOf(context), { limit: 1 });
+    return this.answer(record, context);
+  }
+
+  /** The answer a record read elsewhere (with other streams, in one round trip) gives. */
+  answer(record: StoredEvent | undefined, context: CommandContext): CommandResponse | undefined {
     return record ? replay(record, context) : undefined;
   }
 

@@ -25,6 +25,10 @@ const CACHE_BYTES_MAX = 64 * 1024 * 1024;
 // at most this many events, however long the stream grows.
 export const SNAPSHOT_EVERY_EVENTS = 100;
 
+function nextRevision(entry: { revision: bigint | undefined }): bigint {
+  return entry.revision === undefined ? 0n : entry.revision + 1n;
+}
+
 /**
  * Keeps decisions O(new events): the state of recently used streams stays in
  * memory with its revision, and a load only reads what was appended since
@@ -45,11 +49,26 @@ export class StreamStateCache<S> {
     private readonly snapshots: SnapshotStore,
   ) {}
 
-  async load(streamName: string): Promise<LoadedState<S>> {
+  /**
+   * Where a load of this stream would read from, if it is in memory: a caller can read
+   * that tail together with other streams (one round trip) and hand it to `load`.
+   */
+  tailOf(streamName: string): { streamName: string; fromRevision: bigint; limit: number } | undefined {
+    const entry = this.cache.get(streamName);
+    return entry ? { streamName, fromRevision: nextRevision(entry), limit: READ_PAGE } : undefined;
+  }
+
+  /** `prefetched`: the tail read by the caller, used if it starts where this load would. */
+  async load(
+    streamName: string,
+    prefetched?: { fromRevision: bigint; events: StoredEvent[] },
+  ): Promise<LoadedState<S>> {
     let entry = this.cache.get(streamName) ?? (await this.fromSnapshot(streamName));
+    let ready = prefetched?.fromRevision === nextRevision(entry) ? prefetched.events : undefined;
     for (;;) {
-      const from = entry.revision === undefined ? 0n : entry.revision + 1n;
-      const events = await this.store.readStream(streamName, { fromRevision: from, limit: READ_PAGE });
+      const from = nextRevision(entry);
+      const events = ready ?? (await this.store.readStream(streamName, { fromRevision: from, limit: READ_PAGE }));
+      ready = undefined;
       if (events.length > 0) entry = { ...this.apply(entry, events), snapshotRevision: entry.snapshotRevision };
       if (events.length < READ_PAGE) break;
     }

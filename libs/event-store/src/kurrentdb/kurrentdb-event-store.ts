@@ -16,6 +16,7 @@ import {
   type ReadStreamOptions,
   type StoredEvent,
   type StreamAppend,
+  type StreamRead,
   type StreamAppendResult,
   type SubscribeOptions,
   type Subscription,
@@ -125,6 +126,18 @@ export class KurrentDbEventStore implements EventStore {
       if (last.position > position) position = last.position;
     }
     return position;
+  }
+
+  // The client has no batched read: one call per stream, concurrently.
+  readStreams(reads: readonly StreamRead[]): Promise<StoredEvent[][]> {
+    return Promise.all(
+      reads.map((r) =>
+        this.readStream(r.streamName, {
+          ...(r.fromRevision === undefined ? {} : { fromRevision: r.fromRevision }),
+          ...(r.limit === undefined ? {} : { limit: r.limit }),
+        }),
+      ),
+    );
   }
 
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {

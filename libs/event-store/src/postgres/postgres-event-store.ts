@@ -8,6 +8,7 @@ import {
   type ReadStreamOptions,
   type StoredEvent,
   type StreamAppend,
+  type StreamRead,
   type SubscribeOptions,
   type Subscription,
 } from '../event-store.port.js';
@@ -147,6 +148,35 @@ export class PostgresEventStore implements EventStore {
       return rows.map(toStoredEvent);
     } catch (error) {
       translatePgError(error, 'readStream');
+    }
+  }
+
+  async readStreams(reads: readonly StreamRead[]): Promise<StoredEvent[][]> {
+    if (reads.length === 0) return [];
+    const columns = EVENT_COLUMNS.split(', ')
+      .map((c) => `e.${c}`)
+      .join(', ');
+    try {
+      const { rows } = await this.pool.query<EventRow & { i: string }>(
+        `SELECT r.i, ${columns}
+         FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS r(stream, from_revision, lim, i)
+         CROSS JOIN LATERAL (
+           SELECT * FROM event_store.events x
+           WHERE x.stream_name = r.stream AND x.revision >= r.from_revision
+           ORDER BY x.revision LIMIT r.lim
+         ) e
+         ORDER BY r.i, e.revision`,
+        [
+          reads.map((r) => r.streamName),
+          reads.map((r) => (r.fromRevision ?? 0n).toString()),
+          reads.map((r) => clampLimit(r.limit)),
+        ],
+      );
+      const result: StoredEvent[][] = reads.map(() => []);
+      for (const row of rows) result[Number(row.i) - 1]!.push(toStoredEvent(row));
+      return result;
+    } catch (error) {
+      translatePgError(error, 'readStreams');
     }
   }
 

@@ -243,6 +243,28 @@ export function eventStoreContract(harness: ContractHarness): void {
       expect(middle.map((e) => e.revision)).toEqual([4n, 3n]);
     });
 
+    it('reads several streams at once, each from its own revision and with its own limit', async () => {
+      const a = streamName('many-a');
+      const b = streamName('many-b');
+      await store.append([
+        { streamName: a, expectedRevision: 'no_stream', events: Array.from({ length: 5 }, () => event()) },
+      ]);
+      await store.append([{ streamName: b, expectedRevision: 'no_stream', events: [event(), event()] }]);
+      const [fromA, fromB, missing, limited] = await store.readStreams([
+        { streamName: a, fromRevision: 3n },
+        { streamName: b },
+        { streamName: streamName('many-missing') },
+        { streamName: a, fromRevision: 1n, limit: 2 },
+      ]);
+      expect(fromA!.map((e) => e.revision)).toEqual([3n, 4n]);
+      expect(fromB!.map((e) => [e.streamName, e.revision])).toEqual([
+        [b, 0n],
+        [b, 1n],
+      ]);
+      expect(missing).toEqual([]);
+      expect(limited!.map((e) => e.revision)).toEqual([1n, 2n]);
+    });
+
     it('reads an unknown stream as empty', async () => {
       expect(await store.readStream(streamName('unknown'))).toEqual([]);
     });

@@ -11,6 +11,7 @@ export class DebitCreditsHandler implements ICommandHandler<DebitCreditsCommand>
   execute({ context, accountId, body }: DebitCreditsCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: accountStream(accountId),
+      reads: [accountStream(accountId)],
       decide: async (loads) => {
         const decision = decideDebitCredits(await loads.account(accountId), {
           type: 'DebitCredits',

@@ -11,6 +11,7 @@ export class GrantCreditsHandler implements ICommandHandler<GrantCreditsCommand>
   execute({ context, accountId, body }: GrantCreditsCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: accountStream(accountId),
+      reads: [accountStream(accountId)],
       decide: async (loads) => {
         const decision = decideGrantCredits(await loads.account(accountId), {
           type: 'GrantCredits',

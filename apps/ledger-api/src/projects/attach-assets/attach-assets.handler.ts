@@ -12,6 +12,7 @@ export class AttachAssetsHandler implements ICommandHandler<AttachAssetsCommand>
   execute({ context, projectId, body }: AttachAssetsCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const decision = decideAttachAssets(await loads.project(projectId), {
           type: 'AttachAssets',

@@ -12,6 +12,7 @@ export class ClaimProjectHandler implements ICommandHandler<ClaimProjectCommand>
   execute({ context, projectId, body }: ClaimProjectCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const decision = decideClaimProject(await loads.project(projectId), {
           type: 'ClaimProject',

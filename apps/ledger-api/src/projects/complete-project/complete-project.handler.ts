@@ -12,6 +12,7 @@ export class CompleteProjectHandler implements ICommandHandler<CompleteProjectCo
   execute({ context, projectId, body }: CompleteProjectCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const decision = decideCompleteProject(await loads.project(projectId), {
           type: 'CompleteProject',

@@ -12,6 +12,7 @@ export class FailProjectHandler implements ICommandHandler<FailProjectCommand> {
   execute({ context, projectId, body }: FailProjectCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const decision = decideFailProject(await loads.project(projectId), {
           type: 'FailProject',

@@ -12,6 +12,7 @@ export class HeartbeatProjectHandler implements ICommandHandler<HeartbeatProject
   execute({ context, projectId, body }: HeartbeatProjectCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const decision = decideHeartbeatProject(await loads.project(projectId), {
           type: 'HeartbeatProject',

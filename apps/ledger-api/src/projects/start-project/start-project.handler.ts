@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { accountStream, decideStartProject } from '@ledger/domain';
+import { accountStream, decideStartProject, projectStream } from '@ledger/domain';
 import { CommandExecutor } from '../../commands/command-executor.js';
 import type { LedgerConfig } from '../../config/ledger-config.js';
 import { LEDGER_CONFIG } from '../../infrastructure/tokens.js';
@@ -19,6 +19,7 @@ export class StartProjectHandler implements ICommandHandler<StartProjectCommand>
   execute({ context, body }: StartProjectCommand): Promise<CommandResponse> {
     return this.executor.execute(context, {
       serializeOn: accountStream(body.accountId),
+      reads: [accountStream(body.accountId), projectStream(body.projectId)],
       decide: async (loads, now) => {
         const [account, project] = [await loads.account(body.accountId), await loads.project(body.projectId)];
         const decision = decideStartProject(account, project, {

@@ -18,6 +18,7 @@ export class ExpireProjectHandler implements ICommandHandler<ExpireProjectComman
     let expired = false;
     const response = await this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const decision = decideExpireProject(await loads.project(projectId), {
           type: 'ExpireProject',

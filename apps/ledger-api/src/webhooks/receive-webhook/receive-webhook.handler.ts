@@ -42,6 +42,7 @@ export class ReceiveWebhookHandler implements ICommandHandler<ReceiveWebhookComm
     }
     const response = await this.executor.execute(context, {
       serializeOn: projectStream(projectId),
+      reads: [projectStream(projectId)],
       decide: async (loads, now) => {
         const project = await loads.project(projectId);
         const decide = () =>
