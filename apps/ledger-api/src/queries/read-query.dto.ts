@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { IsOptional, ValidateBy, buildMessage, type ValidationOptions } from 'class-validator';
 import { WAIT_MS_DEFAULT, WAIT_MS_MAX } from '../projections/projection-progress.js';
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, decodeCursor, type PageRequest } from './page.js';
@@ -72,8 +72,8 @@ export class ReadQueryDto {
   waitMs?: string;
 }
 
-/** A list query: cursor pagination (API.md "Lists"). */
-export class PageQueryDto extends ReadQueryDto {
+/** Cursor pagination (API.md "Lists"), for any list. */
+export class PagingDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT })
   @IsOptional()
   @IsIntegerText(1, PAGE_LIMIT_MAX)
@@ -84,6 +84,9 @@ export class PageQueryDto extends ReadQueryDto {
   @IsCursor()
   cursor?: string;
 }
+
+/** A list of a read model: paged, and as fresh as the caller asks. */
+export class PageQueryDto extends IntersectionType(ReadQueryDto, PagingDto) {}
 
 /** How fresh a read must be: the position the read models must have reached, and how long to wait for it. */
 export interface Consistency {
