@@ -23,7 +23,9 @@ export async function startService(): Promise<BenchService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-svc-'));
   await chmod(dataDir, 0o755);
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/apps/ledger-api/src/main.js'], {
+  // BENCH_SERVICE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the service under load.
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/apps/ledger-api/src/main.js'], {
     env: {
       ...process.env,
       PORT: String(port),

@@ -111,9 +111,13 @@ export class CommandExecutor {
 
   private async attempt(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
     for (let attempt = 1; ; attempt++) {
-      const { recorded, prefetched } = await this.readAhead(context, plan.reads ?? []);
+      // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
+      const [{ recorded, prefetched }, refusal] = await Promise.all([
+        this.readAhead(context, plan.reads ?? []),
+        this.refusals.find(context),
+      ]);
       if (recorded) return recorded;
-      await this.refusals.replay(context);
+      RefusalRecords.answer(refusal, context);
       const now = this.clock.now();
       const loads = new Loads(this.accounts, this.projects, prefetched);
       let decided: Decided;
@@ -157,7 +161,10 @@ export class CommandExecutor {
     }
   }
 
-  /** The idempotency record and the tails of the streams in memory, in one read of the store. */
+  /**
+   * The idempotency record and what loading each stream needs first (its tail
+   * after the state in memory, or the start of a stream not in memory), in one read of the store.
+   */
   private async readAhead(context: CommandContext, streams: readonly string[]) {
     const tails = streams.flatMap((stream) => this.cacheOf(stream)?.tailOf(stream) ?? []);
     const [records, ...pages] = await this.store.readStreams([

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { GroupRunner, type MemberResult } from '@ledger/platform';
 import { ApiError } from '../errors/api-error.js';
 import type { CommandContext, CommandOutcome } from './idempotency.js';
 
@@ -16,16 +17,38 @@ export class RecordedRefusal extends Error {
  * log; without this, a repeat of a refused debit could be accepted later and
  * charge under a key whose first answer was "no".
  */
+interface RefusalRow {
+  request_hash: string;
+  status: number;
+  body: string;
+}
+
 export class RefusalRecords {
+  // Concurrent commands look their keys up in one statement (the store's group commit does the same for appends).
+  private readonly lookups = new GroupRunner<CommandContext, RefusalRow | undefined>(
+    async (contexts) => {
+      const { rows } = await this.pool.query<RefusalRow & { i: string }>(
+        `SELECT k.i, r.request_hash, r.status, r.body
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(caller, idempotency_key, i)
+         JOIN ledger_api.refusals r ON r.caller = k.caller AND r.idempotency_key = k.idempotency_key`,
+        [contexts.map((c) => c.caller), contexts.map((c) => c.idempotencyKey)],
+      );
+      const found: MemberResult<RefusalRow | undefined>[] = contexts.map(() => ({ ok: true, value: undefined }));
+      for (const row of rows) found[Number(row.i) - 1] = { ok: true, value: row };
+      return found;
+    },
+    { maxInFlight: 2, maxGroup: 200 },
+  );
+
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Throws the recorded refusal for this key (or 422 if the key came with another request). */
-  async replay(context: CommandContext): Promise<void> {
-    const { rows } = await this.pool.query<{ request_hash: string; status: number; body: string }>(
-      'SELECT request_hash, status, body FROM ledger_api.refusals WHERE caller = $1 AND idempotency_key = $2',
-      [context.caller, context.idempotencyKey],
-    );
-    const row = rows[0];
+  /** The refusal kept for this key, if any; `answer` turns it into the response. */
+  find(context: CommandContext): Promise<RefusalRow | undefined> {
+    return this.lookups.submit(context);
+  }
+
+  /** Throws the response a kept refusal gives (or 422 if the key came with another request). */
+  static answer(row: RefusalRow | undefined, context: CommandContext): void {
     if (!row) return;
     if (row.request_hash !== context.requestHash) {
       throw new ApiError(

@@ -88,4 +88,44 @@ describe('StreamStateCache', () => {
     expect(next.state.balance).toBe(SNAPSHOT_EVERY_EVENTS + 1);
     expect(eventsRead).toBe(SNAPSHOT_EVERY_EVENTS + 1);
   });
+
+  it('loads a short stream not in memory from the page read ahead alone, with no snapshot lookup or other read', async () => {
+    const stream = `account-${randomUUID()}`;
+    await grants(stream, SNAPSHOT_EVERY_EVENTS - 1, 'no_stream');
+    const cache = new StreamStateCache(counting, fold, snapshots);
+    const head = cache.tailOf(stream);
+    expect(head).toEqual({ streamName: stream, fromRevision: 0n, limit: SNAPSHOT_EVERY_EVENTS });
+    const [page] = await store.readStreams([head]);
+    let snapshotLoads = 0;
+    const watched = Object.assign(Object.create(snapshots) as SnapshotStore, {
+      load: (...args: Parameters<SnapshotStore['load']>) => {
+        snapshotLoads++;
+        return snapshots.load(...args);
+      },
+    });
+    eventsRead = 0;
+    const loaded = await new StreamStateCache(counting, fold, watched).load(stream, {
+      fromRevision: 0n,
+      events: page!,
+    });
+    expect(loaded).toMatchObject({ revision: BigInt(SNAPSHOT_EVERY_EVENTS - 2), state: { balance: 99 } });
+    expect(eventsRead).toBe(0);
+    expect(snapshotLoads).toBe(0);
+  });
+
+  it('goes to the snapshot when the page read ahead of a stream not in memory is full', async () => {
+    const stream = `account-${randomUUID()}`;
+    const total = SNAPSHOT_EVERY_EVENTS * 2 + 3;
+    await grants(stream, total, 'no_stream');
+    await new StreamStateCache(counting, fold, snapshots).load(stream);
+    await snapshots.drain();
+    const cold = new StreamStateCache(counting, fold, snapshots);
+    const [page] = await store.readStreams([cold.tailOf(stream)]);
+    expect(page).toHaveLength(SNAPSHOT_EVERY_EVENTS);
+    eventsRead = 0;
+    const loaded = await cold.load(stream, { fromRevision: 0n, events: page! });
+    expect(loaded.state.balance).toBe(total);
+    // Only what follows the snapshot: the page of the first events was not enough, and not folded twice.
+    expect(eventsRead).toBeLessThan(SNAPSHOT_EVERY_EVENTS);
+  });
 });

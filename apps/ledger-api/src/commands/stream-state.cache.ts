@@ -29,6 +29,10 @@ function nextRevision(entry: { revision: bigint | undefined }): bigint {
   return entry.revision === undefined ? 0n : entry.revision + 1n;
 }
 
+function emptyEntry<S>(state: S): LoadedState<S> & { snapshotRevision: bigint | undefined } {
+  return { state, revision: undefined, lastPosition: undefined, lastEventAt: undefined, snapshotRevision: undefined };
+}
+
 /**
  * Keeps decisions O(new events): the state of recently used streams stays in
  * memory with its revision, and a load only reads what was appended since
@@ -50,21 +54,34 @@ export class StreamStateCache<S> {
   ) {}
 
   /**
-   * Where a load of this stream would read from, if it is in memory: a caller can read
-   * that tail together with other streams (one round trip) and hand it to `load`.
+   * What a load of this stream would read first: the tail after the revision in
+   * memory, or, for a stream not in memory, its first events (a stream shorter
+   * than a snapshot's interval has no snapshot, so that page is all of it). A
+   * caller reads it together with other streams (one round trip) and hands it to `load`.
    */
-  tailOf(streamName: string): { streamName: string; fromRevision: bigint; limit: number } | undefined {
+  tailOf(streamName: string): { streamName: string; fromRevision: bigint; limit: number } {
     const entry = this.cache.get(streamName);
-    return entry ? { streamName, fromRevision: nextRevision(entry), limit: READ_PAGE } : undefined;
+    return entry
+      ? { streamName, fromRevision: nextRevision(entry), limit: READ_PAGE }
+      : { streamName, fromRevision: 0n, limit: SNAPSHOT_EVERY_EVENTS };
   }
 
-  /** `prefetched`: the tail read by the caller, used if it starts where this load would. */
+  /** `prefetched`: what `tailOf` named, read by the caller; used if it still starts where this load would. */
   async load(
     streamName: string,
     prefetched?: { fromRevision: bigint; events: StoredEvent[] },
   ): Promise<LoadedState<S>> {
-    let entry = this.cache.get(streamName) ?? (await this.fromSnapshot(streamName));
-    let ready = prefetched?.fromRevision === nextRevision(entry) ? prefetched.events : undefined;
+    let entry = this.cache.get(streamName);
+    let ready: StoredEvent[] | undefined;
+    if (entry) {
+      ready = prefetched?.fromRevision === nextRevision(entry) ? prefetched.events : undefined;
+    } else if (prefetched?.fromRevision === 0n && prefetched.events.length < SNAPSHOT_EVERY_EVENTS) {
+      // The whole of a short stream: folded from the start, no snapshot to look for.
+      entry = emptyEntry(this.fold.initial());
+      ready = prefetched.events;
+    } else {
+      entry = await this.fromSnapshot(streamName);
+    }
     for (;;) {
       const from = nextRevision(entry);
       const events = ready ?? (await this.store.readStream(streamName, { fromRevision: from, limit: READ_PAGE }));
@@ -88,13 +105,7 @@ export class StreamStateCache<S> {
   private async fromSnapshot(streamName: string): Promise<LoadedState<S> & { snapshotRevision: bigint | undefined }> {
     const snapshot = await this.snapshots.load<LoadedState<S>>(streamName, this.fold.version);
     if (snapshot) return { ...snapshot, snapshotRevision: snapshot.revision };
-    return {
-      state: this.fold.initial(),
-      revision: undefined,
-      lastPosition: undefined,
-      lastEventAt: undefined,
-      snapshotRevision: undefined,
-    };
+    return emptyEntry(this.fold.initial());
   }
 
   private apply(entry: LoadedState<S>, events: readonly StoredEvent[]): LoadedState<S> {

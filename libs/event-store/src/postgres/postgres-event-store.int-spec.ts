@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase } from '@ledger/test-support';
 import type { StoredEvent, StreamAppend } from '../event-store.port.js';
+import { InvalidAppendError, VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 import type { GapProtection } from './postgres-subscription.js';
 import { assertOrderedOnce, collectUntil, event, eventStoreContract } from '../testing/index.js';
@@ -14,6 +15,200 @@ describe('PostgresEventStore contract', () => {
   eventStoreContract({
     streamPrefix: 'contract-',
     create: (options) => PostgresEventStore.connect({ connectionString, poolSize: options?.poolSize ?? 10 }),
+  });
+});
+
+describe('PostgresEventStore contract, every append alone (no group commit)', () => {
+  let connectionString: string;
+  beforeAll(async () => {
+    connectionString = await createTestDatabase('es_contract_alone');
+  });
+  eventStoreContract({
+    streamPrefix: 'alone-',
+    create: (options) =>
+      PostgresEventStore.connect({ connectionString, poolSize: options?.poolSize ?? 10, grouping: false }),
+  });
+});
+
+/**
+ * Group commit: appends made while others run go in one statement and one
+ * commit, yet each keeps its own answer, exactly as if it had gone alone.
+ */
+describe('PostgresEventStore group commit', () => {
+  let connectionString: string;
+  let store: PostgresEventStore;
+  const groups: { size: number; outcome: string }[] = [];
+  beforeAll(async () => {
+    connectionString = await createTestDatabase('es_group');
+    store = await PostgresEventStore.connect({
+      connectionString,
+      grouping: { maxInFlight: 1, maxGroup: 500 },
+      onAppendGroup: (size, outcome) => groups.push({ size, outcome }),
+    });
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  beforeEach(() => {
+    groups.length = 0;
+  });
+
+  it('commits concurrent appends together, each at its own revisions and positions', async () => {
+    const prefix = `group-${randomUUID()}`;
+    const appends = Array.from({ length: 100 }, (_, i) => [
+      { streamName: `${prefix}-${i % 10}`, expectedRevision: 'any' as const, events: [event(), event()] },
+      { streamName: `${prefix}-own-${i}`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ]);
+    const results = await Promise.all(appends.map((a) => store.append(a)));
+    expect(groups.some((g) => g.size > 1 && g.outcome === 'together')).toBe(true);
+    expect(groups.every((g) => g.outcome === 'together')).toBe(true);
+    const positions = results.map((r) => r.position);
+    expect(new Set(positions).size).toBe(100);
+    // Positions follow the order the appends were made in.
+    expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
+    for (let i = 0; i < 10; i++) {
+      const stored = await store.readStream(`${prefix}-${i}`);
+      expect(stored.map((e) => e.revision)).toEqual(Array.from({ length: 20 }, (_, r) => BigInt(r)));
+    }
+    results.forEach((result, i) => {
+      const shared = result.streams.find((s) => s.streamName === `${prefix}-${i % 10}`)!;
+      expect(shared.nextRevision).toBe(BigInt(2 * Math.floor(i / 10) + 1));
+      expect(result.streams.find((s) => s.streamName === `${prefix}-own-${i}`)!.nextRevision).toBe(0n);
+    });
+  });
+
+  it('gives a conflict to each loser of a race on one revision and writes none of its events', async () => {
+    const stream = `group-race-${randomUUID()}`;
+    await store.append([{ streamName: stream, expectedRevision: 'no_stream', events: [event()] }]);
+    const contenders = Array.from({ length: 30 }, (_, i) => [
+      { streamName: stream, expectedRevision: 0n, events: [event()] },
+      { streamName: `${stream}-side-${i}`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ]);
+    const settled = await Promise.allSettled(contenders.map((c) => store.append(c)));
+    expect(groups.some((g) => g.size > 1 && g.outcome === 'together')).toBe(true);
+    const won = settled.filter((s) => s.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const lost of settled.filter((s) => s.status === 'rejected')) {
+      expect(lost.reason).toBeInstanceOf(VersionConflictError);
+      expect((lost.reason as VersionConflictError).conflicts).toEqual([
+        { streamName: stream, expected: '0', actual: 1n },
+      ]);
+    }
+    expect(await store.readStream(stream)).toHaveLength(2);
+    const sides = await Promise.all(contenders.map((c) => store.readStream(c[1]!.streamName)));
+    expect(sides.filter((events) => events.length === 1)).toHaveLength(1);
+  });
+
+  it('answers a replay inside a group with the original result', async () => {
+    const stream = `group-replay-${randomUUID()}`;
+    const append = [{ streamName: stream, expectedRevision: 'no_stream' as const, events: [event(), event()] }];
+    const first = await store.append(append);
+    const [again, other] = await Promise.all([
+      store.append(append),
+      store.append([{ streamName: `${stream}-other`, expectedRevision: 'no_stream', events: [event()] }]),
+    ]);
+    expect(groups).toContainEqual({ size: 2, outcome: 'together' });
+    expect(again).toEqual(first);
+    expect(other.streams[0]!.nextRevision).toBe(0n);
+    expect(await store.readStream(stream)).toHaveLength(2);
+  });
+
+  it('answers a member the server refuses on its own, and still writes the others', async () => {
+    const prefix = `group-bad-${randomUUID()}`;
+    const settled = await Promise.allSettled([
+      store.append([{ streamName: `${prefix}-ok-1`, expectedRevision: 'no_stream', events: [event()] }]),
+      store.append([
+        {
+          streamName: `${prefix}-bad`,
+          expectedRevision: 'no_stream',
+          events: [{ ...event(), data: { text: 'nul \u0000 inside' } }],
+        },
+      ]),
+      store.append([{ streamName: `${prefix}-ok-2`, expectedRevision: 'no_stream', events: [event()] }]),
+    ]);
+    expect(groups).toContainEqual({ size: 3, outcome: 'one-by-one' });
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidAppendError);
+    expect(await store.readStream(`${prefix}-bad`)).toHaveLength(0);
+    expect(await store.readStream(`${prefix}-ok-1`)).toHaveLength(1);
+    expect(await store.readStream(`${prefix}-ok-2`)).toHaveLength(1);
+  });
+
+  it('falls back to one by one when another transaction creates a stream of the group meanwhile', async () => {
+    const prefix = `group-created-${randomUUID()}`;
+    const contested = `${prefix}-contested`;
+    let signalHeld!: () => void;
+    const held = new Promise<void>((resolve) => (signalHeld = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holder = await PostgresEventStore.connect({
+      connectionString,
+      beforeCommit: async () => {
+        signalHeld();
+        await released;
+      },
+    });
+    const watcher = new pg.Client({ connectionString });
+    await watcher.connect();
+    try {
+      const holding = holder.append([{ streamName: contested, expectedRevision: 'no_stream', events: [event()] }]);
+      await held;
+      const grouped = Promise.allSettled([
+        store.append([{ streamName: `${prefix}-free`, expectedRevision: 'no_stream', events: [event()] }]),
+        store.append([{ streamName: contested, expectedRevision: 'no_stream', events: [event()] }]),
+      ]);
+      // The group waits on the held insert of the contested stream's row.
+      await until(async () => {
+        const { rows } = await watcher.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        return rows[0].n > 0;
+      });
+      release();
+      await holding;
+      const [free, contestedResult] = await grouped;
+      expect(groups).toContainEqual({ size: 2, outcome: 'one-by-one' });
+      expect(free.status).toBe('fulfilled');
+      expect(contestedResult.status).toBe('rejected');
+      expect((contestedResult as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+      expect(await store.readStream(contested)).toHaveLength(1);
+      expect(await store.readStream(`${prefix}-free`)).toHaveLength(1);
+    } finally {
+      release();
+      await watcher.end();
+      await holder.close();
+    }
+  });
+
+  it('reads the streams of concurrent readStreams calls together, each its own pages', async () => {
+    const prefix = `group-read-${randomUUID()}`;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.append([
+          {
+            streamName: `${prefix}-${i}`,
+            expectedRevision: 'no_stream',
+            events: Array.from({ length: i + 1 }, () => event()),
+          },
+        ]),
+      ),
+    );
+    const pages = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.readStreams([
+          { streamName: `${prefix}-${i}`, fromRevision: 1n },
+          { streamName: `${prefix}-missing-${i}` },
+          { streamName: `${prefix}-${19 - i}`, limit: 2 },
+        ]),
+      ),
+    );
+    pages.forEach(([own, missing, other], i) => {
+      expect(own!.map((e) => e.revision)).toEqual(Array.from({ length: i }, (_, r) => BigInt(r + 1)));
+      expect(own!.every((e) => e.streamName === `${prefix}-${i}`)).toBe(true);
+      expect(missing).toEqual([]);
+      // Stream 19 - i has 20 - i events; the limit takes at most two.
+      expect(other!.map((e) => e.streamName)).toEqual(Array(Math.min(2, 20 - i)).fill(`${prefix}-${19 - i}`));
+    });
   });
 });
 

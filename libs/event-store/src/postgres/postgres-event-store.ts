@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrate } from '@ledger/platform';
+import { GroupRunner, migrate, type MemberResult } from '@ledger/platform';
 import {
   clampLimit,
   type AppendResult,
@@ -12,10 +12,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../event-store.port.js';
-import { InvalidAppendError, VersionConflictError, type StreamConflict } from '../errors.js';
+import { InvalidAppendError, StoreUnavailableError, VersionConflictError, type StreamConflict } from '../errors.js';
 import { validateAppend } from '../append-validation.js';
 import { eventStoreMigrations } from './event-store.migrations.js';
-import { pgErrorCode, translatePgError } from './postgres-errors.js';
+import { isUnavailable, pgErrorCode, translatePgError } from './postgres-errors.js';
 import { AppendNotifications } from './append-notifications.js';
 import { PostgresSubscription, type GapProtection } from './postgres-subscription.js';
 
@@ -28,6 +28,14 @@ export interface PostgresEventStoreOptions {
    * events are written and before COMMIT, so a test can hold a transaction open.
    */
   beforeCommit?: (streams: readonly StreamAppend[]) => Promise<void>;
+  /**
+   * Group commit: appends (and stream reads) made while earlier ones are still
+   * running go together in one statement, up to `maxGroup`, with at most
+   * `maxInFlight` groups at once. `false` sends every call on its own.
+   */
+  grouping?: { maxInFlight: number; maxGroup: number } | false;
+  /** Called after each group of two or more appends: committed together, or appended one by one. */
+  onAppendGroup?: (size: number, outcome: 'together' | 'one-by-one') => void;
   /** Only for the test that proves the gap protection matters. */
   gapProtection?: GapProtection;
   /** Only for tests: called after every subscription poll with the horizon it saw. */
@@ -51,17 +59,34 @@ interface AppendRow {
   last_position: string;
 }
 
+interface GroupRow {
+  batch_index: number;
+  stream_name: string | null;
+  next_revision: string | null;
+  last_position: string | null;
+  conflicts: { stream: string; expected: string; actual: string }[] | null;
+}
+
+/** An append validated and serialised once, whether it goes alone or in a group. */
+interface PreparedAppend {
+  streams: StreamAppend[];
+  json: string;
+}
+
 const EVENT_COLUMNS = 'position, stream_name, revision, event_id, event_type, data, metadata, created_at';
 // A retry after a unique violation on event_id turns a lost race between two
 // identical appends into a replay; one retry is enough, a second would be a bug.
 const DUPLICATE_RETRIES_MAX = 1;
 const CONNECT_TIMEOUT_MS = 5_000;
 const STATEMENT_TIMEOUT_MS = 15_000;
+const DEFAULT_GROUPING = { maxInFlight: 2, maxGroup: 200 };
 
 export class PostgresEventStore implements EventStore {
   readonly pool: pg.Pool;
   private readonly notifications: AppendNotifications;
   private readonly subscriptions = new Set<PostgresSubscription>();
+  private readonly appendGroups?: GroupRunner<PreparedAppend, AppendResult>;
+  private readonly readGroups?: GroupRunner<readonly StreamRead[], StoredEvent[][]>;
 
   private constructor(private readonly options: PostgresEventStoreOptions) {
     // Bounded waits: a hung server or a pile-up on row locks becomes "unavailable" (503), not a hung request.
@@ -74,6 +99,12 @@ export class PostgresEventStore implements EventStore {
     // An idle client that loses its connection emits here; without a listener it would crash the process.
     this.pool.on('error', () => undefined);
     this.notifications = new AppendNotifications(options.connectionString, this.pool);
+    const grouping = options.grouping ?? DEFAULT_GROUPING;
+    // A test holding an append's transaction open needs each append on its own.
+    if (grouping && !options.beforeCommit) {
+      this.appendGroups = new GroupRunner((group) => this.appendGroup(group), grouping);
+      this.readGroups = new GroupRunner((group) => this.readStreamsGroup(group), grouping);
+    }
   }
 
   /** Connects and applies the schema migrations. */
@@ -90,16 +121,24 @@ export class PostgresEventStore implements EventStore {
 
   async append(streams: StreamAppend[]): Promise<AppendResult> {
     validateAppend(streams);
-    const batch = JSON.stringify(
-      streams.map((s) => ({
-        stream: s.streamName,
-        expected: typeof s.expectedRevision === 'bigint' ? s.expectedRevision.toString() : s.expectedRevision,
-        events: s.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? {} })),
-      })),
-    );
+    const prepared: PreparedAppend = {
+      streams,
+      json: JSON.stringify(
+        streams.map((s) => ({
+          stream: s.streamName,
+          expected: typeof s.expectedRevision === 'bigint' ? s.expectedRevision.toString() : s.expectedRevision,
+          events: s.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? {} })),
+        })),
+      ),
+    };
+    return this.appendGroups ? this.appendGroups.submit(prepared) : this.appendAlone(prepared);
+  }
+
+  /** One append, one statement: what a group of one is, and the way back when a group fails. */
+  private async appendAlone(prepared: PreparedAppend): Promise<AppendResult> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const rows = await this.runAppend(batch, streams, attempt > 0);
+        const rows = await this.runAppend(prepared.json, prepared.streams, attempt > 0);
         this.notifications.publish();
         return toAppendResult(rows);
       } catch (error) {
@@ -115,6 +154,46 @@ export class PostgresEventStore implements EventStore {
         translatePgError(error, 'append');
       }
     }
+  }
+
+  /**
+   * Group commit: every batch in one call of event_store.append_group, one
+   * commit. A conflict is its batch's alone. Anything else that stops the
+   * statement (data the server refuses, a duplicate event id, a stream created
+   * meanwhile by another transaction) rolls the group back, and each batch is
+   * then appended alone, to get its own answer.
+   */
+  private async appendGroup(group: PreparedAppend[]): Promise<MemberResult<AppendResult>[]> {
+    if (group.length === 1) return [await settle(this.appendAlone(group[0]!))];
+    let rows: GroupRow[];
+    try {
+      rows = (
+        await this.pool.query<GroupRow>(
+          'SELECT batch_index, stream_name, next_revision, last_position, conflicts FROM event_store.append_group($1::jsonb)',
+          [`[${group.map((p) => p.json).join(',')}]`],
+        )
+      ).rows;
+    } catch (error) {
+      if (isUnavailable(error)) translatePgError(error, 'append');
+      this.options.onAppendGroup?.(group.length, 'one-by-one');
+      return Promise.all(group.map((prepared) => settle(this.appendAlone(prepared))));
+    }
+    this.notifications.publish();
+    this.options.onAppendGroup?.(group.length, 'together');
+    const byBatch = group.map((): GroupRow[] => []);
+    for (const row of rows) byBatch[row.batch_index - 1]!.push(row);
+    return byBatch.map((batchRows): MemberResult<AppendResult> => {
+      const conflicts = batchRows[0]?.conflicts;
+      if (conflicts) {
+        return {
+          ok: false,
+          error: new VersionConflictError(
+            conflicts.map((c) => ({ streamName: c.stream, expected: c.expected, actual: BigInt(c.actual) })),
+          ),
+        };
+      }
+      return { ok: true, value: toAppendResult(batchRows as AppendRow[]) };
+    });
   }
 
   private async runAppend(batch: string, streams: readonly StreamAppend[], checkReplay: boolean): Promise<AppendRow[]> {
@@ -153,6 +232,29 @@ export class PostgresEventStore implements EventStore {
 
   async readStreams(reads: readonly StreamRead[]): Promise<StoredEvent[][]> {
     if (reads.length === 0) return [];
+    return this.readGroups ? this.readGroups.submit(reads) : this.readStreamsOnce(reads);
+  }
+
+  /** The reads of concurrent readStreams calls, in one statement. */
+  private async readStreamsGroup(group: (readonly StreamRead[])[]): Promise<MemberResult<StoredEvent[][]>[]> {
+    if (group.length === 1) return [await settle(this.readStreamsOnce(group[0]!))];
+    let pages: StoredEvent[][];
+    try {
+      pages = await this.readStreamsOnce(group.flat());
+    } catch (error) {
+      // One member's bad read must not fail the others: each goes alone then.
+      if (error instanceof StoreUnavailableError) throw error;
+      return Promise.all(group.map((reads) => settle(this.readStreamsOnce(reads))));
+    }
+    let next = 0;
+    return group.map((reads) => {
+      const value = pages.slice(next, next + reads.length);
+      next += reads.length;
+      return { ok: true, value };
+    });
+  }
+
+  private async readStreamsOnce(reads: readonly StreamRead[]): Promise<StoredEvent[][]> {
     const columns = EVENT_COLUMNS.split(', ')
       .map((c) => `e.${c}`)
       .join(', ');
@@ -233,6 +335,14 @@ export class PostgresEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     await this.notifications.close();
     await this.pool.end();
+  }
+}
+
+async function settle<T>(promise: Promise<T>): Promise<MemberResult<T>> {
+  try {
+    return { ok: true, value: await promise };
+  } catch (error) {
+    return { ok: false, error };
   }
 }
 
