@@ -27,12 +27,13 @@ export class RefusalRecords {
   // Concurrent commands look their keys up in one statement (the store's group commit does the same for appends).
   private readonly lookups = new GroupRunner<CommandContext, RefusalRow | undefined>(
     async (contexts) => {
-      const { rows } = await this.pool.query<RefusalRow & { i: string }>(
-        `SELECT k.i, r.request_hash, r.status, r.body
+      const { rows } = await this.pool.query<RefusalRow & { i: string }>({
+        name: 'ledger_api.find_refusals',
+        text: `SELECT k.i, r.request_hash, r.status, r.body
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(caller, idempotency_key, i)
          JOIN ledger_api.refusals r ON r.caller = k.caller AND r.idempotency_key = k.idempotency_key`,
-        [contexts.map((c) => c.caller), contexts.map((c) => c.idempotencyKey)],
-      );
+        values: [contexts.map((c) => c.caller), contexts.map((c) => c.idempotencyKey)],
+      });
       const found: MemberResult<RefusalRow | undefined>[] = contexts.map(() => ({ ok: true, value: undefined }));
       for (const row of rows) found[Number(row.i) - 1] = { ok: true, value: row };
       return found;

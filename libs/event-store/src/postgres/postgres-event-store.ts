@@ -73,6 +73,8 @@ interface PreparedAppend {
   json: string;
 }
 
+// The statements that run on every command or poll are named: each connection
+// parses and plans them once (node-postgres prepares a named statement per connection).
 const EVENT_COLUMNS = 'position, stream_name, revision, event_id, event_type, data, metadata, created_at';
 // A retry after a unique violation on event_id turns a lost race between two
 // identical appends into a replay; one retry is enough, a second would be a bug.
@@ -168,10 +170,11 @@ export class PostgresEventStore implements EventStore {
     let rows: GroupRow[];
     try {
       rows = (
-        await this.pool.query<GroupRow>(
-          'SELECT batch_index, stream_name, next_revision, last_position, conflicts FROM event_store.append_group($1::jsonb)',
-          [`[${group.map((p) => p.json).join(',')}]`],
-        )
+        await this.pool.query<GroupRow>({
+          name: 'event_store.append_group',
+          text: 'SELECT batch_index, stream_name, next_revision, last_position, conflicts FROM event_store.append_group($1::jsonb)',
+          values: [`[${group.map((p) => p.json).join(',')}]`],
+        })
       ).rows;
     } catch (error) {
       if (isUnavailable(error)) translatePgError(error, 'append');
@@ -199,7 +202,10 @@ export class PostgresEventStore implements EventStore {
   private async runAppend(batch: string, streams: readonly StreamAppend[], checkReplay: boolean): Promise<AppendRow[]> {
     const sql = 'SELECT stream_name, next_revision, last_position FROM event_store.append($1::jsonb, $2)';
     const beforeCommit = this.options.beforeCommit;
-    if (!beforeCommit) return (await this.pool.query<AppendRow>(sql, [batch, checkReplay])).rows;
+    if (!beforeCommit) {
+      return (await this.pool.query<AppendRow>({ name: 'event_store.append', text: sql, values: [batch, checkReplay] }))
+        .rows;
+    }
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -223,7 +229,11 @@ export class PostgresEventStore implements EventStore {
       ? `SELECT ${EVENT_COLUMNS} FROM event_store.events WHERE stream_name = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`
       : `SELECT ${EVENT_COLUMNS} FROM event_store.events WHERE stream_name = $1 AND revision >= $2 ORDER BY revision LIMIT $3`;
     try {
-      const { rows } = await this.pool.query<EventRow>(sql, [streamName, from.toString(), limit]);
+      const { rows } = await this.pool.query<EventRow>({
+        name: backwards ? 'event_store.read_backwards' : 'event_store.read_forwards',
+        text: sql,
+        values: [streamName, from.toString(), limit],
+      });
       return rows.map(toStoredEvent);
     } catch (error) {
       translatePgError(error, 'readStream');
@@ -259,8 +269,9 @@ export class PostgresEventStore implements EventStore {
       .map((c) => `e.${c}`)
       .join(', ');
     try {
-      const { rows } = await this.pool.query<EventRow & { i: string }>(
-        `SELECT r.i, ${columns}
+      const { rows } = await this.pool.query<EventRow & { i: string }>({
+        name: 'event_store.read_streams',
+        text: `SELECT r.i, ${columns}
          FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS r(stream, from_revision, lim, i)
          CROSS JOIN LATERAL (
            SELECT * FROM event_store.events x
@@ -268,12 +279,12 @@ export class PostgresEventStore implements EventStore {
            ORDER BY x.revision LIMIT r.lim
          ) e
          ORDER BY r.i, e.revision`,
-        [
+        values: [
           reads.map((r) => r.streamName),
           reads.map((r) => (r.fromRevision ?? 0n).toString()),
           reads.map((r) => clampLimit(r.limit)),
         ],
-      );
+      });
       const result: StoredEvent[][] = reads.map(() => []);
       for (const row of rows) result[Number(row.i) - 1]!.push(toStoredEvent(row));
       return result;
@@ -294,7 +305,11 @@ export class PostgresEventStore implements EventStore {
     } ORDER BY position LIMIT $2`;
     const params = bounded ? [after.toString(), limit, upTo.toString()] : [after.toString(), limit];
     try {
-      const { rows } = await this.pool.query<EventRow>(sql, params);
+      const { rows } = await this.pool.query<EventRow>({
+        name: bounded ? 'event_store.read_range' : 'event_store.read_all',
+        text: sql,
+        values: params,
+      });
       return rows.map(toStoredEvent);
     } catch (error) {
       translatePgError(error, 'readAll');

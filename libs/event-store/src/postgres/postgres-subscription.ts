@@ -130,12 +130,13 @@ class SnapshotHorizon {
   async poll(): Promise<{ head: bigint; safeHead: bigint }> {
     let row: { head: string; running: string[] };
     try {
-      const result = await this.store.pool.query<{ head: string; running: string[] }>(
-        `SELECT (SELECT coalesce(max(position), 0) FROM event_store.events)::text AS head,
+      const result = await this.store.pool.query<{ head: string; running: string[] }>({
+        name: 'event_store.horizon',
+        text: `SELECT (SELECT coalesce(max(position), 0) FROM event_store.events)::text AS head,
                 coalesce(array_agg(a.backend_xid::text) FILTER (WHERE a.backend_xid IS NOT NULL), '{}') AS running
          FROM pg_stat_activity a
          WHERE a.datname = current_database()`,
-      );
+      });
       row = result.rows[0]!;
     } catch (error) {
       translatePgError(error, 'subscribe');
