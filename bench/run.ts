@@ -10,7 +10,7 @@ import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
 import { PostgresEventStore } from '@ledger/event-store';
 import { accountStream } from '@ledger/domain';
-import { measure } from './support.js';
+import { appendGroups, measure } from './support.js';
 import { load, type LoadResult, type Scenario } from './load.js';
 import { BENCH_KEY, startHttpCeiling, startService, type BenchService } from './service.js';
 import { measureCatchUp } from './catch-up.js';
@@ -28,6 +28,27 @@ interface Row {
   scenario: string;
   connections: number;
   result: LoadResult;
+  /** Appends per commit during the scenario (group commit; 1.0 = every command commits alone). */
+  appendsPerCommit: number;
+}
+
+/** A load scenario, with the appends per commit the service made during it. */
+async function scenario(
+  service: BenchService,
+  name: Scenario,
+  connections: number,
+  options: { accounts?: number } = {},
+): Promise<Row> {
+  const before = await appendGroups(service.url);
+  const result = await load(service.url, name, connections, SECONDS, options);
+  const after = await appendGroups(service.url);
+  const commits = after.commits - before.commits;
+  return {
+    scenario: name,
+    connections,
+    result,
+    appendsPerCommit: commits ? (after.appends - before.appends) / commits : 0,
+  };
 }
 
 async function main(): Promise<void> {
@@ -44,17 +65,13 @@ async function main(): Promise<void> {
       log(`ceilings at ${connections} ...`);
       ceilings.pg[connections] = await pgCeiling(ceilingDb, connections);
       ceilings.http[connections] = await load(httpCeiling.url, 'http-ceiling', connections, SECONDS);
-      for (const scenario of ['grants', 'start', 'cycle'] as Scenario[]) {
-        log(`${scenario} at ${connections} connections for ${SECONDS}s ...`);
-        rows.push({
-          scenario,
-          connections,
-          result: await load(service.url, scenario, connections, SECONDS, { accounts: ACCOUNTS }),
-        });
+      for (const name of ['grants', 'start', 'cycle'] as Scenario[]) {
+        log(`${name} at ${connections} connections for ${SECONDS}s ...`);
+        rows.push(await scenario(service, name, connections, { accounts: ACCOUNTS }));
       }
     }
     log('one hot account under 16 connections ...');
-    rows.push({ scenario: 'hot', connections: 16, result: await load(service.url, 'hot', 16, SECONDS) });
+    rows.push(await scenario(service, 'hot', 16));
 
     const maxStartRate = Math.max(...rows.filter((r) => r.scenario === 'start').map((r) => r.result.perSecond));
     log(`projection lag at half the measured start rate (${(maxStartRate / 2).toFixed(0)}/s) ...`);
@@ -195,10 +212,11 @@ function summarise(
     catchUp: Awaited<ReturnType<typeof measureCatchUp>>;
   },
 ) {
-  const commands = rows.map(({ scenario, connections, result }) => ({
+  const commands = rows.map(({ scenario, connections, result, appendsPerCommit }) => ({
     scenario,
     connections,
     ...result,
+    appendsPerCommit,
     ratioToPgCeiling: result.perSecond / (ceilings.pg[connections] ?? ceilings.pg[16]!),
     ratioToHttpCeiling: result.perSecond / (ceilings.http[connections] ?? ceilings.http[16]!).requestsPerSecond,
   }));
@@ -226,7 +244,7 @@ function summarise(
 }
 
 function print(report: ReturnType<typeof summarise>): void {
-  const w = [10, 6, 10, 9, 9, 9, 9, 9, 18];
+  const w = [10, 6, 10, 9, 9, 9, 9, 9, 14, 18];
   const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padStart(w[i] ?? 10)).join(' ');
   console.log('\nceilings (same run): two-INSERT transaction/s from pg; plain Fastify POST req/s');
   for (const [c, value] of Object.entries(report.ceilings.pgTwoInsertsPerSecond)) {
@@ -235,7 +253,19 @@ function print(report: ReturnType<typeof summarise>): void {
     );
   }
   console.log(
-    '\n' + row(['scenario', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', '÷ pg', '÷ http', 'refused (code:n)']),
+    '\n' +
+      row([
+        'scenario',
+        'conns',
+        'ops/s',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        '÷ pg',
+        '÷ http',
+        'appends/commit',
+        'refused (code:n)',
+      ]),
   );
   for (const c of report.commands) {
     const refused =
@@ -252,6 +282,7 @@ function print(report: ReturnType<typeof summarise>): void {
         c.maxMs.toFixed(0),
         c.ratioToPgCeiling.toFixed(2),
         c.ratioToHttpCeiling.toFixed(2),
+        c.appendsPerCommit.toFixed(1),
         `${refused}${c.errors ? ` err:${c.errors}` : ''}`,
       ]),
     );

@@ -74,3 +74,17 @@ export async function measure(
 export function formatRow(cells: (string | number)[], widths: number[]): string {
   return cells.map((c, i) => String(c).padStart(widths[i] ?? 10)).join('  ');
 }
+
+/** Appends and the statements that committed them so far, from the service's /metrics (group commit). */
+export async function appendGroups(serviceUrl: string): Promise<{ appends: number; commits: number }> {
+  const text = await (await fetch(`${serviceUrl}/metrics`)).text();
+  const value = (name: string, outcome: string) =>
+    Number(new RegExp(`^${name}\\{outcome="${outcome}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const together = 'ledger_event_store_append_group_size';
+  // A group that fell back went one by one: each of its appends was its own commit.
+  const alone = value(`${together}_sum`, 'one-by-one');
+  return {
+    appends: value(`${together}_sum`, 'together') + alone,
+    commits: value(`${together}_count`, 'together') + alone,
+  };
+}

@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { EVENT_STORE } from '@ledger/event-store';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { CommandsModule } from './commands/commands.module.js';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
@@ -44,6 +45,7 @@ export class AppModule {
           },
         }),
         HealthModule,
+        MetricsModule,
         CommandsModule,
         ProjectionsModule,
         AccountsModule,

@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { setUpOpenApi } from './openapi.js';
 import { createValidationPipe } from './http/validation.js';
+import { ledgerMetrics } from './metrics/metrics.js';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -18,6 +19,16 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
     { bufferLogs: true, rawBody: true },
   );
   app.useLogger(app.get(Logger));
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', (request, reply, done) => {
+      ledgerMetrics.httpDuration.observe(
+        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
   app.useGlobalPipes(createValidationPipe());
   setUpOpenApi(app);
   await app.init();

@@ -4,6 +4,7 @@ import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledge
 import { EmbeddedPostgresInUseError, migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
 import { ledgerApiMigrations } from '../commands/snapshot.store.js';
 import { ConfigError, type LedgerConfig } from '../config/ledger-config.js';
+import { ledgerMetrics } from '../metrics/metrics.js';
 
 /**
  * The stores the service runs on, connected before Nest starts so that a
@@ -38,7 +39,11 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
             // idem- too: projections skip the records, but their checkpoints must pass them (read-your-writes).
             streamPrefixes: ['account-', 'project-', 'idem-'],
           })
-        : await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 20 });
+        : await PostgresEventStore.connect({
+            connectionString: databaseUrl,
+            poolSize: 20,
+            onAppendGroup: (size, outcome) => ledgerMetrics.appendGroupSize.observe({ outcome }, size),
+          });
     const pool = new pg.Pool({
       connectionString: databaseUrl,
       max: 10,

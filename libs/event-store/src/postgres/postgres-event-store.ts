@@ -34,7 +34,7 @@ export interface PostgresEventStoreOptions {
    * `maxInFlight` groups at once. `false` sends every call on its own.
    */
   grouping?: { maxInFlight: number; maxGroup: number } | false;
-  /** Called after each group of two or more appends: committed together, or appended one by one. */
+  /** Called after each group of appends (a lone append is a group of one): committed together, or appended one by one. */
   onAppendGroup?: (size: number, outcome: 'together' | 'one-by-one') => void;
   /** Only for the test that proves the gap protection matters. */
   gapProtection?: GapProtection;
@@ -166,7 +166,11 @@ export class PostgresEventStore implements EventStore {
    * then appended alone, to get its own answer.
    */
   private async appendGroup(group: PreparedAppend[]): Promise<MemberResult<AppendResult>[]> {
-    if (group.length === 1) return [await settle(this.appendAlone(group[0]!))];
+    if (group.length === 1) {
+      const result = await settle(this.appendAlone(group[0]!));
+      this.options.onAppendGroup?.(1, 'together');
+      return [result];
+    }
     let rows: GroupRow[];
     try {
       rows = (
