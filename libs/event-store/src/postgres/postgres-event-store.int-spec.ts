@@ -99,6 +99,65 @@ describe('PostgresEventStore group commit', () => {
     expect(sides.filter((events) => events.length === 1)).toHaveLength(1);
   });
 
+  it('decides every expectation of a group of distinct streams on its own (the set-based path)', async () => {
+    const p = `group-disjoint-${randomUUID()}`;
+    // Streams that exist with revision 1 before the group.
+    const existing = ['exact', 'stale', 'exists', 'any-old', 'no-stream-old'].map((n) => `${p}-${n}`);
+    await Promise.all(
+      existing.map((stream) =>
+        store.append([{ streamName: stream, expectedRevision: 'no_stream', events: [event(), event()] }]),
+      ),
+    );
+    const cases: { append: StreamAppend[]; ok: boolean }[] = [
+      { append: [{ streamName: `${p}-exact`, expectedRevision: 1n, events: [event()] }], ok: true },
+      { append: [{ streamName: `${p}-stale`, expectedRevision: 0n, events: [event()] }], ok: false },
+      { append: [{ streamName: `${p}-exists`, expectedRevision: 'stream_exists', events: [event()] }], ok: true },
+      { append: [{ streamName: `${p}-missing`, expectedRevision: 'stream_exists', events: [event()] }], ok: false },
+      { append: [{ streamName: `${p}-any-old`, expectedRevision: 'any', events: [event(), event()] }], ok: true },
+      { append: [{ streamName: `${p}-any-new`, expectedRevision: 'any', events: [event()] }], ok: true },
+      { append: [{ streamName: `${p}-no-stream-old`, expectedRevision: 'no_stream', events: [event()] }], ok: false },
+      // Two streams, one expectation failing: neither is written.
+      {
+        append: [
+          { streamName: `${p}-pair-new`, expectedRevision: 'no_stream', events: [event()] },
+          { streamName: `${p}-missing-2`, expectedRevision: 3n, events: [event()] },
+        ],
+        ok: false,
+      },
+      {
+        append: [
+          { streamName: `${p}-new`, expectedRevision: 'no_stream', events: [event(), event(), event()] },
+          { streamName: `${p}-new-2`, expectedRevision: 'no_stream', events: [event()] },
+        ],
+        ok: true,
+      },
+    ];
+    groups.length = 0;
+    const settled = await Promise.allSettled(cases.map((c) => store.append(c.append)));
+    expect(groups).toEqual([{ size: cases.length, outcome: 'together' }]);
+    expect(settled.map((r) => r.status === 'fulfilled')).toEqual(cases.map((c) => c.ok));
+    const conflictOf = (i: number) => (settled[i] as PromiseRejectedResult).reason as VersionConflictError;
+    expect(conflictOf(1).conflicts).toEqual([{ streamName: `${p}-stale`, expected: '0', actual: 1n }]);
+    expect(conflictOf(3).conflicts).toEqual([{ streamName: `${p}-missing`, expected: 'stream_exists', actual: -1n }]);
+    expect(conflictOf(6).conflicts).toEqual([{ streamName: `${p}-no-stream-old`, expected: 'no_stream', actual: 1n }]);
+    expect(conflictOf(7).conflicts).toEqual([{ streamName: `${p}-missing-2`, expected: '3', actual: -1n }]);
+    const revisions = async (stream: string) => (await store.readStream(stream)).map((e) => Number(e.revision));
+    expect(await revisions(`${p}-exact`)).toEqual([0, 1, 2]);
+    expect(await revisions(`${p}-stale`)).toEqual([0, 1]);
+    expect(await revisions(`${p}-exists`)).toEqual([0, 1, 2]);
+    expect(await revisions(`${p}-missing`)).toEqual([]);
+    expect(await revisions(`${p}-any-old`)).toEqual([0, 1, 2, 3]);
+    expect(await revisions(`${p}-any-new`)).toEqual([0]);
+    expect(await revisions(`${p}-pair-new`)).toEqual([]);
+    expect(await revisions(`${p}-new`)).toEqual([0, 1, 2]);
+    const accepted = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(accepted.map((r) => r.streams.map((s) => s.nextRevision))).toEqual([[2n], [2n], [3n], [0n], [2n, 0n]]);
+    // Positions follow the order of the appends, and each append's position is its last event's.
+    const positions = accepted.map((r) => r.position);
+    expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
+    expect((await store.readStream(`${p}-new-2`))[0]!.position).toBe(positions[4]);
+  });
+
   it('answers a replay inside a group with the original result', async () => {
     const stream = `group-replay-${randomUUID()}`;
     const append = [{ streamName: stream, expectedRevision: 'no_stream' as const, events: [event(), event()] }];
