@@ -6,9 +6,9 @@ export { ledgerEntriesProjection } from './ledger-entries/ledger-entries.project
 export { Projector, type ProjectorOptions, type ProjectorLag } from './engine/projector.js';
 export {
   ProjectionRunner,
-  ProjectionAssertionError,
   PROJECTIONS_CHANNEL,
   type RunnerLog,
   type RunnerStatus,
 } from './engine/projection-runner.js';
+export { ProjectionAssertionError, FencedOffError } from './engine/errors.js';
 export { rebuildProjection, compareTables, type RebuildOptions, type RebuildResult } from './engine/rebuild.js';

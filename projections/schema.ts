@@ -2,6 +2,7 @@ import type { MigrationSet } from '@ledger/platform';
 import { accountBalancesProjection } from './account-balances/account-balances.projection.js';
 import { ledgerEntriesProjection } from './ledger-entries/ledger-entries.projection.js';
 import { projectsDueIndexes, projectsProjection } from './projects/projects.projection.js';
+import { expectRowsFunction } from './engine/checked-statements.js';
 import { LIVE_SCHEMA, type Projection } from './projection.js';
 
 export const PROJECTIONS: readonly Projection[] = [
@@ -34,6 +35,11 @@ INSERT INTO ${CHECKPOINTS_TABLE} (projection, position) VALUES
       version: 2,
       name: "projects in flight by deadline and lease (the watchdog's search)",
       sql: projectsDueIndexes(LIVE_SCHEMA),
+    },
+    {
+      version: 3,
+      name: 'row counts checked inside the batch transaction (expect_rows)',
+      sql: expectRowsFunction,
     },
   ],
 };

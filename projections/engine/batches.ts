@@ -1,37 +1,65 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
- * Groups an async iterator into batches: takes what is ready at once (up to
- * `sizeMax`) and hands the batch over as soon as the source would have to
- * wait. Catch-up then runs in large batches and live events go out at once.
+ * Groups an async iterator into batches of up to `sizeMax`, reading ahead
+ * while the consumer works on the previous batch: the next read of the log
+ * overlaps the write of the batch before it. A batch is handed over as soon
+ * as the source would have to wait, with what arrived by then: live events go
+ * out at once, and catch-up runs in full batches. The read-ahead is bounded:
+ * the reader pauses once `sizeMax + aheadMax` items wait.
+ *
+ * On stop the reader is not awaited (it may be waiting on the source): the
+ * owner closes the source, which ends it.
  */
-export async function* batched<T>(source: AsyncIterable<T>, sizeMax: number): AsyncGenerator<T[]> {
-  const iterator = source[Symbol.asyncIterator]();
-  let pending: Promise<IteratorResult<T>> | undefined;
-  const waiting = Symbol('waiting');
+export async function* batched<T>(source: AsyncIterable<T>, sizeMax: number, aheadMax = sizeMax): AsyncGenerator<T[]> {
+  const buffer: T[] = [];
+  let ended = false;
+  let stopped = false;
+  let failure: { error: unknown } | undefined;
+  let consumerWaiting: (() => void) | undefined;
+  let readerWaiting: (() => void) | undefined;
+  const wakeConsumer = () => {
+    const wake = consumerWaiting;
+    consumerWaiting = undefined;
+    wake?.();
+  };
+  const wakeReader = () => {
+    const wake = readerWaiting;
+    readerWaiting = undefined;
+    wake?.();
+  };
+
+  void (async () => {
+    try {
+      for await (const item of source) {
+        buffer.push(item);
+        wakeConsumer();
+        while (!stopped && buffer.length >= sizeMax + aheadMax) await new Promise<void>((r) => (readerWaiting = r));
+        if (stopped) return;
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      ended = true;
+      wakeConsumer();
+    }
+  })();
+
   try {
     for (;;) {
-      const batch: T[] = [];
-      const first = await (pending ?? iterator.next());
-      pending = undefined;
-      if (first.done) return;
-      batch.push(first.value);
-      while (batch.length < sizeMax) {
-        pending = iterator.next();
-        const next = await Promise.race([pending, nextTurn().then(() => waiting)]);
-        if (next === waiting) break;
-        pending = undefined;
-        if ((next as IteratorResult<T>).done) {
-          yield batch;
-          return;
-        }
-        batch.push((next as IteratorResult<T>).value);
+      while (buffer.length === 0 && !ended) await new Promise<void>((r) => (consumerWaiting = r));
+      if (buffer.length === 0) {
+        if (failure) throw failure.error;
+        return;
       }
+      // What the source delivers in this turn (the rest of a read) joins the batch.
+      await nextTurn();
+      const batch = buffer.splice(0, sizeMax);
+      wakeReader();
       yield batch;
     }
   } finally {
-    // With a read still pending, return() would queue behind it: the owner closes the source instead.
-    if (pending) void Promise.resolve(iterator.return?.()).catch(() => undefined);
-    else await iterator.return?.();
+    stopped = true;
+    wakeReader();
   }
 }

@@ -11,44 +11,67 @@ export function swapLockKey(projection: string): string {
 }
 
 /**
- * The session-level advisory lock that elects one active runner per
- * projection across replicas. Held on its own connection: if that connection
- * dies, Postgres releases the lock, and `onLost` tells the runner to stop.
+ * The session-level advisory locks that elect one active runner per
+ * projection across replicas; a runner of several projections holds the
+ * lock of each, all on one connection. If that connection dies, Postgres
+ * releases them, and `onLost` tells the runner to stop.
  */
 export class ProjectionLock {
   private client: pg.Client | undefined;
   private lost = false;
   private readonly lostListeners = new Set<() => void>();
+  private readonly projections: readonly string[];
 
   constructor(
     private readonly connectionString: string,
-    private readonly projection: string,
-  ) {}
+    projections: readonly string[],
+  ) {
+    // One order for every runner: see `tryAll`.
+    this.projections = [...projections].sort();
+  }
 
   get held(): boolean {
     return this.client !== undefined && !this.lost;
   }
 
-  /** Tries until it holds the lock (true) or `signal` aborts (false); `onStandby` after each miss. */
+  /** Tries until it holds every lock (true) or `signal` aborts (false); `onStandby` after each miss. */
   async acquire(signal: AbortSignal, retryMs: number, onStandby: () => void): Promise<boolean> {
     while (!signal.aborted) {
       const client = new pg.Client({ connectionString: this.connectionString });
       client.on('error', () => this.markLost());
       client.on('end', () => this.markLost());
-      await client.connect();
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked',
-        [RUNNER_NAMESPACE, this.projection],
-      );
-      if (rows[0]?.locked) {
-        this.client = client;
-        return true;
+      try {
+        await client.connect();
+        if (await this.tryAll(client)) {
+          this.client = client;
+          return true;
+        }
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw error;
       }
+      // Closing the session releases the locks it did get.
       await client.end();
       onStandby();
       await delay(retryMs, undefined, { signal }).catch(() => undefined);
     }
     return false;
+  }
+
+  /**
+   * All or none, taken in name order and given up at the first miss: of two
+   * runners after the same locks, the one that gets the first gets them all
+   * (the other holds none of them), so neither starves the other.
+   */
+  private async tryAll(client: pg.Client): Promise<boolean> {
+    for (const projection of this.projections) {
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked',
+        [RUNNER_NAMESPACE, projection],
+      );
+      if (!rows[0]?.locked) return false;
+    }
+    return true;
   }
 
   onLost(listener: () => void): void {

@@ -2,22 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { EventStore, StoredEvent } from '@ledger/event-store';
 import { CHECKPOINTS_TABLE } from '../schema.js';
-import { LIVE_SCHEMA, type Projection, type RowChange } from '../projection.js';
+import { LIVE_SCHEMA, valuesList, type Projection, type RowChange } from '../projection.js';
 import { batched } from './batches.js';
-import { render } from './render.js';
+import { checkedSql, commitChecked, type CheckedSql, type OwnedChange } from './checked-statements.js';
+import { ProjectionAssertionError } from './errors.js';
 import { ProjectionLock, swapLockKey } from './projection-lock.js';
 
 export const PROJECTIONS_CHANNEL = 'projections_advanced';
-
-/** The checkpoint moved under this runner (another one took over meanwhile): start again from it. */
-export class FencedOffError extends Error {
-  override readonly name = 'FencedOffError';
-}
-
-/** A projection wrote other rows than its mapping promised: a bug or corrupt tables. Nothing retries it. */
-export class ProjectionAssertionError extends Error {
-  override readonly name = 'ProjectionAssertionError';
-}
 
 export interface RunnerLog {
   info(object: object, message: string): void;
@@ -29,12 +20,13 @@ export interface ProjectionRunnerOptions {
   pool: pg.Pool;
   connectionString: string;
   store: EventStore;
-  projection: Projection;
+  /** Applied together: one read of the log, one transaction per batch for all of them. */
+  projections: readonly Projection[];
   log: RunnerLog;
   batchSizeMax?: number;
-  /** Only for the crash test that shows why: 'separate' commits the checkpoint apart from the rows. */
+  /** Only for the crash test that shows why: 'separate' commits the checkpoints apart from the rows. */
   checkpointMode?: 'same-transaction' | 'separate';
-  /** How long a standby waits between tries for the projection's lock. */
+  /** How long a standby waits between tries for the projections' locks. */
   lockRetryMs?: number;
 }
 
@@ -48,73 +40,108 @@ export interface RunnerStatus {
   failed: string | undefined;
 }
 
-const BATCH_SIZE_MAX = 1000;
+interface Member {
+  projection: Projection;
+  /** The stored checkpoint, as this runner last read or wrote it. */
+  checkpoint: bigint;
+  lastEventAt: Date | undefined;
+  failed: string | undefined;
+}
+
+/** A member's part of a batch: the events after its own checkpoint (`from`). */
+interface Slice {
+  member: Member;
+  from: bigint;
+  events: readonly StoredEvent[];
+}
+
+/** A batch ready to commit: one transaction (two in the crash test's 'separate' mode). */
+interface Prepared {
+  slices: readonly Slice[];
+  last: bigint;
+  transactions: readonly CheckedSql[];
+}
+
+// Catch-up batches: large enough that the per-transaction costs fade, small enough to keep transactions short.
+const BATCH_SIZE_MAX = 1_000;
 const RESTART_DELAY_MS = 500;
 
 /**
- * Runs one projection: holds its advisory lock (one active runner across
- * replicas), follows the log from its checkpoint and applies each batch and
- * the new checkpoint in one transaction, so a crash replays nothing twice and
- * loses nothing. The checkpoint update also fences: it only succeeds from the
- * position this runner read, so a runner that lost its lock can't write.
+ * Runs a group of projections: holds the advisory lock of each (one active
+ * runner per projection across replicas), reads the log once from the lowest
+ * checkpoint, and applies each batch to every projection, with every moved
+ * checkpoint, in one transaction sent in one round trip (row counts are
+ * checked in the database), so a crash replays nothing twice and loses
+ * nothing. Each projection gets only the events after its own checkpoint. The
+ * checkpoint updates also fence: they only succeed from the positions this
+ * runner read, so a runner that lost its locks can't write. A projection that
+ * breaks its promises stops for good; the others go on without it.
  */
 export class ProjectionRunner {
-  private checkpoint = 0n;
-  private lastEventAt: Date | undefined;
+  private readonly members: Member[];
   private active = false;
   private standby = false;
-  private failed: string | undefined;
-  private readonly listeners = new Set<(position: bigint) => void>();
+  private readonly listeners = new Set<(projection: string, position: bigint) => void>();
   private readonly failureListeners = new Set<(error: ProjectionAssertionError) => void>();
 
-  constructor(private readonly options: ProjectionRunnerOptions) {}
-
-  get name(): string {
-    return this.options.projection.name;
+  constructor(private readonly options: ProjectionRunnerOptions) {
+    const names = options.projections.map((p) => p.name);
+    if (names.length === 0 || new Set(names).size !== names.length) {
+      throw new Error(`a runner needs distinct projections, got [${names.join(', ')}]`);
+    }
+    this.members = options.projections.map((projection) => ({
+      projection,
+      checkpoint: 0n,
+      lastEventAt: undefined,
+      failed: undefined,
+    }));
   }
 
-  status(): RunnerStatus {
-    return {
-      projection: this.name,
-      active: this.active,
-      standby: this.standby,
-      checkpoint: this.checkpoint,
-      lastEventAt: this.lastEventAt,
-      failed: this.failed,
-    };
+  get names(): string[] {
+    return this.members.map((m) => m.projection.name);
   }
 
-  onAdvance(listener: (position: bigint) => void): () => void {
+  status(): RunnerStatus[] {
+    return this.members.map((m) => ({
+      projection: m.projection.name,
+      active: this.active && !m.failed,
+      standby: this.standby && !m.failed,
+      checkpoint: m.checkpoint,
+      lastEventAt: m.lastEventAt,
+      failed: m.failed,
+    }));
+  }
+
+  /** Called with each projection's checkpoint: as read on (re)start, and after each batch that moved it. */
+  onAdvance(listener: (projection: string, position: bigint) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** Called when the projection stops for good (an assertion failed). */
+  /** Called when a projection stops for good (an assertion failed). */
   onFailed(listener: (error: ProjectionAssertionError) => void): () => void {
     this.failureListeners.add(listener);
     return () => this.failureListeners.delete(listener);
   }
 
-  /** Runs until `signal` aborts; survives store outages and lost locks by starting over. */
+  /** Runs until `signal` aborts or every projection failed; survives store outages and lost locks by starting over. */
   async run(signal: AbortSignal): Promise<void> {
     const { log } = this.options;
     while (!signal.aborted) {
-      const lock = new ProjectionLock(this.options.connectionString, this.name);
+      const members = this.members.filter((m) => !m.failed);
+      if (members.length === 0) return;
+      const projections = members.map((m) => m.projection.name);
+      const lock = new ProjectionLock(this.options.connectionString, projections);
       try {
         const acquired = await lock.acquire(signal, this.options.lockRetryMs ?? 2_000, () => (this.standby = true));
         if (!acquired) break;
         this.standby = false;
         this.active = true;
-        log.info({ projection: this.name }, 'projection lock acquired');
-        await this.follow(signal, lock);
+        log.info({ projections }, 'projection locks acquired');
+        await this.follow(signal, lock, members);
       } catch (error) {
-        if (error instanceof ProjectionAssertionError) {
-          this.failed = error.message;
-          log.error({ err: error, projection: this.name }, 'projection stopped: assertion failed');
-          for (const listener of this.failureListeners) listener(error);
-          return;
-        }
-        if (!signal.aborted) log.warn({ err: error, projection: this.name }, 'projection interrupted; restarting');
+        if (error instanceof ProjectionAssertionError) this.fail(error);
+        else if (!signal.aborted) log.warn({ err: error, projections }, 'projections interrupted; restarting');
       } finally {
         this.active = false;
         await lock.release();
@@ -123,84 +150,120 @@ export class ProjectionRunner {
     }
   }
 
-  private async follow(signal: AbortSignal, lock: ProjectionLock): Promise<void> {
-    this.checkpoint = await this.readCheckpoint();
-    const subscription = this.options.store.subscribeToAll({ afterPosition: this.checkpoint });
+  private fail(error: ProjectionAssertionError): void {
+    const member = this.members.find((m) => m.projection.name === error.projection);
+    // Every assertion names its projection; one that names none stops them all.
+    for (const m of member ? [member] : this.members) m.failed = error.message;
+    this.options.log.error({ err: error, projection: error.projection }, 'projection stopped: assertion failed');
+    for (const listener of this.failureListeners) listener(error);
+  }
+
+  /**
+   * Follows the log. While batch N commits, batch N+1 is mapped and rendered
+   * (Node's work overlaps the database's), as if N had committed; if N fails,
+   * N+1 is dropped with it and everything starts over from the stored checkpoints.
+   */
+  private async follow(signal: AbortSignal, lock: ProjectionLock, members: readonly Member[]): Promise<void> {
+    await this.readCheckpoints(members);
+    const from = members.reduce((min, m) => (m.checkpoint < min ? m.checkpoint : min), members[0]!.checkpoint);
+    const subscription = this.options.store.subscribeToAll({ afterPosition: from });
     const stop = () => void subscription.close();
     signal.addEventListener('abort', stop, { once: true });
     lock.onLost(stop);
-    // Stopped while the checkpoint was being read: the listener above came too late.
+    // Stopped while the checkpoints were being read: the listener above came too late.
     if (signal.aborted || !lock.held) stop();
+    // Where each projection will be once the batches prepared so far commit.
+    const planned = new Map(members.map((m) => [m, m.checkpoint]));
+    let committing: Promise<void> | undefined;
+    let failure: { error: unknown } | undefined;
     try {
       for await (const batch of batched(subscription, this.options.batchSizeMax ?? BATCH_SIZE_MAX)) {
-        if (!lock.held) throw new Error(`lost the lock of projection ${this.name}`);
-        await this.apply(batch);
+        const prepared = this.prepare(planned, batch);
+        await committing;
+        if (failure) break;
+        if (!prepared) continue;
+        if (!lock.held) throw new Error(`lost the locks of projections ${members.map((m) => m.projection.name)}`);
+        committing = this.commit(prepared).catch((error: unknown) => {
+          failure = { error };
+          stop();
+        });
       }
     } finally {
       signal.removeEventListener('abort', stop);
       await subscription.close();
+      // Never leave a commit in flight behind: the locks are released after this.
+      await committing;
     }
+    if (failure) throw failure.error;
   }
 
-  private async readCheckpoint(): Promise<bigint> {
-    const { rows } = await this.options.pool.query<{ position: string }>(
-      `SELECT position FROM ${CHECKPOINTS_TABLE} WHERE projection = $1`,
-      [this.name],
+  private async readCheckpoints(members: readonly Member[]): Promise<void> {
+    const { rows } = await this.options.pool.query<{ projection: string; position: string }>(
+      `SELECT projection, position FROM ${CHECKPOINTS_TABLE} WHERE projection = ANY($1)`,
+      [members.map((m) => m.projection.name)],
     );
-    if (!rows[0]) throw new ProjectionAssertionError(`no checkpoint row for projection ${this.name}`);
-    return BigInt(rows[0].position);
-  }
-
-  private async apply(batch: readonly StoredEvent[]): Promise<void> {
-    const { projection } = this.options;
-    const changes: RowChange[] = projection.map(batch, LIVE_SCHEMA);
-    const last = batch[batch.length - 1]!;
-    const checkpoint: RowChange = {
-      text: `UPDATE ${CHECKPOINTS_TABLE} SET position = $1, updated_at = now() WHERE projection = $2 AND position = $3`,
-      values: [last.position, this.name, this.checkpoint],
-      expectRows: 1,
-      fence: true,
-    };
-    const separate = this.options.checkpointMode === 'separate';
-    await this.transaction([
-      // A rebuild's swap takes this lock exclusively: no batch lands mid-swap.
-      { text: `SELECT pg_advisory_xact_lock_shared(${swapLockKey(this.name)})`, values: [] },
-      ...changes,
-      ...(separate ? [] : [checkpoint, notify(last.position)]),
-    ]);
-    if (separate) await this.transaction([checkpoint, notify(last.position)]);
-    this.checkpoint = last.position;
-    this.lastEventAt = last.createdAt;
-    for (const listener of this.listeners) listener(last.position);
-  }
-
-  /** All statements in one round trip, row counts asserted before COMMIT. */
-  private async transaction(changes: readonly RowChange[]): Promise<void> {
-    const client = await this.options.pool.connect();
-    try {
-      const results = (await client.query(`BEGIN;\n${changes.map(render).join(';\n')}`)) as unknown as pg.QueryResult[];
-      assertRowCounts(this.name, changes, results.slice(1)); // results[0] is BEGIN
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
+    const stored = new Map(rows.map((r) => [r.projection, BigInt(r.position)]));
+    for (const member of members) {
+      const { name } = member.projection;
+      const position = stored.get(name);
+      if (position === undefined) throw new ProjectionAssertionError(name, `no checkpoint row for projection ${name}`);
+      member.checkpoint = position;
     }
+    // Waiters for a position already applied (by this runner before a restart, or another) learn it now.
+    for (const member of members)
+      for (const listener of this.listeners) listener(member.projection.name, member.checkpoint);
+  }
+
+  /** The batch's transaction: each projection's share of it and every moved checkpoint. Moves `planned` on. */
+  private prepare(planned: Map<Member, bigint>, batch: readonly StoredEvent[]): Prepared | undefined {
+    const slices = [...planned].flatMap(([member, from]): Slice[] => {
+      const first = batch.findIndex((event) => event.position > from);
+      return first < 0 ? [] : [{ member, from, events: first === 0 ? batch : batch.slice(first) }];
+    });
+    if (slices.length === 0) return undefined;
+    const last = batch[batch.length - 1]!.position;
+    const group = slices.map((s) => s.member.projection.name).join(', ');
+    // A rebuild's swap takes these locks exclusively: no batch lands mid-swap.
+    const rows: OwnedChange[] = [{ owner: group, change: swapLocks(slices) }];
+    for (const { member, events } of slices) {
+      const owner = member.projection.name;
+      for (const change of member.projection.map(events, LIVE_SCHEMA)) rows.push({ owner, change });
+    }
+    const checkpoints: OwnedChange[] = [
+      { owner: group, change: moveCheckpoints(slices, last) },
+      { owner: group, change: notify(last) },
+    ];
+    for (const { member } of slices) planned.set(member, last);
+    return this.options.checkpointMode === 'separate'
+      ? { slices, last, transactions: [checkedSql(rows), checkedSql(checkpoints)] }
+      : { slices, last, transactions: [checkedSql([...rows, ...checkpoints])] };
+  }
+
+  private async commit({ slices, last, transactions }: Prepared): Promise<void> {
+    for (const transaction of transactions) await commitChecked(this.options.pool, transaction);
+    for (const { member, events } of slices) {
+      member.checkpoint = last;
+      member.lastEventAt = events[events.length - 1]!.createdAt;
+    }
+    for (const { member } of slices) for (const listener of this.listeners) listener(member.projection.name, last);
   }
 }
 
-/** Every change that promised a row count changed exactly that many rows. */
-export function assertRowCounts(name: string, changes: readonly RowChange[], results: readonly pg.QueryResult[]): void {
-  changes.forEach((change, i) => {
-    const rowCount = results[i]?.rowCount;
-    if (change.expectRows !== undefined && rowCount !== change.expectRows) {
-      if (change.fence) throw new FencedOffError(`${name}: the checkpoint moved under this runner`);
-      throw new ProjectionAssertionError(
-        `${name}: expected ${change.expectRows} row(s), changed ${rowCount}: ${change.text.slice(0, 120)} [${change.values.slice(0, 2).join(', ')}]`,
-      );
-    }
-  });
+function swapLocks(slices: readonly Slice[]): RowChange {
+  const locks = slices.map((s) => `pg_advisory_xact_lock_shared(${swapLockKey(s.member.projection.name)})`);
+  return { text: `SELECT ${locks.join(', ')}`, values: [] };
+}
+
+/** Every moved checkpoint in one statement, fenced: each from the position this runner read, or none. */
+function moveCheckpoints(slices: readonly Slice[], position: bigint): RowChange {
+  return {
+    text: `UPDATE ${CHECKPOINTS_TABLE} AS c SET position = $1, updated_at = now()
+           FROM (VALUES ${valuesList(slices.length, 2, 2)}) AS v(projection, position)
+           WHERE c.projection = v.projection AND c.position = v.position::bigint`,
+    values: [position, ...slices.flatMap((s) => [s.member.projection.name, s.from])],
+    expectRows: slices.length,
+    fence: true,
+  };
 }
 
 function notify(position: bigint): RowChange {

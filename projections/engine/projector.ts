@@ -33,33 +33,33 @@ export interface ProjectorLag {
 
 const LAG_INTERVAL_MS = 1_000;
 
-/** Runs every projection's runner (each elected separately) and keeps the lag current. */
+/**
+ * Runs the projections as one group (one read of the log, one transaction per
+ * batch for all of them; elected by the locks of all of them) and keeps the lag current.
+ */
 export class Projector {
-  private readonly runners: ProjectionRunner[];
+  private readonly runner: ProjectionRunner;
   private readonly abort = new AbortController();
   private running: Promise<unknown> | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
   private head = 0n;
 
   constructor(private readonly options: ProjectorOptions) {
-    this.runners = (options.projections ?? PROJECTIONS).map(
-      (projection) =>
-        new ProjectionRunner({
-          pool: options.pool,
-          connectionString: options.connectionString,
-          store: options.store,
-          projection,
-          log: options.log,
-          ...(options.batchSizeMax ? { batchSizeMax: options.batchSizeMax } : {}),
-          ...(options.checkpointMode ? { checkpointMode: options.checkpointMode } : {}),
-          ...(options.lockRetryMs ? { lockRetryMs: options.lockRetryMs } : {}),
-        }),
-    );
+    this.runner = new ProjectionRunner({
+      pool: options.pool,
+      connectionString: options.connectionString,
+      store: options.store,
+      projections: options.projections ?? PROJECTIONS,
+      log: options.log,
+      ...(options.batchSizeMax ? { batchSizeMax: options.batchSizeMax } : {}),
+      ...(options.checkpointMode ? { checkpointMode: options.checkpointMode } : {}),
+      ...(options.lockRetryMs ? { lockRetryMs: options.lockRetryMs } : {}),
+    });
   }
 
   async start(): Promise<void> {
     await migrate(this.options.pool, projectionMigrations);
-    this.running = Promise.all(this.runners.map((runner) => runner.run(this.abort.signal)));
+    this.running = this.runner.run(this.abort.signal);
     await this.refreshHead();
     this.lagTimer = setInterval(() => void this.refreshHead(), this.options.lagIntervalMs ?? LAG_INTERVAL_MS);
     this.lagTimer.unref();
@@ -72,7 +72,7 @@ export class Projector {
   }
 
   status(): RunnerStatus[] {
-    return this.runners.map((runner) => runner.status());
+    return this.runner.status();
   }
 
   lag(): ProjectorLag {
@@ -85,33 +85,28 @@ export class Projector {
   }
 
   /** Resolves once every projection of this process has applied `position`; rejects if one fails. */
-  async caughtUp(position: bigint, signal?: AbortSignal): Promise<void> {
-    await Promise.all(
-      this.runners.map(
-        (runner) =>
-          new Promise<void>((resolve, reject) => {
-            const { checkpoint, failed } = runner.status();
-            if (failed) return reject(new Error(`projection ${runner.name} failed: ${failed}`));
-            if (checkpoint >= position) return resolve();
-            const offFailed = runner.onFailed((error) => {
-              off();
-              offFailed();
-              reject(error);
-            });
-            const off = runner.onAdvance((at) => {
-              if (at < position) return;
-              off();
-              offFailed();
-              resolve();
-            });
-            signal?.addEventListener('abort', () => {
-              off();
-              offFailed();
-              reject(signal.reason);
-            });
-          }),
-      ),
-    );
+  caughtUp(position: bigint, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const statuses = this.status();
+        const failed = statuses.find((s) => s.failed);
+        if (failed) finish(new Error(`projection ${failed.projection} failed: ${failed.failed}`));
+        else if (statuses.every((s) => s.checkpoint >= position)) finish();
+      };
+      const aborted = () => finish(signal?.reason);
+      const offAdvance = this.runner.onAdvance(check);
+      const offFailed = this.runner.onFailed(check);
+      signal?.addEventListener('abort', aborted, { once: true });
+      function finish(error?: unknown): void {
+        offAdvance();
+        offFailed();
+        signal?.removeEventListener('abort', aborted);
+        if (error === undefined) resolve();
+        else reject(error);
+      }
+      if (signal?.aborted) aborted();
+      else check();
+    });
   }
 
   private async refreshHead(): Promise<void> {

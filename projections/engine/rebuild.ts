@@ -3,8 +3,8 @@ import type { EventStore, StoredEvent } from '@ledger/event-store';
 import { CHECKPOINTS_TABLE } from '../schema.js';
 import { LIVE_SCHEMA, type Projection, type RowChange } from '../projection.js';
 import { batched } from './batches.js';
-import { render } from './render.js';
-import { assertRowCounts, ProjectionAssertionError } from './projection-runner.js';
+import { checkedSql, commitChecked, runChecked } from './checked-statements.js';
+import { ProjectionAssertionError } from './errors.js';
 import { swapLockKey } from './projection-lock.js';
 
 export interface RebuildOptions {
@@ -122,18 +122,15 @@ async function liveCheckpoint(client: pg.Pool | pg.PoolClient, projection: strin
     `SELECT position FROM ${CHECKPOINTS_TABLE} WHERE projection = $1`,
     [projection],
   );
-  if (!rows[0]) throw new ProjectionAssertionError(`no checkpoint row for projection ${projection}`);
+  if (!rows[0]) throw new ProjectionAssertionError(projection, `no checkpoint row for projection ${projection}`);
   return BigInt(rows[0].position);
 }
 
+/** A batch of the rebuild: its own transaction, or a part of the swap's (`client`); row counts checked inside. */
 async function run(client: pg.Pool | pg.PoolClient, changes: readonly RowChange[], name: string): Promise<void> {
-  const inTransaction = 'release' in client;
-  const text = changes.map(render).join(';\n');
-  const results = (await client.query(
-    inTransaction ? text : `BEGIN;\n${text};\nCOMMIT`,
-  )) as unknown as pg.QueryResult[];
-  const list = Array.isArray(results) ? results : [results];
-  assertRowCounts(`${name} rebuild`, changes, list.slice(inTransaction ? 0 : 1));
+  const sql = checkedSql(changes.map((change) => ({ owner: `${name} rebuild`, change })));
+  if ('release' in client) await runChecked(client, sql);
+  else await commitChecked(client, sql);
 }
 
 /** Rows in one table and not in the other, both ways (0 and 0: identical). */
