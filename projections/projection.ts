@@ -51,10 +51,13 @@ export function amountOf(event: StoredEvent): string {
 
 /** `($1, $2, ...), ($n+1, ...)`: placeholders for multi-row VALUES, numbered from `first`. */
 export function valuesList(rows: number, columns: number, first = 1): string {
-  return Array.from(
-    { length: rows },
-    (_, r) => `(${Array.from({ length: columns }, (_, c) => `$${first + r * columns + c}`).join(', ')})`,
-  ).join(', ');
+  const tuples: string[] = new Array<string>(rows);
+  for (let r = 0, n = first; r < rows; r++) {
+    let tuple = `($${n++}`;
+    for (let c = 1; c < columns; c++) tuple += `, $${n++}`;
+    tuples[r] = `${tuple})`;
+  }
+  return tuples.join(', ');
 }
 
 export function optionalText(value: unknown): string | null {
