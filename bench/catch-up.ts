@@ -2,7 +2,9 @@
  * Projection catch-up: replays a log of 200,000+ ledger events into empty
  * read models and reports events per second, next to a baseline measured in
  * the same run on the same server: batched multi-row INSERTs of the same
- * number of rows (the least a projection must write).
+ * number of rows (the least a projection must write). Also reports the CPU
+ * this process (the projector, nothing else runs in it meanwhile) spent per
+ * event: what catch-up costs the service it runs in.
  *
  *   npm run bench:catch-up [-- --events 200000]
  */
@@ -27,6 +29,8 @@ export interface CatchUpResult {
   eventsPerSecond: number;
   baselineRowsPerSecond: number;
   ratio: number;
+  /** CPU time of this process (user + system) per replayed event. */
+  projectorCpuMicrosPerEvent: number;
 }
 
 /** Seeds `events` into the empty database at `url`, then times a projector replaying them from zero. */
@@ -39,6 +43,7 @@ export async function measureCatchUp(url: string, events: number): Promise<Catch
     log(`replaying ${seeded} events into empty read models ...`);
     const projector = new Projector({ pool, connectionString: url, store, log: quiet });
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     await projector.start();
     const progress = setInterval(() => {
       const done = projector.status().reduce((min, s) => (s.checkpoint < min ? s.checkpoint : min), head);
@@ -46,6 +51,7 @@ export async function measureCatchUp(url: string, events: number): Promise<Catch
     }, 2_000);
     await projector.caughtUp(head).finally(() => clearInterval(progress));
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     await projector.stop();
     const baseline = await insertBaseline(pool, seeded);
     return {
@@ -54,6 +60,7 @@ export async function measureCatchUp(url: string, events: number): Promise<Catch
       eventsPerSecond: seeded / seconds,
       baselineRowsPerSecond: baseline,
       ratio: seeded / seconds / baseline,
+      projectorCpuMicrosPerEvent: (cpu.user + cpu.system) / seeded,
     };
   } finally {
     await store.close();
@@ -67,7 +74,8 @@ async function main(): Promise<void> {
     const result = await measureCatchUp(await database.createDatabase('bench_catch_up'), EVENTS);
     console.log(
       `catch-up: ${result.events} events in ${result.seconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s; ` +
-        `baseline (100-row INSERTs from Node) ${result.baselineRowsPerSecond.toFixed(0)} rows/s; ratio ${result.ratio.toFixed(2)}`,
+        `baseline (100-row INSERTs from Node) ${result.baselineRowsPerSecond.toFixed(0)} rows/s; ratio ${result.ratio.toFixed(2)}; ` +
+        `projector CPU ${result.projectorCpuMicrosPerEvent.toFixed(1)} µs/event`,
     );
     await writeFile(
       'bench/results/catch-up.json',

@@ -5,7 +5,8 @@ import { Projector } from '@ledger/projections';
 
 /**
  * The projector as its own process (production: its own deployment, any
- * number of replicas; each projection is applied by one of them at a time).
+ * number of replicas; one of them holds the locks of all projections and
+ * applies them, the others stand by).
  * Serves /health/live and /health/ready (with the lag) on PORT.
  */
 async function main(): Promise<void> {
