@@ -97,10 +97,6 @@ export class ProjectionRunner {
     }));
   }
 
-  get names(): string[] {
-    return this.members.map((m) => m.projection.name);
-  }
-
   status(): RunnerStatus[] {
     return this.members.map((m) => ({
       projection: m.projection.name,
