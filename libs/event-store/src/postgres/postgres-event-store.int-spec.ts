@@ -158,6 +158,45 @@ describe('PostgresEventStore group commit', () => {
     expect((await store.readStream(`${p}-new-2`))[0]!.position).toBe(positions[4]);
   });
 
+  it('checks a conflicting append for a replay by index, never by scanning the log', async () => {
+    const p = `group-scan-${randomUUID()}`;
+    // Enough events that a join on the whole table looks cheaper to the planner than lookups.
+    for (let i = 0; i < 20; i++) {
+      await store.append([
+        {
+          streamName: `${p}-filler-${i}`,
+          expectedRevision: 'no_stream',
+          events: Array.from({ length: 1000 }, () => event()),
+        },
+      ]);
+    }
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    try {
+      await client.query('ANALYZE event_store.events');
+      const seqScans = async () => {
+        await client.query('SELECT pg_stat_force_next_flush()');
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await client.query(
+          "SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = 'event_store' AND relname = 'events'",
+        );
+        return Number(rows[0].seq_scan);
+      };
+      const before = await seqScans();
+      const conflicting = [{ streamName: `${p}-filler-0`, expectedRevision: 0n, events: [event()] }];
+      const batch = JSON.stringify([
+        { stream: conflicting[0]!.streamName, expected: '0', events: conflicting[0]!.events },
+      ]);
+      await expect(store.append(conflicting)).rejects.toBeInstanceOf(VersionConflictError);
+      await client.query('SELECT event_store.is_replay($1::jsonb), * FROM event_store.replay_result($1::jsonb)', [
+        batch,
+      ]);
+      expect(await seqScans()).toBe(before);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('answers a replay inside a group with the original result', async () => {
     const stream = `group-replay-${randomUUID()}`;
     const append = [{ streamName: stream, expectedRevision: 'no_stream' as const, events: [event(), event()] }];
