@@ -30,7 +30,10 @@ export class Loads {
   constructor(
     private readonly accounts: StreamStateCache<AccountState>,
     private readonly projects: StreamStateCache<ProjectState>,
-    private readonly prefetched: ReadonlyMap<string, { fromRevision: bigint; events: StoredEvent[] }> = new Map(),
+    private readonly prefetched: ReadonlyMap<
+      string,
+      { fromRevision: bigint; limit: number; events: StoredEvent[] }
+    > = new Map(),
   ) {}
 
   async account(accountId: string): Promise<AccountState> {
@@ -112,12 +115,16 @@ export class CommandExecutor {
   private async attempt(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
     for (let attempt = 1; ; attempt++) {
       // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
-      const [{ recorded, prefetched }, refusal] = await Promise.all([
+      const [ahead, refusal] = await Promise.allSettled([
         this.readAhead(context, plan.reads ?? []),
         this.refusals.find(context),
       ]);
+      if (ahead.status === 'rejected') throw ahead.reason;
+      const { recorded, prefetched } = ahead.value;
+      // An acceptance answers even if the refusal lookup failed.
       if (recorded) return recorded;
-      RefusalRecords.answer(refusal, context);
+      if (refusal.status === 'rejected') throw refusal.reason;
+      RefusalRecords.answer(refusal.value, context);
       const now = this.clock.now();
       const loads = new Loads(this.accounts, this.projects, prefetched);
       let decided: Decided;
@@ -172,7 +179,10 @@ export class CommandExecutor {
       ...tails,
     ]);
     const prefetched = new Map(
-      tails.map((tail, i) => [tail.streamName, { fromRevision: tail.fromRevision, events: pages[i]! }]),
+      tails.map((tail, i) => [
+        tail.streamName,
+        { fromRevision: tail.fromRevision, limit: tail.limit, events: pages[i]! },
+      ]),
     );
     return { recorded: this.idempotency.answer(records?.[0], context), prefetched };
   }

@@ -106,6 +106,7 @@ describe('StreamStateCache', () => {
     eventsRead = 0;
     const loaded = await new StreamStateCache(counting, fold, watched).load(stream, {
       fromRevision: 0n,
+      limit: SNAPSHOT_EVERY_EVENTS,
       events: page!,
     });
     expect(loaded).toMatchObject({ revision: BigInt(SNAPSHOT_EVERY_EVENTS - 2), state: { balance: 99 } });
@@ -123,9 +124,23 @@ describe('StreamStateCache', () => {
     const [page] = await store.readStreams([cold.tailOf(stream)]);
     expect(page).toHaveLength(SNAPSHOT_EVERY_EVENTS);
     eventsRead = 0;
-    const loaded = await cold.load(stream, { fromRevision: 0n, events: page! });
+    const loaded = await cold.load(stream, { fromRevision: 0n, limit: SNAPSHOT_EVERY_EVENTS, events: page! });
     expect(loaded.state.balance).toBe(total);
     // Only what follows the snapshot: the page of the first events was not enough, and not folded twice.
     expect(eventsRead).toBeLessThan(SNAPSHOT_EVERY_EVENTS);
+  });
+
+  it('reads on past a full page read ahead, even when it is used as the tail of a state in memory', async () => {
+    const stream = `account-${randomUUID()}`;
+    const cache = new StreamStateCache(counting, fold, snapshots);
+    // In memory as "no such stream" (revision undefined): the next load reads from revision 0.
+    expect((await cache.load(stream)).revision).toBeUndefined();
+    await grants(stream, SNAPSHOT_EVERY_EVENTS + 50, 'no_stream');
+    const [page] = await store.readStreams([{ streamName: stream, fromRevision: 0n, limit: SNAPSHOT_EVERY_EVENTS }]);
+    const loaded = await cache.load(stream, { fromRevision: 0n, limit: SNAPSHOT_EVERY_EVENTS, events: page! });
+    expect(loaded).toMatchObject({
+      revision: BigInt(SNAPSHOT_EVERY_EVENTS + 49),
+      state: { balance: SNAPSHOT_EVERY_EVENTS + 50 },
+    });
   });
 });

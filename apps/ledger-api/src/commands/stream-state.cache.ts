@@ -69,13 +69,13 @@ export class StreamStateCache<S> {
   /** `prefetched`: what `tailOf` named, read by the caller; used if it still starts where this load would. */
   async load(
     streamName: string,
-    prefetched?: { fromRevision: bigint; events: StoredEvent[] },
+    prefetched?: { fromRevision: bigint; limit: number; events: StoredEvent[] },
   ): Promise<LoadedState<S>> {
     let entry = this.cache.get(streamName);
     let ready: StoredEvent[] | undefined;
     if (entry) {
       ready = prefetched?.fromRevision === nextRevision(entry) ? prefetched.events : undefined;
-    } else if (prefetched?.fromRevision === 0n && prefetched.events.length < SNAPSHOT_EVERY_EVENTS) {
+    } else if (prefetched?.fromRevision === 0n && prefetched.events.length < prefetched.limit) {
       // The whole of a short stream: folded from the start, no snapshot to look for.
       entry = emptyEntry(this.fold.initial());
       ready = prefetched.events;
@@ -84,10 +84,12 @@ export class StreamStateCache<S> {
     }
     for (;;) {
       const from = nextRevision(entry);
-      const events = ready ?? (await this.store.readStream(streamName, { fromRevision: from, limit: READ_PAGE }));
+      // A page shorter than its limit is the end of the stream (as of its read); a full one may not be.
+      const limit = ready ? prefetched!.limit : READ_PAGE;
+      const events = ready ?? (await this.store.readStream(streamName, { fromRevision: from, limit }));
       ready = undefined;
       if (events.length > 0) entry = { ...this.apply(entry, events), snapshotRevision: entry.snapshotRevision };
-      if (events.length < READ_PAGE) break;
+      if (events.length < limit) break;
     }
     this.cache.set(streamName, entry);
     if (entry.revision !== undefined && entry.revision - (entry.snapshotRevision ?? -1n) >= SNAPSHOT_EVERY_EVENTS) {

@@ -22,9 +22,10 @@ export function isUnavailable(error: unknown): boolean {
     return true;
   }
   const message = (error as PgLikeError | null)?.message ?? '';
-  // node-postgres reports a dropped socket, a pool timeout and a pool shut down
-  // (requests still in flight while the service stops) only in the message.
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+  // node-postgres reports a dropped socket, a pool timeout, a pool shut down
+  // (requests still in flight while the service stops) and its own query timeout
+  // (a server that stopped answering) only in the message.
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Query read timeout/i.test(
     message,
   );
 }

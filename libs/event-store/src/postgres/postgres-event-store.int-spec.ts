@@ -211,6 +211,15 @@ describe('PostgresEventStore group commit', () => {
     expect(await store.readStream(stream)).toHaveLength(2);
   });
 
+  it('answers a replay racing its original in the same group with the original result', async () => {
+    const stream = `group-twin-${randomUUID()}`;
+    const append = [{ streamName: stream, expectedRevision: 'no_stream' as const, events: [event(), event()] }];
+    const [first, twin] = await Promise.all([store.append(append), store.append(append)]);
+    expect(groups).toContainEqual({ size: 2, outcome: 'one-by-one' });
+    expect(twin).toEqual(first);
+    expect(await store.readStream(stream)).toHaveLength(2);
+  });
+
   it('answers a member the server refuses on its own, and still writes the others', async () => {
     const prefix = `group-bad-${randomUUID()}`;
     const settled = await Promise.allSettled([

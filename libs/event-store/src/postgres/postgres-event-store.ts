@@ -79,6 +79,7 @@ const EVENT_COLUMNS = 'position, stream_name, revision, event_id, event_type, da
 // A retry after a unique violation on event_id turns a lost race between two
 // identical appends into a replay; one retry is enough, a second would be a bug.
 const DUPLICATE_RETRIES_MAX = 1;
+const DEADLOCK_RETRIES_MAX = 3;
 const CONNECT_TIMEOUT_MS = 5_000;
 const STATEMENT_TIMEOUT_MS = 15_000;
 const DEFAULT_GROUPING = { maxInFlight: 2, maxGroup: 200 };
@@ -97,6 +98,10 @@ export class PostgresEventStore implements EventStore {
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       statement_timeout: STATEMENT_TIMEOUT_MS,
+      // A server that stops answering (a half-open connection) must not hold a
+      // group, and every command queued behind it, until TCP gives up.
+      query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
+      keepAlive: true,
     });
     // An idle client that loses its connection emits here; without a listener it would crash the process.
     this.pool.on('error', () => undefined);
@@ -138,6 +143,8 @@ export class PostgresEventStore implements EventStore {
 
   /** One append, one statement: what a group of one is, and the way back when a group fails. */
   private async appendAlone(prepared: PreparedAppend): Promise<AppendResult> {
+    let duplicates = 0;
+    let deadlocks = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         const rows = await this.runAppend(prepared.json, prepared.streams, attempt > 0);
@@ -149,8 +156,12 @@ export class PostgresEventStore implements EventStore {
         if (pgErrorCode(error)?.startsWith('22')) {
           throw new InvalidAppendError(`the server refused the events' data: ${(error as Error).message}`);
         }
+        // A group locks its existing streams before inserting new ones, a lone append goes in
+        // name order: the two can deadlock, and then the lone one is tried again (a replay
+        // check first, so an append that got through is answered, never written twice).
+        if (pgErrorCode(error) === '40P01' && deadlocks++ < DEADLOCK_RETRIES_MAX) continue;
         if (isDuplicateEventId(error)) {
-          if (attempt < DUPLICATE_RETRIES_MAX) continue;
+          if (duplicates++ < DUPLICATE_RETRIES_MAX) continue;
           throw new InvalidAppendError('some event ids of this append are already stored, in another append');
         }
         translatePgError(error, 'append');
@@ -168,9 +179,12 @@ export class PostgresEventStore implements EventStore {
   private async appendGroup(group: PreparedAppend[]): Promise<MemberResult<AppendResult>[]> {
     if (group.length === 1) {
       const result = await settle(this.appendAlone(group[0]!));
-      this.options.onAppendGroup?.(1, 'together');
+      this.reportGroup(1, 'together');
       return [result];
     }
+    // The same event twice in one group (a replay racing its original) is answered
+    // right only one append at a time: the group's replay check can't see its own inserts.
+    if (hasRepeatedEventIds(group)) return this.oneByOne(group);
     let rows: GroupRow[];
     try {
       rows = (
@@ -182,25 +196,42 @@ export class PostgresEventStore implements EventStore {
       ).rows;
     } catch (error) {
       if (isUnavailable(error)) translatePgError(error, 'append');
-      this.options.onAppendGroup?.(group.length, 'one-by-one');
-      return Promise.all(group.map((prepared) => settle(this.appendAlone(prepared))));
+      return this.oneByOne(group);
     }
     this.notifications.publish();
-    this.options.onAppendGroup?.(group.length, 'together');
+    this.reportGroup(group.length, 'together');
     const byBatch = group.map((): GroupRow[] => []);
     for (const row of rows) byBatch[row.batch_index - 1]!.push(row);
+    // Each member mapped on its own: the group is committed, one member's odd rows must not fail the others.
     return byBatch.map((batchRows): MemberResult<AppendResult> => {
-      const conflicts = batchRows[0]?.conflicts;
-      if (conflicts) {
-        return {
-          ok: false,
-          error: new VersionConflictError(
-            conflicts.map((c) => ({ streamName: c.stream, expected: c.expected, actual: BigInt(c.actual) })),
-          ),
-        };
+      try {
+        const conflicts = batchRows[0]?.conflicts;
+        if (conflicts) {
+          return {
+            ok: false,
+            error: new VersionConflictError(
+              conflicts.map((c) => ({ streamName: c.stream, expected: c.expected, actual: BigInt(c.actual) })),
+            ),
+          };
+        }
+        return { ok: true, value: toAppendResult(batchRows as AppendRow[]) };
+      } catch (error) {
+        return { ok: false, error };
       }
-      return { ok: true, value: toAppendResult(batchRows as AppendRow[]) };
     });
+  }
+
+  private oneByOne(group: PreparedAppend[]): Promise<MemberResult<AppendResult>[]> {
+    this.reportGroup(group.length, 'one-by-one');
+    return Promise.all(group.map((prepared) => settle(this.appendAlone(prepared))));
+  }
+
+  private reportGroup(size: number, outcome: 'together' | 'one-by-one'): void {
+    try {
+      this.options.onAppendGroup?.(size, outcome);
+    } catch {
+      // A metrics callback must never fail appends that are committed.
+    }
   }
 
   private async runAppend(batch: string, streams: readonly StreamAppend[], checkReplay: boolean): Promise<AppendRow[]> {
@@ -355,6 +386,19 @@ export class PostgresEventStore implements EventStore {
     await this.notifications.close();
     await this.pool.end();
   }
+}
+
+function hasRepeatedEventIds(group: readonly PreparedAppend[]): boolean {
+  const seen = new Set<string>();
+  for (const prepared of group) {
+    for (const stream of prepared.streams) {
+      for (const event of stream.events) {
+        if (seen.has(event.id)) return true;
+        seen.add(event.id);
+      }
+    }
+  }
+  return false;
 }
 
 async function settle<T>(promise: Promise<T>): Promise<MemberResult<T>> {
