@@ -1,6 +1,35 @@
 import type { MigrationSet } from '@ledger/platform';
 
 /**
+ * The end of both group appends: given `accepted` (bi, stream, next_revision),
+ * every accepted event in one insert, positions in the caller's order of
+ * batches, streams and events, and each batch's rows with its last position.
+ */
+const INSERT_ACCEPTED_EVENTS = `  source AS (
+    SELECT a.bi, x.ordinality AS xo, e.ordinality AS eo, a.stream,
+           a.next_revision - jsonb_array_length(x.value->'events') + e.ordinality AS revision,
+           (e.value->>'id')::uuid AS id, e.value->>'type' AS type, e.value->'data' AS data,
+           coalesce(e.value->'metadata', '{}'::jsonb) AS metadata
+    FROM accepted a
+    CROSS JOIN LATERAL jsonb_array_elements(p_group->(a.bi - 1)) WITH ORDINALITY x
+    CROSS JOIN LATERAL jsonb_array_elements(x.value->'events') WITH ORDINALITY e
+    WHERE x.value->>'stream' = a.stream
+  ),
+  inserted AS (
+    INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
+    SELECT src.stream, src.revision, src.id, src.type, src.data, src.metadata
+    FROM source src ORDER BY src.bi, src.xo, src.eo
+    RETURNING event_id, position
+  ),
+  last AS (
+    SELECT src.bi, max(i.position) AS position FROM inserted i JOIN source src ON src.id = i.event_id GROUP BY src.bi
+  )
+  SELECT a.bi, a.stream, a.next_revision, l.position, NULL::jsonb
+  FROM accepted a JOIN last l ON l.bi = a.bi
+  ORDER BY a.bi, a.stream;
+`;
+
+/**
  * Schema of the PostgreSQL event store. Append is one SQL function so a
  * multi-stream append is a single statement: one round trip, atomic by itself.
  */
@@ -256,29 +285,7 @@ BEGIN
   WITH accepted AS (
     SELECT * FROM unnest(v_batches, v_streams, v_nexts) AS a(bi, stream, next_revision)
   ),
-  source AS (
-    SELECT a.bi, x.ordinality AS xo, e.ordinality AS eo, a.stream,
-           a.next_revision - jsonb_array_length(x.value->'events') + e.ordinality AS revision,
-           (e.value->>'id')::uuid AS id, e.value->>'type' AS type, e.value->'data' AS data,
-           coalesce(e.value->'metadata', '{}'::jsonb) AS metadata
-    FROM accepted a
-    CROSS JOIN LATERAL jsonb_array_elements(p_group->(a.bi - 1)) WITH ORDINALITY x
-    CROSS JOIN LATERAL jsonb_array_elements(x.value->'events') WITH ORDINALITY e
-    WHERE x.value->>'stream' = a.stream
-  ),
-  inserted AS (
-    INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
-    SELECT src.stream, src.revision, src.id, src.type, src.data, src.metadata
-    FROM source src ORDER BY src.bi, src.xo, src.eo
-    RETURNING event_id, position
-  ),
-  last AS (
-    SELECT src.bi, max(i.position) AS position FROM inserted i JOIN source src ON src.id = i.event_id GROUP BY src.bi
-  )
-  SELECT a.bi, a.stream, a.next_revision, l.position, NULL::jsonb
-  FROM accepted a JOIN last l ON l.bi = a.bi
-  ORDER BY a.bi, a.stream;
-END
+${INSERT_ACCEPTED_EVENTS}END
 $fn$;
 `,
     },
@@ -411,29 +418,7 @@ BEGIN
     SELECT a.bi, a.stream, coalesce(a.actual, -1) + a.n AS next_revision
     FROM unnest(v_batches, v_streams, v_actuals, v_counts) AS a(bi, stream, actual, n)
   ),
-  source AS (
-    SELECT a.bi, x.ordinality AS xo, e.ordinality AS eo, a.stream,
-           a.next_revision - jsonb_array_length(x.value->'events') + e.ordinality AS revision,
-           (e.value->>'id')::uuid AS id, e.value->>'type' AS type, e.value->'data' AS data,
-           coalesce(e.value->'metadata', '{}'::jsonb) AS metadata
-    FROM accepted a
-    CROSS JOIN LATERAL jsonb_array_elements(p_group->(a.bi - 1)) WITH ORDINALITY x
-    CROSS JOIN LATERAL jsonb_array_elements(x.value->'events') WITH ORDINALITY e
-    WHERE x.value->>'stream' = a.stream
-  ),
-  inserted AS (
-    INSERT INTO event_store.events (stream_name, revision, event_id, event_type, data, metadata)
-    SELECT src.stream, src.revision, src.id, src.type, src.data, src.metadata
-    FROM source src ORDER BY src.bi, src.xo, src.eo
-    RETURNING event_id, position
-  ),
-  last AS (
-    SELECT src.bi, max(i.position) AS position FROM inserted i JOIN source src ON src.id = i.event_id GROUP BY src.bi
-  )
-  SELECT a.bi, a.stream, a.next_revision, l.position, NULL::jsonb
-  FROM accepted a JOIN last l ON l.bi = a.bi
-  ORDER BY a.bi, a.stream;
-END
+${INSERT_ACCEPTED_EVENTS}END
 $fn$;
 `,
     },

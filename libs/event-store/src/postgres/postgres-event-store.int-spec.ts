@@ -7,26 +7,28 @@ import { PostgresEventStore } from './postgres-event-store.js';
 import type { GapProtection } from './postgres-subscription.js';
 import { assertOrderedOnce, collectUntil, event, eventStoreContract } from '../testing/index.js';
 
-describe('PostgresEventStore contract', () => {
+// The whole contract twice: with group commit (the default) and with every append alone.
+describe.each([
+  { title: 'PostgresEventStore contract', database: 'es_contract', prefix: 'contract-', grouping: undefined },
+  {
+    title: 'PostgresEventStore contract, every append alone (no group commit)',
+    database: 'es_contract_alone',
+    prefix: 'alone-',
+    grouping: false as const,
+  },
+])('$title', ({ database, prefix, grouping }) => {
   let connectionString: string;
   beforeAll(async () => {
-    connectionString = await createTestDatabase('es_contract');
+    connectionString = await createTestDatabase(database);
   });
   eventStoreContract({
-    streamPrefix: 'contract-',
-    create: (options) => PostgresEventStore.connect({ connectionString, poolSize: options?.poolSize ?? 10 }),
-  });
-});
-
-describe('PostgresEventStore contract, every append alone (no group commit)', () => {
-  let connectionString: string;
-  beforeAll(async () => {
-    connectionString = await createTestDatabase('es_contract_alone');
-  });
-  eventStoreContract({
-    streamPrefix: 'alone-',
+    streamPrefix: prefix,
     create: (options) =>
-      PostgresEventStore.connect({ connectionString, poolSize: options?.poolSize ?? 10, grouping: false }),
+      PostgresEventStore.connect({
+        connectionString,
+        poolSize: options?.poolSize ?? 10,
+        ...(grouping === undefined ? {} : { grouping }),
+      }),
   });
 });
 
@@ -244,17 +246,7 @@ describe('PostgresEventStore group commit', () => {
   it('falls back to one by one when another transaction creates a stream of the group meanwhile', async () => {
     const prefix = `group-created-${randomUUID()}`;
     const contested = `${prefix}-contested`;
-    let signalHeld!: () => void;
-    const held = new Promise<void>((resolve) => (signalHeld = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const holder = await PostgresEventStore.connect({
-      connectionString,
-      beforeCommit: async () => {
-        signalHeld();
-        await released;
-      },
-    });
+    const { holder, held, release } = await holdingStore(connectionString);
     const watcher = new pg.Client({ connectionString });
     await watcher.connect();
     try {
@@ -265,12 +257,7 @@ describe('PostgresEventStore group commit', () => {
         store.append([{ streamName: contested, expectedRevision: 'no_stream', events: [event()] }]),
       ]);
       // The group waits on the held insert of the contested stream's row.
-      await until(async () => {
-        const { rows } = await watcher.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        );
-        return rows[0].n > 0;
-      });
+      await someoneWaitsOnALock(watcher);
       release();
       await holding;
       const [free, contestedResult] = await grouped;
@@ -337,18 +324,9 @@ describe('PostgresEventStore subscription gap protection', () => {
   async function runHeldTransactionScenario(protection: GapProtection) {
     const prefix = `gap-${randomUUID()}`;
     const heldStream = `${prefix}-held`;
-    let signalHeld!: () => void;
-    const held = new Promise<void>((resolve) => (signalHeld = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const holder = await PostgresEventStore.connect({
-      connectionString,
-      beforeCommit: async (streams: readonly StreamAppend[]) => {
-        if (!streams.some((s) => s.streamName === heldStream)) return;
-        signalHeld();
-        await released;
-      },
-    });
+    const { holder, held, release } = await holdingStore(connectionString, (streams) =>
+      streams.some((s) => s.streamName === heldStream),
+    );
     const polls: { head: bigint; safeHead: bigint }[] = [];
     let pollWaiter: (() => void) | undefined;
     const reader = await PostgresEventStore.connect({
@@ -426,17 +404,7 @@ describe('PostgresEventStore subscription gap protection', () => {
     const prefix = `gap-xid-${randomUUID()}`;
     const hot = `${prefix}-hot`;
     const events = await PostgresEventStore.connect({ connectionString });
-    let signalHeld!: () => void;
-    const held = new Promise<void>((resolve) => (signalHeld = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const holder = await PostgresEventStore.connect({
-      connectionString,
-      beforeCommit: async () => {
-        signalHeld();
-        await released;
-      },
-    });
+    const { holder, held, release } = await holdingStore(connectionString);
     const polls: bigint[] = [];
     let pollWaiter: (() => void) | undefined;
     const reader = await PostgresEventStore.connect({
@@ -468,12 +436,7 @@ describe('PostgresEventStore subscription gap protection', () => {
       ]);
       const appendA = raw.query('SELECT last_position FROM event_store.append($1::jsonb, false)', [batch]);
       // A holds its id once its first row lock shows up as a wait on the hot row.
-      await until(async () => {
-        const { rows } = await blocker.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        );
-        return rows[0].n > 0;
-      });
+      await someoneWaitsOnALock(blocker);
       const b = event('B');
       const appendB = holder.append([{ streamName: `${prefix}-b`, expectedRevision: 'no_stream', events: [b] }]);
       await held;
@@ -500,4 +463,34 @@ describe('PostgresEventStore subscription gap protection', () => {
 
 async function until(condition: () => Promise<boolean>): Promise<void> {
   while (!(await condition())) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A store whose appends stop before COMMIT until released: a transaction held open on purpose. */
+async function holdingStore(
+  connectionString: string,
+  holds: (streams: readonly StreamAppend[]) => boolean = () => true,
+) {
+  let signalHeld!: () => void;
+  const held = new Promise<void>((resolve) => (signalHeld = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const holder = await PostgresEventStore.connect({
+    connectionString,
+    beforeCommit: async (streams: readonly StreamAppend[]) => {
+      if (!holds(streams)) return;
+      signalHeld();
+      await released;
+    },
+  });
+  return { holder, held, release };
+}
+
+/** Until some session of this database waits on a lock. */
+async function someoneWaitsOnALock(client: pg.Client): Promise<void> {
+  await until(async () => {
+    const { rows } = await client.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+    );
+    return rows[0].n > 0;
+  });
 }
