@@ -1,4 +1,4 @@
-export { accountStream, projectStream, idempotencyStream } from './streams.js';
+export * from './streams.js';
 export { RuleViolation, RULE_VIOLATION_CODES, isRuleViolation, type RuleViolationCode } from './rule-violation.js';
 export type { DomainEvent } from './event.js';
 export * from './limits.js';
@@ -9,6 +9,7 @@ export { jsonEqual } from './json-equal.js';
 export * from './account/account.events.js';
 export type * from './account/account.commands.js';
 export { initialAccountState, evolveAccount, type AccountState } from './account/account.state.js';
+export * from './account/account.money.js';
 export {
   decideGrantCredits,
   decideDebitCredits,

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { accountStream, idempotencyStream, projectStream } from './streams.js';
+import {
+  LEDGER_STREAM_PREFIXES,
+  accountIdOf,
+  accountStream,
+  idempotencyStream,
+  isIdempotencyStream,
+  projectIdOf,
+  projectStream,
+  streamCategoryOf,
+} from './streams.js';
 
 describe('stream names', () => {
   it('prefix account and project ids', () => {
@@ -16,5 +25,26 @@ describe('stream names', () => {
   it('keep callers apart, even when caller and key run together', () => {
     expect(idempotencyStream('ab', 'c')).not.toBe(idempotencyStream('a', 'bc'));
     expect(idempotencyStream('billing', 'k')).not.toBe(idempotencyStream('studio', 'k'));
+  });
+});
+
+describe('stream names parsed', () => {
+  it('give back the id a name was built from, and nothing for another category', () => {
+    expect(accountIdOf(accountStream('acc-1'))).toBe('acc-1');
+    expect(projectIdOf(projectStream('project-x'))).toBe('project-x');
+    expect(accountIdOf(projectStream('acc-1'))).toBeUndefined();
+    expect(projectIdOf(accountStream('p'))).toBeUndefined();
+    expect(accountIdOf('accounts-1')).toBeUndefined();
+  });
+
+  it('tell the category of every stream the ledger writes', () => {
+    expect(streamCategoryOf(accountStream('a'))).toBe('account');
+    expect(streamCategoryOf(projectStream('p'))).toBe('project');
+    expect(streamCategoryOf(idempotencyStream('c', 'k'))).toBe('idempotency');
+    expect(streamCategoryOf('$stats')).toBeUndefined();
+    expect(isIdempotencyStream(idempotencyStream('c', 'k'))).toBe(true);
+    expect(isIdempotencyStream(accountStream('idem-1'))).toBe(false);
+    for (const name of [accountStream('a'), projectStream('p'), idempotencyStream('c', 'k')])
+      expect(LEDGER_STREAM_PREFIXES.some((prefix) => name.startsWith(prefix))).toBe(true);
   });
 });

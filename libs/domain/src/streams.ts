@@ -1,13 +1,25 @@
 import { createHash } from 'node:crypto';
 
-/** Every stream name comes from here, so the handlers, the projector and the audit agree on them. */
+/**
+ * Every stream name is built and parsed here, so the handlers, the projector, the
+ * audit and the tests agree on them. A name is `<category>-<id>`.
+ */
+
+const ACCOUNT = 'account-';
+const PROJECT = 'project-';
+const IDEMPOTENCY = 'idem-';
+
+/** The prefixes of every stream the ledger writes: what the projector and the audit follow. */
+export const LEDGER_STREAM_PREFIXES: readonly string[] = [ACCOUNT, PROJECT, IDEMPOTENCY];
+
+export type StreamCategory = 'account' | 'project' | 'idempotency';
 
 export function accountStream(accountId: string): string {
-  return `account-${accountId}`;
+  return `${ACCOUNT}${accountId}`;
 }
 
 export function projectStream(projectId: string): string {
-  return `project-${projectId}`;
+  return `${PROJECT}${projectId}`;
 }
 
 /**
@@ -18,5 +30,28 @@ export function projectStream(projectId: string): string {
  */
 export function idempotencyStream(caller: string, idempotencyKey: string): string {
   const digest = createHash('sha256').update(`${caller}\n${idempotencyKey}`, 'utf8').digest('hex');
-  return `idem-${digest}`;
+  return `${IDEMPOTENCY}${digest}`;
+}
+
+/** The account id of an account stream's name; undefined for any other stream. */
+export function accountIdOf(streamName: string): string | undefined {
+  return streamName.startsWith(ACCOUNT) ? streamName.slice(ACCOUNT.length) : undefined;
+}
+
+/** The project id of a project stream's name; undefined for any other stream. */
+export function projectIdOf(streamName: string): string | undefined {
+  return streamName.startsWith(PROJECT) ? streamName.slice(PROJECT.length) : undefined;
+}
+
+/** Idempotency records are how commands stay idempotent, not ledger facts. */
+export function isIdempotencyStream(streamName: string): boolean {
+  return streamName.startsWith(IDEMPOTENCY);
+}
+
+/** Which kind of stream a name is, or undefined for a stream the ledger does not write. */
+export function streamCategoryOf(streamName: string): StreamCategory | undefined {
+  if (streamName.startsWith(ACCOUNT)) return 'account';
+  if (streamName.startsWith(PROJECT)) return 'project';
+  if (streamName.startsWith(IDEMPOTENCY)) return 'idempotency';
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import type { AccountEvent } from '../account/account.events.js';
 import { evolveAccount, initialAccountState } from '../account/account.state.js';
+import { applyMoney, isAccountEventType, NO_MONEY } from '../account/account.money.js';
 import {
   decideLedger,
   type LedgerCommand,
@@ -11,7 +12,7 @@ import {
 import type { ProjectEvent } from '../project/project.events.js';
 import { evolveProject, initialProjectState, type ProjectState } from '../project/project.state.js';
 import { RuleViolation } from '../rule-violation.js';
-import { accountStream, projectStream } from '../streams.js';
+import { accountIdOf, accountStream, projectIdOf, projectStream } from '../streams.js';
 
 export type Outcome =
   Readonly<{ accepted: true; decision: LedgerDecision }> | Readonly<{ accepted: false; violation: RuleViolation }>;
@@ -71,13 +72,13 @@ export class InMemoryLedger {
 
 /** I1 from the raw log: Σ granted − Σ debited + Σ refunded, never below zero at any point. */
 export function balanceFromLog(events: readonly LedgerEvent[]): number {
-  let balance = 0;
+  let money = NO_MONEY;
   for (const event of events) {
-    if (event.type === 'CreditsGranted' || event.type === 'Refunded') balance += event.data.amount;
-    else if (event.type === 'Debited') balance -= event.data.amount;
-    assert(balance >= 0, `I1: balance fell to ${balance}`);
+    if (!isAccountEventType(event.type)) continue;
+    money = applyMoney(money, event as AccountEvent);
+    assert(money.balance >= 0, `I1: balance fell to ${money.balance}`);
   }
-  return balance;
+  return money.balance;
 }
 
 /**
@@ -90,8 +91,9 @@ type ProjectMoney = { accountId: string; debits: number[]; refunds: Map<string, 
 
 export function checkInvariants(ledger: InMemoryLedger): void {
   const money = new Map<string, ProjectMoney>();
-  for (const streamName of ledger.streamNames().filter((name) => name.startsWith('account-'))) {
-    const accountId = streamName.slice('account-'.length);
+  for (const streamName of ledger.streamNames()) {
+    const accountId = accountIdOf(streamName);
+    if (accountId === undefined) continue;
     const events = ledger.eventsOf(streamName) as AccountEvent[];
     const balance = balanceFromLog(events);
     assert.strictEqual(
@@ -108,8 +110,9 @@ export function checkInvariants(ledger: InMemoryLedger): void {
       money.set(event.data.projectId, entry);
     }
   }
-  for (const streamName of ledger.streamNames().filter((name) => name.startsWith('project-'))) {
-    const projectId = streamName.slice('project-'.length);
+  for (const streamName of ledger.streamNames()) {
+    const projectId = projectIdOf(streamName);
+    if (projectId === undefined) continue;
     checkProject(projectId, ledger.eventsOf(streamName) as ProjectEvent[], money.get(projectId));
     money.delete(projectId);
   }

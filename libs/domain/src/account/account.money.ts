@@ -1,0 +1,39 @@
+import type { AccountEvent } from './account.events.js';
+
+/**
+ * An account's money: the one place that says what each account event does to it
+ * (a grant adds, a debit takes, a refund gives back). The decider's state, the
+ * projections' checks, reconciliation and the test model all fold with this.
+ */
+export type AccountMoney = Readonly<{
+  balance: number;
+  totalGranted: number;
+  totalDebited: number;
+  totalRefunded: number;
+}>;
+
+export const NO_MONEY: AccountMoney = { balance: 0, totalGranted: 0, totalDebited: 0, totalRefunded: 0 };
+
+/** The account's money after one event; it checks nothing, so a reader can fold a log it is auditing. */
+export function applyMoney<M extends AccountMoney>(money: M, event: Pick<AccountEvent, 'type' | 'data'>): M {
+  const { amount } = event.data;
+  switch (event.type) {
+    case 'CreditsGranted':
+      return { ...money, balance: money.balance + amount, totalGranted: money.totalGranted + amount };
+    case 'Debited':
+      return { ...money, balance: money.balance - amount, totalDebited: money.totalDebited + amount };
+    case 'Refunded':
+      return { ...money, balance: money.balance + amount, totalRefunded: money.totalRefunded + amount };
+  }
+}
+
+const ACCOUNT_EVENT_TYPES: ReadonlySet<string> = new Set<AccountEvent['type']>([
+  'CreditsGranted',
+  'Debited',
+  'Refunded',
+]);
+
+/** True for the event types that move an account's money. */
+export function isAccountEventType(type: string): type is AccountEvent['type'] {
+  return ACCOUNT_EVENT_TYPES.has(type);
+}
