@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import pg from 'pg';
+import { LEDGER_STREAM_PREFIXES } from '@ledger/domain';
 import { pino } from 'pino';
 import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
 import { runningOwner, migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     config.eventStore === 'kurrentdb'
       ? await KurrentDbEventStore.connect({
           connectionString: config.eventStoreConnectionString!,
-          streamPrefixes: ['account-', 'project-', 'idem-'],
+          streamPrefixes: LEDGER_STREAM_PREFIXES,
         })
       : await PostgresEventStore.connect({ connectionString: url });
   try {

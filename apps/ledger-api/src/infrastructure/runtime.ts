@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import pg from 'pg';
+import { LEDGER_STREAM_PREFIXES } from '@ledger/domain';
 import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
 import { EmbeddedPostgresInUseError, migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
 import { ledgerApiMigrations } from '../commands/snapshot.store.js';
@@ -37,7 +38,7 @@ export async function openRuntime(config: LedgerConfig, log: (message: string) =
         ? await KurrentDbEventStore.connect({
             connectionString: config.eventStoreConnectionString!,
             // idem- too: projections skip the records, but their checkpoints must pass them (read-your-writes).
-            streamPrefixes: ['account-', 'project-', 'idem-'],
+            streamPrefixes: LEDGER_STREAM_PREFIXES,
           })
         : await PostgresEventStore.connect({
             connectionString: databaseUrl,

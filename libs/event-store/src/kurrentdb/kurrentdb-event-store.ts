@@ -32,7 +32,7 @@ export interface KurrentDbEventStoreOptions {
    * Name prefixes of the ledger's streams. $all holds every stream of the server (system ones
    * too), so readAll, headPosition and subscriptions see only these, filtered server-side.
    */
-  streamPrefixes: string[];
+  streamPrefixes: readonly string[];
 }
 
 // A health check must answer even when the client would keep retrying a dead connection.
