@@ -1,3 +1,4 @@
+import { MigrationHistoryError } from '@ledger/platform';
 import { createApp } from './create-app.js';
 import { ConfigError, loadConfig } from './config/ledger-config.js';
 import { openRuntime } from './infrastructure/runtime.js';
@@ -41,6 +42,11 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+  // The database and the migration files disagree: nothing to retry, someone must look (as for a bad configuration).
+  if (error instanceof MigrationHistoryError) {
+    process.stderr.write(`schema error: ${error.message}\n`);
     process.exit(2);
   }
   process.stderr.write(`ledger-api failed to start: ${(error as Error).stack ?? String(error)}\n`);

@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, openRuntime } from '@ledger/ledger-api';
+import { MigrationHistoryError } from '@ledger/platform';
 import { Projector } from '@ledger/projections';
 
 /**
@@ -57,7 +58,9 @@ main().catch((error: unknown) => {
   process.stderr.write(
     error instanceof ConfigError
       ? `configuration error: ${error.message}\n`
-      : `projector failed: ${(error as Error).stack}\n`,
+      : error instanceof MigrationHistoryError
+        ? `schema error: ${error.message}\n`
+        : `projector failed: ${(error as Error).stack}\n`,
   );
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  process.exit(error instanceof ConfigError || error instanceof MigrationHistoryError ? 2 : 1);
 });

@@ -12,7 +12,13 @@ import pg from 'pg';
 import { LEDGER_STREAM_PREFIXES } from '@ledger/domain';
 import { pino } from 'pino';
 import { KurrentDbEventStore, PostgresEventStore, type EventStore } from '@ledger/event-store';
-import { runningOwner, migrate, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
+import {
+  MigrationHistoryError,
+  runningOwner,
+  migrate,
+  startEmbeddedPostgres,
+  type RunningPostgres,
+} from '@ledger/platform';
 import { PROJECTIONS, projectionMigrations, rebuildProjection } from '@ledger/projections';
 import { ensureDatabase, loadConfig } from '@ledger/ledger-api';
 
@@ -85,5 +91,6 @@ async function database(
 
 main().catch((error: unknown) => {
   process.stderr.write(`rebuild failed: ${(error as Error).message}\n`);
-  process.exit(1);
+  // As the service: a schema that disagrees with its migration files is not worth a retry.
+  process.exit(error instanceof MigrationHistoryError ? 2 : 1);
 });

@@ -2,67 +2,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { MigrationSet } from '@ledger/platform';
 
-/** The API's own tables: state snapshots, the refusals idempotency must remember, unmatched webhooks. */
+/**
+ * The API's own tables (state snapshots, the refusals idempotency must remember,
+ * unmatched webhooks): the files of ../migrations.
+ */
 export const ledgerApiMigrations: MigrationSet = {
   component: 'ledger_api',
-  migrations: [
-    {
-      version: 1,
-      name: 'stream state snapshots',
-      sql: `
-CREATE SCHEMA IF NOT EXISTS ledger_api;
--- The folded state of a long stream as of a revision: a cache, never the truth.
--- Deleting any row is safe; the stream is folded again from the start.
-CREATE TABLE ledger_api.snapshots (
-  stream_name text PRIMARY KEY,
-  fold_version integer NOT NULL,
-  revision bigint NOT NULL,
-  last_position bigint NOT NULL,
-  last_event_at timestamptz NOT NULL,
-  state jsonb NOT NULL,
-  taken_at timestamptz NOT NULL DEFAULT now()
-);`,
-    },
-    {
-      version: 2,
-      name: 'refused commands by idempotency key',
-      sql: `
--- A refused command appends no event, yet its repeat must get the same answer:
--- the refusal is kept here, outside the event log, by caller and key.
-CREATE TABLE ledger_api.refusals (
-  caller text NOT NULL,
-  idempotency_key text NOT NULL,
-  request_hash text NOT NULL,
-  status integer NOT NULL,
-  body text NOT NULL,
-  refused_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (caller, idempotency_key)
-);`,
-    },
-    {
-      version: 3,
-      name: 'provider webhooks for unknown tasks',
-      sql: `
--- A verified provider delivery whose task no project has (yet): kept, not lost, and
--- listed for an operator. One row per delivery (by its key, as idempotency keys it);
--- a delivery that later finds its project marks the task's rows matched.
-CREATE TABLE ledger_api.unmatched_webhooks (
-  id bigserial PRIMARY KEY,
-  provider text NOT NULL,
-  task_id text NOT NULL,
-  delivery_key text NOT NULL,
-  body text NOT NULL,
-  deliveries integer NOT NULL DEFAULT 1,
-  received_at timestamptz NOT NULL,
-  last_received_at timestamptz NOT NULL,
-  matched boolean NOT NULL DEFAULT false,
-  matched_at timestamptz,
-  UNIQUE (provider, delivery_key)
-);
-CREATE INDEX ON ledger_api.unmatched_webhooks (provider, task_id) WHERE NOT matched;
-CREATE INDEX ON ledger_api.unmatched_webhooks (id DESC) WHERE NOT matched;`,
-    },
-  ],
+  folder: new URL('../migrations/', import.meta.url),
 };
 
 interface SnapshotRow {
