@@ -5,7 +5,13 @@ import type { StoredEvent, StreamAppend } from '../event-store.port.js';
 import { InvalidAppendError, VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 import type { GapProtection } from './postgres-subscription.js';
-import { assertOrderedOnce, collectUntil, event, eventStoreContract } from '../testing/index.js';
+import {
+  assertOrderedOnce,
+  collectUntil,
+  connectPostgresForTesting,
+  event,
+  eventStoreContract,
+} from '../testing/index.js';
 
 // The whole contract twice: with group commit (the default) and with every append alone.
 describe.each([
@@ -329,14 +335,16 @@ describe('PostgresEventStore subscription gap protection', () => {
     );
     const polls: { head: bigint; safeHead: bigint }[] = [];
     let pollWaiter: (() => void) | undefined;
-    const reader = await PostgresEventStore.connect({
-      connectionString,
-      gapProtection: protection,
-      onPoll: (poll) => {
-        polls.push(poll);
-        pollWaiter?.();
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      {
+        gapProtection: protection,
+        onPoll: (poll) => {
+          polls.push(poll);
+          pollWaiter?.();
+        },
       },
-    });
+    );
     const writers = await PostgresEventStore.connect({ connectionString, poolSize: 24 });
     const pollsSeeing = async (position: bigint, count: number): Promise<void> => {
       while (polls.filter((p) => p.head >= position).length < count) {
@@ -407,13 +415,15 @@ describe('PostgresEventStore subscription gap protection', () => {
     const { holder, held, release } = await holdingStore(connectionString);
     const polls: bigint[] = [];
     let pollWaiter: (() => void) | undefined;
-    const reader = await PostgresEventStore.connect({
-      connectionString,
-      onPoll: ({ head }) => {
-        polls.push(head);
-        pollWaiter?.();
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      {
+        onPoll: ({ head }) => {
+          polls.push(head);
+          pollWaiter?.();
+        },
       },
-    });
+    );
     const blocker = new pg.Client({ connectionString });
     const raw = new pg.Client({ connectionString });
     await Promise.all([blocker.connect(), raw.connect()]);
@@ -474,14 +484,16 @@ async function holdingStore(
   const held = new Promise<void>((resolve) => (signalHeld = resolve));
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  const holder = await PostgresEventStore.connect({
-    connectionString,
-    beforeCommit: async (streams: readonly StreamAppend[]) => {
-      if (!holds(streams)) return;
-      signalHeld();
-      await released;
+  const holder = await connectPostgresForTesting(
+    { connectionString },
+    {
+      beforeCommit: async (streams: readonly StreamAppend[]) => {
+        if (!holds(streams)) return;
+        signalHeld();
+        await released;
+      },
     },
-  });
+  );
   return { holder, held, release };
 }
 

@@ -24,11 +24,6 @@ export interface PostgresEventStoreOptions {
   /** Connections in the pool; appends and reads share it. */
   poolSize?: number;
   /**
-   * Only for the contract suite: runs inside the append's transaction after its
-   * events are written and before COMMIT, so a test can hold a transaction open.
-   */
-  beforeCommit?: (streams: readonly StreamAppend[]) => Promise<void>;
-  /**
    * Group commit: appends (and stream reads) made while earlier ones are still
    * running go together in one statement, up to `maxGroup`, with at most
    * `maxInFlight` groups at once. `false` sends every call on its own.
@@ -36,9 +31,21 @@ export interface PostgresEventStoreOptions {
   grouping?: { maxInFlight: number; maxGroup: number } | false;
   /** Called after each group of appends (a lone append is a group of one): committed together, or appended one by one. */
   onAppendGroup?: (size: number, outcome: 'together' | 'one-by-one') => void;
-  /** Only for the test that proves the gap protection matters. */
+}
+
+/**
+ * Seams for tests only, given through `@ledger/event-store/testing`
+ * (`connectPostgresForTesting`); `connect` passes none.
+ */
+export interface PostgresEventStoreTestHooks {
+  /**
+   * Runs inside the append's transaction after its events are written and
+   * before COMMIT, so a test can hold a transaction open.
+   */
+  beforeCommit?: (streams: readonly StreamAppend[]) => Promise<void>;
+  /** For the test that proves the gap protection matters. */
   gapProtection?: GapProtection;
-  /** Only for tests: called after every subscription poll with the horizon it saw. */
+  /** Called after every subscription poll with the horizon it saw. */
   onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
 }
 
@@ -91,7 +98,10 @@ export class PostgresEventStore implements EventStore {
   private readonly appendGroups?: GroupRunner<PreparedAppend, AppendResult>;
   private readonly readGroups?: GroupRunner<readonly StreamRead[], StoredEvent[][]>;
 
-  private constructor(private readonly options: PostgresEventStoreOptions) {
+  protected constructor(
+    private readonly options: PostgresEventStoreOptions,
+    private readonly hooks: PostgresEventStoreTestHooks = {},
+  ) {
     // Bounded waits: a hung server or a pile-up on row locks becomes "unavailable" (503), not a hung request.
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
@@ -108,15 +118,18 @@ export class PostgresEventStore implements EventStore {
     this.notifications = new AppendNotifications(options.connectionString, this.pool);
     const grouping = options.grouping ?? DEFAULT_GROUPING;
     // A test holding an append's transaction open needs each append on its own.
-    if (grouping && !options.beforeCommit) {
+    if (grouping && !hooks.beforeCommit) {
       this.appendGroups = new GroupRunner((group) => this.appendGroup(group), grouping);
       this.readGroups = new GroupRunner((group) => this.readStreamsGroup(group), grouping);
     }
   }
 
   /** Connects and applies the schema migrations. */
-  static async connect(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
-    const store = new PostgresEventStore(options);
+  static connect(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    return PostgresEventStore.migrated(new PostgresEventStore(options));
+  }
+
+  protected static async migrated(store: PostgresEventStore): Promise<PostgresEventStore> {
     try {
       await migrate(store.pool, eventStoreMigrations);
     } catch (error) {
@@ -236,7 +249,7 @@ export class PostgresEventStore implements EventStore {
 
   private async runAppend(batch: string, streams: readonly StreamAppend[], checkReplay: boolean): Promise<AppendRow[]> {
     const sql = 'SELECT stream_name, next_revision, last_position FROM event_store.append($1::jsonb, $2)';
-    const beforeCommit = this.options.beforeCommit;
+    const beforeCommit = this.hooks.beforeCommit;
     if (!beforeCommit) {
       return (await this.pool.query<AppendRow>({ name: 'event_store.append', text: sql, values: [batch, checkReplay] }))
         .rows;
@@ -365,8 +378,8 @@ export class PostgresEventStore implements EventStore {
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
     const subscription = new PostgresSubscription(this, this.notifications, {
       afterPosition: options.afterPosition ?? 0n,
-      gapProtection: this.options.gapProtection ?? 'snapshot-horizon',
-      ...(this.options.onPoll ? { onPoll: this.options.onPoll } : {}),
+      gapProtection: this.hooks.gapProtection ?? 'snapshot-horizon',
+      ...(this.hooks.onPoll ? { onPoll: this.hooks.onPoll } : {}),
       onClose: () => this.subscriptions.delete(subscription),
     });
     this.subscriptions.add(subscription);

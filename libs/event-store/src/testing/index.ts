@@ -1,2 +1,3 @@
 export * from './event-store.contract.js';
 export * from './collect.js';
+export * from './postgres-for-testing.js';
