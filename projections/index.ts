@@ -1,5 +1,11 @@
 export * from './projection.js';
 export * from './schema.js';
+export * from './rows.js';
+export * from './ledger-event.js';
+export * from './account-balances/account-balances.table.js';
+export * from './projects/projects.table.js';
+export * from './ledger-entries/ledger-entries.table.js';
+export * from './checkpoints/checkpoints.table.js';
 export { accountBalancesProjection } from './account-balances/account-balances.projection.js';
 export { projectsProjection } from './projects/projects.projection.js';
 export { ledgerEntriesProjection } from './ledger-entries/ledger-entries.projection.js';

@@ -24,24 +24,22 @@ export type SqlValue = string | number | bigint | boolean | null | Date | Record
  */
 export interface Projection {
   name: string;
-  /** Tables it owns, created by `createTables(schema)`. */
+  /**
+   * The tables it alone writes, in the live schema. migrations/ define them; a rebuild
+   * copies their definition from the live schema.
+   */
   tables: readonly string[];
-  createTables(schema: string): string;
   map(events: readonly StoredEvent[], schema: string): RowChange[];
 }
 
 export const LIVE_SCHEMA = 'projections';
 
-export function accountIdOf(streamName: string): string | undefined {
-  return streamName.startsWith('account-') ? streamName.slice('account-'.length) : undefined;
-}
-
-export function projectIdOf(streamName: string): string | undefined {
-  return streamName.startsWith('project-') ? streamName.slice('project-'.length) : undefined;
-}
-
-/** Amounts are safe integers in events (the domain asserts it); bigint columns take them as text. */
-export function amountOf(event: StoredEvent): string {
+/**
+ * Amounts are safe integers in events (the domain asserts it); bigint columns take them as
+ * text. Checked all the same: a log written by other hands must stop the projection, not
+ * turn into a wrong sum.
+ */
+export function amountOf(event: Readonly<{ id: string; type: string; data: Readonly<{ amount: unknown }> }>): string {
   const amount = event.data.amount;
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
     throw new Error(`event ${event.id} (${event.type}) has no integer amount`);

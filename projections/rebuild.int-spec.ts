@@ -32,6 +32,22 @@ describe('rebuild from position zero', () => {
     await pool.end();
   });
 
+  /** The live tables' columns, constraints and indexes, by name. */
+  async function liveDefinitions(): Promise<string[]> {
+    const { rows } = await pool.query<{ definition: string }>(
+      `SELECT format('column %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS definition
+         FROM information_schema.columns WHERE table_schema = $1
+       UNION ALL
+       SELECT format('constraint %s %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint
+        WHERE connamespace = $1::regnamespace
+       UNION ALL
+       SELECT format('index %s', indexdef) FROM pg_indexes WHERE schemaname = $1
+       ORDER BY 1`,
+      [LIVE_SCHEMA],
+    );
+    return rows.map((row) => row.definition);
+  }
+
   it.each(PROJECTIONS.map((p) => [p.name, p] as const))(
     '%s: fresh tables built from zero equal the live ones, in both directions',
     async (_, projection) => {
@@ -58,6 +74,7 @@ describe('rebuild from position zero', () => {
   });
 
   it('swaps the rebuilt tables in while commands keep flowing, and they stay equal to a fresh build', async () => {
+    const definitions = await liveDefinitions();
     let writing = true;
     const writer = (async () => {
       for (let i = 0; writing && i < 5_000; i++) await workload.step();
@@ -78,6 +95,8 @@ describe('rebuild from position zero', () => {
       await writer;
     }
     expect(progress.length).toBeGreaterThan(0);
+    // Copied from the live tables, the swapped-in ones are what the migrations made, index names too.
+    expect(await liveDefinitions()).toEqual(definitions);
     await projector.caughtUp(await store.headPosition());
     expect(projector.status().every((s) => s.active && !s.failed)).toBe(true);
     for (const projection of PROJECTIONS) {

@@ -1,13 +1,14 @@
+import { accountIdOf, applyMoney, NO_MONEY, type AccountMoney } from '@ledger/domain';
 import type { StoredEvent } from '@ledger/event-store';
-import { accountIdOf, amountOf, valuesList, type Projection, type RowChange } from '../projection.js';
+import { asLedgerEvent, isAccountEvent } from '../ledger-event.js';
+import { amountOf, valuesList, type Projection, type RowChange } from '../projection.js';
+import { ACCOUNT_BALANCES_TABLE } from './account-balances.table.js';
 
 interface Delta {
   /** Only an account whose first money event is a grant may be created (as in the domain). */
   opensWithGrant: boolean;
-  balance: number;
-  granted: number;
-  debited: number;
-  refunded: number;
+  /** The batch's movements of the account, summed as the account's money sums them. */
+  money: AccountMoney;
   firstAt: Date;
   lastAt: Date;
   position: bigint;
@@ -20,45 +21,32 @@ interface Delta {
  */
 export const accountBalancesProjection: Projection = {
   name: 'account_balances',
-  tables: ['account_balances'],
-  createTables: (schema) => `
-CREATE TABLE ${schema}.account_balances (
-  account_id text PRIMARY KEY,
-  balance bigint NOT NULL CHECK (balance >= 0),
-  total_granted bigint NOT NULL,
-  total_debited bigint NOT NULL,
-  total_refunded bigint NOT NULL,
-  created_at timestamptz NOT NULL,
-  updated_at timestamptz NOT NULL,
-  position bigint NOT NULL
-);`,
+  tables: [ACCOUNT_BALANCES_TABLE],
   map(events: readonly StoredEvent[], schema: string): RowChange[] {
     const deltas = new Map<string, Delta>();
-    for (const event of events) {
-      const accountId = accountIdOf(event.streamName);
-      if (!accountId || !['CreditsGranted', 'Debited', 'Refunded'].includes(event.type)) continue;
-      const amount = Number(amountOf(event));
-      const delta = deltas.get(accountId) ?? {
-        opensWithGrant: event.type === 'CreditsGranted',
-        balance: 0,
-        granted: 0,
-        debited: 0,
-        refunded: 0,
-        firstAt: event.createdAt,
-        lastAt: event.createdAt,
-        position: event.position,
-      };
-      if (event.type === 'CreditsGranted')
-        Object.assign(delta, { balance: delta.balance + amount, granted: delta.granted + amount });
-      if (event.type === 'Debited')
-        Object.assign(delta, { balance: delta.balance - amount, debited: delta.debited + amount });
-      if (event.type === 'Refunded')
-        Object.assign(delta, { balance: delta.balance + amount, refunded: delta.refunded + amount });
-      Object.assign(delta, { lastAt: event.createdAt, position: event.position });
-      deltas.set(accountId, delta);
+    for (const stored of events) {
+      const event = asLedgerEvent(stored);
+      const accountId = accountIdOf(stored.streamName);
+      if (!accountId || !event || !isAccountEvent(event)) continue;
+      // Throws on an amount that is not a safe integer, which the fold below would trust.
+      amountOf(event);
+      const delta = deltas.get(accountId);
+      if (delta) {
+        delta.money = applyMoney(delta.money, event);
+        delta.lastAt = event.createdAt;
+        delta.position = event.position;
+      } else {
+        deltas.set(accountId, {
+          opensWithGrant: event.type === 'CreditsGranted',
+          money: applyMoney(NO_MONEY, event),
+          firstAt: event.createdAt,
+          lastAt: event.createdAt,
+          position: event.position,
+        });
+      }
     }
     if (deltas.size === 0) return [];
-    const table = `${schema}.account_balances`;
+    const table = `${schema}.${ACCOUNT_BALANCES_TABLE}`;
     const rows = [...deltas];
     // A debit or refund of an account with no row makes the update below miss it: a
     // failed row count, which stops the projection (a corrupt or foreign log).
@@ -85,10 +73,10 @@ CREATE TABLE ${schema}.account_balances (
                WHERE t.account_id = v.account_id`,
         values: rows.flatMap(([accountId, d]) => [
           accountId,
-          String(d.balance),
-          String(d.granted),
-          String(d.debited),
-          String(d.refunded),
+          String(d.money.balance),
+          String(d.money.totalGranted),
+          String(d.money.totalDebited),
+          String(d.money.totalRefunded),
           d.lastAt,
           d.position.toString(),
         ]),

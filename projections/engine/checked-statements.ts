@@ -12,29 +12,13 @@ export interface OwnedChange {
 // SQLSTATEs the row-count check raises (class LD is not used by PostgreSQL).
 const ASSERTION_SQLSTATE = 'LD001';
 const FENCE_SQLSTATE = 'LD002';
-const EXPECT_ROWS = `${LIVE_SCHEMA}.expect_rows`;
-
 /**
- * Checks a statement's row count inside the transaction: raises (and so
- * aborts the transaction) when a statement changed another number of rows
- * than it promised. With the check in the database, a batch and its COMMIT
- * go in one round trip, and a mismatch can never be committed.
+ * Checks a statement's row count inside the transaction: raises (and so aborts the
+ * transaction) when a statement changed another number of rows than it promised. With
+ * the check in the database, a batch and its COMMIT go in one round trip, and a mismatch
+ * can never be committed. Migration 0003_expect_rows defines it, raising the SQLSTATEs above.
  */
-export const expectRowsFunction = `
-CREATE FUNCTION ${EXPECT_ROWS}(changed bigint, expected bigint, owner text, statement integer, fence boolean)
-RETURNS boolean LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF changed = expected THEN
-    RETURN true;
-  END IF;
-  IF fence THEN
-    RAISE EXCEPTION '%: the checkpoint moved under this runner (% of % checkpoints were where it left them)', owner, changed, expected
-      USING ERRCODE = '${FENCE_SQLSTATE}', DETAIL = statement::text;
-  END IF;
-  RAISE EXCEPTION '%: expected % row(s), changed %', owner, expected, changed
-    USING ERRCODE = '${ASSERTION_SQLSTATE}', DETAIL = statement::text;
-END
-$fn$;`;
+const EXPECT_ROWS = `${LIVE_SCHEMA}.expect_rows`;
 
 /**
  * The statement as SQL; one that promised a row count becomes a

@@ -40,7 +40,6 @@ describe('projection runner: a group of projections in one transaction per batch
     return {
       name,
       tables: [],
-      createTables: () => '',
       map(events: readonly StoredEvent[]): RowChange[] {
         const changes: RowChange[] = [
           {

@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { EventStore, StoredEvent } from '@ledger/event-store';
-import { CHECKPOINTS_TABLE } from '../schema.js';
-import { LIVE_SCHEMA, valuesList, type Projection, type RowChange } from '../projection.js';
+import { checkpointsTable } from '../checkpoints/checkpoints.table.js';
+import { LIVE_SCHEMA, type Projection, type RowChange } from '../projection.js';
 import { batched } from './batches.js';
 import { checkedSql, commitChecked, type CheckedSql, type OwnedChange } from './checked-statements.js';
 import { ProjectionAssertionError } from './errors.js';
@@ -194,11 +194,10 @@ export class ProjectionRunner {
   }
 
   private async readCheckpoints(members: readonly Member[]): Promise<void> {
-    const { rows } = await this.options.pool.query<{ projection: string; position: string }>(
-      `SELECT projection, position FROM ${CHECKPOINTS_TABLE} WHERE projection = ANY($1)`,
-      [members.map((m) => m.projection.name)],
+    const stored = await checkpointsTable.positions(
+      this.options.pool,
+      members.map((m) => m.projection.name),
     );
-    const stored = new Map(rows.map((r) => [r.projection, BigInt(r.position)]));
     for (const member of members) {
       const { name } = member.projection;
       const position = stored.get(name);
@@ -226,7 +225,14 @@ export class ProjectionRunner {
       for (const change of member.projection.map(events, LIVE_SCHEMA)) rows.push({ owner, change });
     }
     const checkpoints: OwnedChange[] = [
-      { owner: group, change: moveCheckpoints(slices, last) },
+      // Fenced: each from the position this runner read, or none.
+      {
+        owner: group,
+        change: checkpointsTable.moveFenced(
+          slices.map((s) => [s.member.projection.name, s.from]),
+          last,
+        ),
+      },
       { owner: group, change: notify(last) },
     ];
     for (const { member } of slices) planned.set(member, last);
@@ -248,18 +254,6 @@ export class ProjectionRunner {
 function swapLocks(slices: readonly Slice[]): RowChange {
   const locks = slices.map((s) => `pg_advisory_xact_lock_shared(${swapLockKey(s.member.projection.name)})`);
   return { text: `SELECT ${locks.join(', ')}`, values: [] };
-}
-
-/** Every moved checkpoint in one statement, fenced: each from the position this runner read, or none. */
-function moveCheckpoints(slices: readonly Slice[], position: bigint): RowChange {
-  return {
-    text: `UPDATE ${CHECKPOINTS_TABLE} AS c SET position = $1, updated_at = now()
-           FROM (VALUES ${valuesList(slices.length, 2, 2)}) AS v(projection, position)
-           WHERE c.projection = v.projection AND c.position = v.position::bigint`,
-    values: [position, ...slices.flatMap((s) => [s.member.projection.name, s.from])],
-    expectRows: slices.length,
-    fence: true,
-  };
 }
 
 function notify(position: bigint): RowChange {

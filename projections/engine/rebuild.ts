@@ -1,6 +1,6 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { EventStore, StoredEvent } from '@ledger/event-store';
-import { CHECKPOINTS_TABLE } from '../schema.js';
+import { checkpointsTable } from '../checkpoints/checkpoints.table.js';
 import { LIVE_SCHEMA, type Projection, type RowChange } from '../projection.js';
 import { batched } from './batches.js';
 import { checkedSql, commitChecked, runChecked } from './checked-statements.js';
@@ -39,9 +39,7 @@ const BATCH_SIZE_MAX = 2_000;
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
   const { pool, projection } = options;
   const schema = `${LIVE_SCHEMA}_rebuild_${projection.name}`;
-  await pool.query(
-    `DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}; ${projection.createTables(schema)}`,
-  );
+  await createFreshTables(pool, schema, projection.tables);
   let position = 0n;
   let events = 0;
   let target = await liveCheckpoint(pool, projection.name);
@@ -117,13 +115,42 @@ async function swapIn(
   }
 }
 
-async function liveCheckpoint(client: pg.Pool | pg.PoolClient, projection: string): Promise<bigint> {
-  const { rows } = await client.query<{ position: string }>(
-    `SELECT position FROM ${CHECKPOINTS_TABLE} WHERE projection = $1`,
-    [projection],
+/**
+ * Empty copies of the live tables in `schema`: columns, defaults, constraints and
+ * indexes, so the migrations stay the only definition of a table. LIKE names the
+ * copied indexes after their columns; each is renamed to its live index's name, so a
+ * table swapped in is the one the migrations made (a later migration may name them).
+ */
+async function createFreshTables(pool: pg.Pool, schema: string, tables: readonly string[]): Promise<void> {
+  await pool.query(
+    `DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
+     ${tables.map((table) => `CREATE TABLE ${schema}.${table} (LIKE ${LIVE_SCHEMA}.${table} INCLUDING ALL);`).join('\n')}`,
   );
-  if (!rows[0]) throw new ProjectionAssertionError(projection, `no checkpoint row for projection ${projection}`);
-  return BigInt(rows[0].position);
+  for (const table of tables) {
+    // An index's definition without its name and its table's: the same for a copy and its original.
+    const { rows } = await pool.query<{ copy: string; live: string }>(
+      `WITH defined AS (
+         SELECT i.indrelid, c.relname,
+           regexp_replace(pg_get_indexdef(i.indexrelid), '^(CREATE (UNIQUE )?INDEX )\\S+ ON (ONLY )?\\S+ ', '\\1') AS definition
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE i.indrelid IN ($1::regclass, $2::regclass))
+       SELECT copy.relname AS copy, live.relname AS live
+       FROM defined copy JOIN defined live USING (definition)
+       WHERE copy.indrelid = $1::regclass AND live.indrelid = $2::regclass AND copy.relname <> live.relname`,
+      [`${schema}.${table}`, `${LIVE_SCHEMA}.${table}`],
+    );
+    for (const { copy, live } of rows) {
+      await pool.query(`ALTER INDEX ${schema}.${pg.escapeIdentifier(copy)} RENAME TO ${pg.escapeIdentifier(live)}`);
+    }
+  }
+}
+
+async function liveCheckpoint(client: pg.Pool | pg.PoolClient, projection: string): Promise<bigint> {
+  const position = (await checkpointsTable.positions(client, [projection])).get(projection);
+  if (position === undefined) {
+    throw new ProjectionAssertionError(projection, `no checkpoint row for projection ${projection}`);
+  }
+  return position;
 }
 
 /** A batch of the rebuild: its own transaction, or a part of the swap's (`client`); row counts checked inside. */

@@ -1,8 +1,13 @@
+import { accountIdOf, applyMoney, NO_MONEY } from '@ledger/domain';
 import type { StoredEvent } from '@ledger/event-store';
-import { accountIdOf, amountOf, optionalText, valuesList, type Projection, type RowChange } from '../projection.js';
+import { asLedgerEvent, isAccountEvent } from '../ledger-event.js';
+import { amountOf, valuesList, type Projection, type RowChange, type SqlValue } from '../projection.js';
+import { LEDGER_ENTRIES_TABLE, LEDGER_ENTRY_COLUMNS } from './ledger-entries.table.js';
 
-const SIGN: Record<string, 1 | -1> = { CreditsGranted: 1, Debited: -1, Refunded: 1 };
-const COLUMNS = 11;
+/** What an entry tells of its movement besides the amount; each kind of movement has some of them. */
+type EntryFields = Readonly<{ projectId?: string; reason?: string; source?: string; reference?: string }>;
+
+const COLUMNS = LEDGER_ENTRY_COLUMNS.length;
 
 /**
  * One row per money movement, with the balance after it: why a balance is
@@ -12,52 +17,37 @@ const COLUMNS = 11;
  */
 export const ledgerEntriesProjection: Projection = {
   name: 'ledger_entries',
-  tables: ['ledger_entries'],
-  createTables: (schema) => `
-CREATE TABLE ${schema}.ledger_entries (
-  position bigint PRIMARY KEY,
-  account_id text NOT NULL,
-  type text NOT NULL,
-  amount bigint NOT NULL CHECK (amount > 0),
-  balance_after bigint NOT NULL CHECK (balance_after >= 0),
-  project_id text,
-  reason text,
-  source text,
-  reference text,
-  event_id uuid NOT NULL,
-  at timestamptz NOT NULL
-);
-CREATE INDEX ON ${schema}.ledger_entries (account_id, position DESC);
-CREATE INDEX ON ${schema}.ledger_entries (project_id) WHERE project_id IS NOT NULL;`,
+  tables: [LEDGER_ENTRIES_TABLE],
   map(events: readonly StoredEvent[], schema: string): RowChange[] {
-    const entries = events.flatMap((event) => {
-      const accountId = accountIdOf(event.streamName);
-      const sign = SIGN[event.type];
-      if (!accountId || !sign) return [];
+    const entries: SqlValue[][] = [];
+    for (const stored of events) {
+      const event = asLedgerEvent(stored);
+      const accountId = accountIdOf(stored.streamName);
+      if (!accountId || !event || !isAccountEvent(event)) continue;
       const amount = amountOf(event);
-      return [
-        [
-          event.position.toString(),
-          accountId,
-          event.type,
-          amount,
-          String(sign * Number(amount)),
-          optionalText(event.data.projectId),
-          optionalText(event.data.reason),
-          optionalText(event.data.source),
-          optionalText(event.data.reference),
-          event.id,
-          event.createdAt,
-        ],
-      ];
-    });
+      const { projectId, reason, source, reference }: EntryFields = event.data;
+      entries.push([
+        event.position.toString(),
+        accountId,
+        event.type,
+        amount,
+        // The movement's signed amount, as the account's money sees it.
+        String(applyMoney(NO_MONEY, event).balance),
+        projectId ?? null,
+        reason ?? null,
+        source ?? null,
+        reference ?? null,
+        event.id,
+        event.createdAt,
+      ]);
+    }
     if (entries.length === 0) return [];
-    const table = `${schema}.ledger_entries`;
+    const table = `${schema}.${LEDGER_ENTRIES_TABLE}`;
     return [
       {
         // The subquery reads the table as it was before this statement: the account's last
         // balance before the batch, to which the window adds the batch's movements in order.
-        text: `INSERT INTO ${table} (position, account_id, type, amount, balance_after, project_id, reason, source, reference, event_id, at)
+        text: `INSERT INTO ${table} (${LEDGER_ENTRY_COLUMNS.join(', ')})
                SELECT v.position::bigint, v.account_id, v.type, v.amount::bigint,
                  coalesce((SELECT p.balance_after FROM ${table} p WHERE p.account_id = v.account_id ORDER BY p.position DESC LIMIT 1), 0)
                    + sum(v.delta::bigint) OVER (PARTITION BY v.account_id ORDER BY v.position::bigint),
