@@ -1,16 +1,17 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { QueryBus } from '@nestjs/cqrs';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/scopes.decorator.js';
+import { CommandExecutor } from '../commands/command-executor.js';
 import type { CommandContext } from '../commands/idempotency.js';
-import { Command } from '../http/command-context.decorator.js';
+import { created, send } from '../http/answers.js';
 import { CommandDocs } from '../http/command-docs.decorator.js';
 import { IdPipe } from '../http/id.pipe.js';
-import { send } from '../http/send.js';
-import { GrantCreditsCommand } from './grant-credits/grant-credits.command.js';
+import { IdempotentRequest } from '../http/idempotent-request.decorator.js';
+import { grantCredits } from './grant-credits/grant-credits.handler.js';
 import { GrantCreditsDto } from './grant-credits/grant-credits.dto.js';
-import { DebitCreditsCommand } from './debit-credits/debit-credits.command.js';
+import { debitCredits } from './debit-credits/debit-credits.handler.js';
 import { DebitCreditsDto } from './debit-credits/debit-credits.dto.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
 import { ReadQueryDto, consistencyOf, pageRequestOf } from '../queries/read-query.dto.js';
@@ -25,7 +26,7 @@ import { ListLedgerEntriesQueryDto } from './list-ledger-entries/list-ledger-ent
 @Controller('v1/accounts')
 export class AccountsController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly commands: CommandExecutor,
     private readonly queries: QueryBus,
   ) {}
 
@@ -33,24 +34,36 @@ export class AccountsController {
   @RequireScope('commands')
   @CommandDocs('Grant credits (creates the account on its first grant)', 201, [])
   async grant(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('accountId', IdPipe) accountId: string,
     @Body() body: GrantCreditsDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new GrantCreditsCommand(context, accountId, body)));
+    const result = await this.commands.execute(
+      context,
+      grantCredits,
+      { type: 'GrantCredits', accountId, ...body },
+      created,
+    );
+    return send(reply, result);
   }
 
   @Post(':accountId/debits')
   @RequireScope('commands')
   @CommandDocs('Charge credits outside any project', 201, [402, 404])
   async debit(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('accountId', IdPipe) accountId: string,
     @Body() body: DebitCreditsDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new DebitCreditsCommand(context, accountId, body)));
+    const result = await this.commands.execute(
+      context,
+      debitCredits,
+      { type: 'DebitCredits', accountId, ...body },
+      created,
+    );
+    return send(reply, result);
   }
 
   @Get(':accountId')

@@ -1,14 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ReadModel } from '../queries/read-model.js';
 import { AccountsController } from './accounts.controller.js';
-import { GrantCreditsHandler } from './grant-credits/grant-credits.handler.js';
-import { DebitCreditsHandler } from './debit-credits/debit-credits.handler.js';
 import { GetAccountHandler } from './get-account/get-account.handler.js';
 import { ListLedgerEntriesHandler } from './list-ledger-entries/list-ledger-entries.handler.js';
 
 // `GET /v1/accounts/{id}/projects` runs the projects module's ListProjectsQuery through the query bus.
 @Module({
   controllers: [AccountsController],
-  providers: [ReadModel, GrantCreditsHandler, DebitCreditsHandler, GetAccountHandler, ListLedgerEntriesHandler],
+  providers: [ReadModel, GetAccountHandler, ListLedgerEntriesHandler],
 })
 export class AccountsModule {}

@@ -1,26 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '@ledger/platform';
-import { PostgresEventStore } from '@ledger/event-store';
-import {
-  RuleViolation,
-  decideGrantCredits,
-  evolveAccount,
-  evolveProject,
-  initialAccountState,
-  initialProjectState,
-  accountStream,
-  type AccountEvent,
-  type AccountState,
-  type ProjectEvent,
-  type ProjectState,
-} from '@ledger/domain';
+import { PostgresEventStore, type EventStore } from '@ledger/event-store';
+import { RuleViolation, type AccountState, type ProjectState } from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
+import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
-import { CommandExecutor, type CommandPlan } from './command-executor.js';
+import { created } from '../http/answers.js';
+import { CommandExecutor } from './command-executor.js';
+import type { CommandHandler } from './command-handler.js';
 import { requestHash, type CommandContext } from './idempotency.js';
 import { RecordedRefusal, RefusalRecords } from './refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
+import { ACCOUNT_FOLD, PROJECT_FOLD } from './stream-folds.js';
 import { StreamStateCache } from './stream-state.cache.js';
 
 /** Two executors on one database stand for two replicas of the service. */
@@ -39,31 +31,19 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     await pool.end();
   });
 
-  function replica(): CommandExecutor {
+  /** `afterReadAhead` runs once, after the replica's first read of the store and before it decides. */
+  function replica(afterReadAhead?: () => Promise<unknown>): CommandExecutor {
     const snapshots = new SnapshotStore(pool, { warn: () => undefined });
-    const accounts = new StreamStateCache<AccountState>(
-      store,
-      {
-        kind: 'account',
-        version: 1,
-        initial: initialAccountState,
-        evolve: (s, e) => evolveAccount(s, e as AccountEvent),
-      },
-      snapshots,
-    );
-    const projects = new StreamStateCache<ProjectState>(
-      store,
-      {
-        kind: 'project',
-        version: 1,
-        initial: initialProjectState,
-        evolve: (s, e) => evolveProject(s, e as ProjectEvent),
-      },
-      snapshots,
-    );
     const filter = new ApiExceptionFilter();
-    return new CommandExecutor(store, accounts, projects, { now: () => new Date() }, new RefusalRecords(pool), (v) =>
-      filter.toResponse(v),
+    return new CommandExecutor(
+      readingThen(store, afterReadAhead),
+      {
+        account: new StreamStateCache<AccountState>(store, ACCOUNT_FOLD, snapshots),
+        project: new StreamStateCache<ProjectState>(store, PROJECT_FOLD, snapshots),
+      },
+      { now: () => new Date() },
+      new RefusalRecords(pool),
+      (v) => filter.toResponse(v),
     );
   }
 
@@ -74,59 +54,65 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     correlationId: 'c',
   });
 
-  const grant = (accountId: string): CommandPlan => ({
-    serializeOn: accountStream(accountId),
-    reads: [accountStream(accountId)],
-    decide: async (loads) => {
-      const decision = decideGrantCredits(await loads.account(accountId), {
-        type: 'GrantCredits',
-        accountId,
-        amount: 5,
-        source: 'promo',
-      });
-      return { accountId, account: decision.account, outcome: { status: 201, body: decision.reply } };
+  const grant = (accountId: string) => ({ type: 'GrantCredits', accountId, amount: 5, source: 'promo' }) as const;
+
+  /** Says no to any command on the account. */
+  const refuse: CommandHandler<{ accountId: string }, 'account', never> = {
+    streams: (command) => ({ account: command.accountId }),
+    decide: () => {
+      throw new RuleViolation('insufficient_credits', 'no');
     },
-  });
+  };
 
   it('answers a refusal with the acceptance another replica made of the same key meanwhile', async () => {
     const accountId = `acc-${randomUUID()}`;
     const key = context(randomUUID());
     const other = replica();
     let accepted: Awaited<ReturnType<CommandExecutor['execute']>> | undefined;
-    const answer = await replica().execute(key, {
-      serializeOn: accountStream(accountId),
-      decide: async () => {
-        // The other replica accepts the same key while this one decides, and this one says no.
-        accepted = await other.execute(key, grant(accountId));
-        throw new RuleViolation('insufficient_credits', 'no');
-      },
-    });
-    expect(answer).toEqual(accepted);
+    // The other replica accepts the same key after this one read ahead, and this one says no.
+    const answer = await replica(async () => {
+      accepted = await other.execute(key, grantCredits, grant(accountId), created);
+    }).execute(key, refuse, { accountId }, created);
+    expect(accepted).toMatchObject({ replayed: false });
+    expect(answer).toEqual({ replayed: true, answer: accepted!.answer, position: accepted!.position });
     const { rowCount } = await pool.query('SELECT 1 FROM ledger_api.refusals WHERE idempotency_key = $1', [
       key.idempotencyKey,
     ]);
     expect(rowCount).toBe(0);
     // And every later repeat gets the acceptance too.
-    await expect(replica().execute(key, grant(accountId))).resolves.toEqual(accepted);
+    await expect(replica().execute(key, grantCredits, grant(accountId), created)).resolves.toEqual(answer);
   });
 
   it('keeps a refusal nobody accepted, and answers repeats with it', async () => {
     const accountId = `acc-${randomUUID()}`;
     const key = context(randomUUID());
-    const refuse: CommandPlan = {
-      serializeOn: accountStream(accountId),
-      decide: async () => {
-        throw new RuleViolation('insufficient_credits', 'no');
-      },
-    };
-    await expect(replica().execute(key, refuse)).rejects.toBeInstanceOf(RuleViolation);
+    await expect(replica().execute(key, refuse, { accountId }, created)).rejects.toBeInstanceOf(RuleViolation);
     const repeat = await replica()
-      .execute(key, grant(accountId))
+      .execute(key, grantCredits, grant(accountId), created)
       .then(
         () => undefined,
         (e: unknown) => e,
       );
     expect(repeat).toBeInstanceOf(RecordedRefusal);
-    expect((repeat as RecordedRefusal).outcome.status).toBe(402);
+    expect((repeat as RecordedRefusal).answer.status).toBe(402);
   });
 });
+
+/** The store, but its first `readStreams` runs `then` before it returns what it read. */
+function readingThen(store: EventStore, then?: () => Promise<unknown>): EventStore {
+  if (!then) return store;
+  let pending: (() => Promise<unknown>) | undefined = then;
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property !== 'readStreams') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: Parameters<EventStore['readStreams']>) => {
+        const pages = await target.readStreams(...args);
+        const run = pending;
+        pending = undefined;
+        await run?.();
+        return pages;
+      };
+    },
+  });
+}

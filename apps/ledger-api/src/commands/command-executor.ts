@@ -1,73 +1,37 @@
+import assert from 'node:assert';
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  accountStream,
-  projectStream,
-  type AccountEvent,
-  type AccountState,
-  type ProjectEvent,
-  type ProjectState,
-} from '@ledger/domain';
-import { VersionConflictError, type EventStore, type StoredEvent, type StreamAppend } from '@ledger/event-store';
+import { RuleViolation, accountStream, projectStream } from '@ledger/domain';
+import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
 import { ApiError } from '../errors/api-error.js';
-import { RuleViolation } from '@ledger/domain';
-import { RefusalRecords } from './refusals.js';
 import type { Clock } from './clock.js';
+import type { CommandHandler, Decision, StreamKind, StreamStates } from './command-handler.js';
+import { IdempotencyRecords, type Answer, type CommandContext, type RecordedAnswer } from './idempotency.js';
 import { KeyedSerializer } from './keyed-serializer.js';
+import { RefusalRecords } from './refusals.js';
 import type { LoadedState, StreamStateCache } from './stream-state.cache.js';
-import {
-  IdempotencyRecords,
-  toPositionNumber,
-  type CommandContext,
-  type CommandOutcome,
-  type CommandResponse,
-} from './idempotency.js';
 
-/** The streams a decision read, so its events are appended expecting exactly those revisions. */
-export class Loads {
-  readonly revisions = new Map<string, bigint | undefined>();
+/**
+ * What a command came to: the answer its caller gets and the position of its last
+ * event. A repeat of an accepted key is `replayed`: the recorded answer, nothing
+ * decided or appended. Otherwise the decision, whose events the append wrote.
+ */
+export type CommandResult<Reply> = RecordedAnswer &
+  ({ replayed: true } | { replayed: false; decision: Decision<Reply> });
 
-  constructor(
-    private readonly accounts: StreamStateCache<AccountState>,
-    private readonly projects: StreamStateCache<ProjectState>,
-    private readonly prefetched: ReadonlyMap<
-      string,
-      { fromRevision: bigint; limit: number; events: StoredEvent[] }
-    > = new Map(),
-  ) {}
+/** The state cache of each kind of stream. */
+export type StateCaches = { readonly [K in StreamKind]: StreamStateCache<StreamStates[K]> };
 
-  async account(accountId: string): Promise<AccountState> {
-    const stream = accountStream(accountId);
-    return this.track(stream, await this.accounts.load(stream, this.prefetched.get(stream)));
-  }
-
-  async project(projectId: string): Promise<ProjectState> {
-    const stream = projectStream(projectId);
-    return this.track(stream, await this.projects.load(stream, this.prefetched.get(stream)));
-  }
-
-  private track<S>(streamName: string, loaded: LoadedState<S>): S {
-    this.revisions.set(streamName, loaded.revision);
-    return loaded.state;
-  }
+/** A stream a command reads: its kind says which cache folds it. */
+interface StreamRead {
+  kind: StreamKind;
+  name: string;
 }
 
-/** What a decision produced: events per stream and the HTTP outcome. */
-export interface Decided {
-  accountId?: string;
-  account?: readonly AccountEvent[];
-  projectId?: string;
-  project?: readonly ProjectEvent[];
-  outcome: CommandOutcome;
-}
+type Prefetched = Parameters<StreamStateCache<unknown>['load']>[1];
 
-export interface CommandPlan {
-  /** The stream whose commands this process runs one at a time. */
-  serializeOn: string;
-  /** Streams the decision will load: their tails are read with the idempotency record, in one round trip. */
-  reads?: readonly string[];
-  decide(loads: Loads, now: Date): Promise<Decided>;
-}
+const STREAM_NAME: Record<StreamKind, (id: string) => string> = { account: accountStream, project: projectStream };
+const KINDS: readonly StreamKind[] = ['account', 'project'];
 
 // Conflicts left after in-process serialisation come from other replicas.
 // Jittered, growing waits settle them; past the bound the caller retries (same key).
@@ -79,7 +43,8 @@ const RETRY_DELAY_MS_MAX = 50;
 /**
  * Load → decide → append, the same for every command: idempotent by key,
  * serialised per stream in this process, atomic across the streams touched,
- * each at the revision the decision saw, retried on a conflict.
+ * each at the revision the decision saw, retried on a conflict. Two round trips
+ * a command: the idempotency record read with the streams' tails, then the append.
  */
 export class CommandExecutor {
   private readonly serializer = new KeyedSerializer(
@@ -99,60 +64,79 @@ export class CommandExecutor {
 
   constructor(
     private readonly store: EventStore,
-    private readonly accounts: StreamStateCache<AccountState>,
-    private readonly projects: StreamStateCache<ProjectState>,
+    private readonly caches: StateCaches,
     private readonly clock: Clock,
     private readonly refusals: RefusalRecords,
-    private readonly refusalResponse: (violation: RuleViolation) => { status: number; body: object },
+    /** A rule violation's answer, as kept for repeats: the exception filter's, so both say the same. */
+    private readonly refusalAnswerOf: (violation: RuleViolation) => Answer,
   ) {
     this.idempotency = new IdempotencyRecords(store);
   }
 
-  execute(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
-    return this.serializer.run(plan.serializeOn, () => this.attempt(context, plan));
+  /**
+   * Runs `command` through its handler under the caller's key. `answerOf` is the answer
+   * an acceptance gives (the caller's mapping of the reply), recorded with the events.
+   */
+  execute<Command, Kind extends StreamKind, Reply>(
+    context: CommandContext,
+    handler: CommandHandler<Command, Kind, Reply>,
+    command: NoInfer<Command>,
+    answerOf: (reply: Reply) => Answer,
+  ): Promise<CommandResult<Reply>> {
+    const declared: Readonly<Partial<Record<StreamKind, string>>> = handler.streams(command);
+    const reads = KINDS.flatMap((kind) => {
+      const id = declared[kind];
+      return id === undefined ? [] : [{ kind, name: STREAM_NAME[kind](id) }];
+    });
+    assert(reads.length > 0, 'a command reads at least one stream');
+    // The states are those of exactly the streams declared, so they are the handler's.
+    const decide = (states: Partial<StreamStates>, now: Date) =>
+      handler.decide(states as Pick<StreamStates, Kind>, command, now);
+    // A command that reads an account runs one at a time with the others on it: its balance
+    // is what they contend for (a start spends it). Any other, with those on its project.
+    const serializeOn = (reads.find((read) => read.kind === 'account') ?? reads[0]!).name;
+    return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf));
   }
 
-  private async attempt(context: CommandContext, plan: CommandPlan): Promise<CommandResponse> {
+  private async attempt<Reply>(
+    context: CommandContext,
+    reads: readonly StreamRead[],
+    decide: (states: Partial<StreamStates>, now: Date) => Decision<Reply>,
+    answerOf: (reply: Reply) => Answer,
+  ): Promise<CommandResult<Reply>> {
     for (let attempt = 1; ; attempt++) {
       // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
-      const [ahead, refusal] = await Promise.allSettled([
-        this.readAhead(context, plan.reads ?? []),
-        this.refusals.find(context),
-      ]);
+      const [ahead, refusal] = await Promise.allSettled([this.readAhead(context, reads), this.refusals.find(context)]);
       if (ahead.status === 'rejected') throw ahead.reason;
-      const { recorded, prefetched } = ahead.value;
+      const { accepted, prefetched } = ahead.value;
       // An acceptance answers even if the refusal lookup failed.
-      if (recorded) return recorded;
+      if (accepted) return { ...accepted, replayed: true };
       if (refusal.status === 'rejected') throw refusal.reason;
-      RefusalRecords.answer(refusal.value, context);
+      const kept = RefusalRecords.refusalOf(refusal.value, context);
+      if (kept) throw kept;
       const now = this.clock.now();
-      const loads = new Loads(this.accounts, this.projects, prefetched);
-      let decided: Decided;
+      const loaded = await this.load(reads, prefetched);
+      let decision: Decision<Reply>;
       try {
-        decided = await plan.decide(loads, now);
+        decision = decide(Object.fromEntries(reads.map((read) => [read.kind, loaded.get(read.name)!.state])), now);
       } catch (error) {
         if (!(error instanceof RuleViolation)) throw error;
         return this.refuse(context, error);
       }
+      const answer = answerOf(decision.reply);
       const metadata = eventMetadata(context, now);
-      const streams = this.appendsOf(decided, loads, metadata);
-      streams.push({
+      const appends = appendsOf(decision, reads, loaded, metadata);
+      appends.push({
         streamName: this.idempotency.streamOf(context),
         expectedRevision: 'no_stream',
-        events: [this.idempotency.record(context, decided.outcome, metadata)],
+        events: [this.idempotency.record(context, answer, metadata)],
       });
       try {
-        const result = await this.store.append(streams);
-        return {
-          status: decided.outcome.status,
-          body: { ...decided.outcome.body, position: toPositionNumber(result.position) },
-        };
+        const { position } = await this.store.append(appends);
+        return { replayed: false, decision, answer, position };
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;
-        for (const conflict of error.conflicts) {
-          this.accounts.forget(conflict.streamName);
-          this.projects.forget(conflict.streamName);
-        }
+        for (const conflict of error.conflicts) for (const kind of KINDS) this.caches[kind].forget(conflict.streamName);
         if (attempt >= CONFLICT_RETRIES_MAX) {
           throw new ApiError(
             409,
@@ -172,25 +156,30 @@ export class CommandExecutor {
    * The idempotency record and what loading each stream needs first (its tail
    * after the state in memory, or the start of a stream not in memory), in one read of the store.
    */
-  private async readAhead(context: CommandContext, streams: readonly string[]) {
-    const tails = streams.flatMap((stream) => this.cacheOf(stream)?.tailOf(stream) ?? []);
+  private async readAhead(context: CommandContext, reads: readonly StreamRead[]) {
+    const tails = reads.map((read) => this.caches[read.kind].tailOf(read.name));
     const [records, ...pages] = await this.store.readStreams([
       { streamName: this.idempotency.streamOf(context), limit: 1 },
       ...tails,
     ]);
-    const prefetched = new Map(
+    const prefetched = new Map<string, Prefetched>(
       tails.map((tail, i) => [
         tail.streamName,
         { fromRevision: tail.fromRevision, limit: tail.limit, events: pages[i]! },
       ]),
     );
-    return { recorded: this.idempotency.answer(records?.[0], context), prefetched };
+    return { accepted: this.idempotency.acceptanceOf(records?.[0], context), prefetched };
   }
 
-  private cacheOf(stream: string): StreamStateCache<AccountState> | StreamStateCache<ProjectState> | undefined {
-    if (stream.startsWith('account-')) return this.accounts;
-    if (stream.startsWith('project-')) return this.projects;
-    return undefined;
+  /** Each stream's state and revision, folded on from what was read ahead. */
+  private async load(
+    reads: readonly StreamRead[],
+    prefetched: ReadonlyMap<string, Prefetched>,
+  ): Promise<Map<string, LoadedState<unknown>>> {
+    const states = await Promise.all(
+      reads.map((read) => this.caches[read.kind].load(read.name, prefetched.get(read.name))),
+    );
+    return new Map(reads.map((read, i) => [read.name, states[i]!]));
   }
 
   /**
@@ -199,43 +188,55 @@ export class CommandExecutor {
    * even have seen its events): then that acceptance is the answer, checked again
    * after the refusal is kept so that a late one still wins.
    */
-  private async refuse(context: CommandContext, violation: RuleViolation): Promise<CommandResponse> {
+  private async refuse<Reply>(context: CommandContext, violation: RuleViolation): Promise<CommandResult<Reply>> {
     const accepted = await this.idempotency.find(context);
-    if (accepted) return accepted;
-    const { status, body } = this.refusalResponse(violation);
-    await this.refusals.record(context, { status, body: body as Record<string, unknown> });
+    if (accepted) return { ...accepted, replayed: true };
+    await this.refusals.record(context, this.refusalAnswerOf(violation));
     const late = await this.idempotency.find(context);
     if (late) {
       await this.refusals.forget(context);
-      return late;
+      return { ...late, replayed: true };
     }
     throw violation;
   }
+}
 
-  private appendsOf(decided: Decided, loads: Loads, metadata: Record<string, string>): StreamAppend[] {
-    const appends: StreamAppend[] = [];
-    const add = (streamName: string, events: readonly { type: string; data: object }[] | undefined) => {
-      if (!events || events.length === 0) return;
-      // A stream the decision did not read (the account of a refund) is appended with 'any':
-      // a refund only adds credits, so no balance it did not see can be broken by it.
-      const expectedRevision = loads.revisions.has(streamName)
-        ? (loads.revisions.get(streamName) ?? 'no_stream')
-        : 'any';
-      appends.push({
+/**
+ * The decision's events by stream, each expecting the revision its state was loaded at.
+ * A stream the decision did not read (the payer's account of a refund) is appended with
+ * 'any': a refund only adds credits, so no balance it did not see can be broken by it.
+ */
+function appendsOf(
+  decision: Decision<unknown>,
+  reads: readonly StreamRead[],
+  loaded: ReadonlyMap<string, LoadedState<unknown>>,
+  metadata: Record<string, string>,
+): StreamAppend[] {
+  const read = (kind: StreamKind) => reads.find((r) => r.kind === kind)?.name;
+  const targets = [
+    {
+      streamName: decision.accountId === undefined ? read('account') : accountStream(decision.accountId),
+      events: decision.account,
+    },
+    { streamName: read('project'), events: decision.project },
+  ];
+  return targets.flatMap(({ streamName, events }) => {
+    if (!events || events.length === 0) return [];
+    assert(streamName !== undefined, 'a decision appends only to streams its command names');
+    const state = loaded.get(streamName);
+    return [
+      {
         streamName,
-        expectedRevision,
+        expectedRevision: state ? (state.revision ?? 'no_stream') : 'any',
         events: events.map((e) => ({
           id: randomUUID(),
           type: e.type,
           data: e.data as Record<string, unknown>,
           metadata,
         })),
-      });
-    };
-    if (decided.accountId) add(accountStream(decided.accountId), decided.account);
-    if (decided.projectId) add(projectStream(decided.projectId), decided.project);
-    return appends;
-  }
+      },
+    ];
+  });
 }
 
 function eventMetadata(context: CommandContext, now: Date): Record<string, string> {

@@ -2,16 +2,7 @@ import { Global, Module, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
-import {
-  evolveAccount,
-  evolveProject,
-  initialAccountState,
-  initialProjectState,
-  type AccountEvent,
-  type AccountState,
-  type ProjectEvent,
-  type ProjectState,
-} from '@ledger/domain';
+import type { AccountState, ProjectState } from '@ledger/domain';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
 import { PG_POOL } from '../infrastructure/tokens.js';
 import { CLOCK, type Clock } from './clock.js';
@@ -20,12 +11,8 @@ import { ACCOUNT_STATES, PROJECT_STATES } from './commands.tokens.js';
 import { SnapshotStore } from './snapshot.store.js';
 import { RefusalRecords } from './refusals.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
+import { ACCOUNT_FOLD, PROJECT_FOLD } from './stream-folds.js';
 import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
-
-// Bump when evolve changes what it builds: snapshots of another version are ignored.
-const ACCOUNT_FOLD_VERSION = 1;
-// 3: a completed project keeps its current assets (ProjectAssetsAttached).
-const PROJECT_FOLD_VERSION = 3;
 
 function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
   return {
@@ -35,7 +22,10 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
   };
 }
 
-/** What every command handler needs: the executor, the state caches, the clock. */
+/**
+ * What every command needs: the executor, the state caches, the clock. The CQRS module
+ * is here for the query bus, which every module's queries use.
+ */
 @Global()
 @Module({
   imports: [CqrsModule.forRoot()],
@@ -45,31 +35,23 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
       inject: [PG_POOL, PinoLogger],
       useFactory: (pool: pg.Pool, log: PinoLogger) => new SnapshotStore(pool, log.logger),
     },
-    stateCache<AccountState>(ACCOUNT_STATES, {
-      kind: 'account',
-      version: ACCOUNT_FOLD_VERSION,
-      initial: initialAccountState,
-      evolve: (state, event) => evolveAccount(state, event as AccountEvent),
-    }),
-    stateCache<ProjectState>(PROJECT_STATES, {
-      kind: 'project',
-      version: PROJECT_FOLD_VERSION,
-      initial: initialProjectState,
-      evolve: (state, event) => evolveProject(state, event as ProjectEvent),
-    }),
+    stateCache<AccountState>(ACCOUNT_STATES, ACCOUNT_FOLD),
+    stateCache<ProjectState>(PROJECT_STATES, PROJECT_FOLD),
     {
       provide: CommandExecutor,
       inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK, PG_POOL],
       useFactory: (
         store: EventStore,
-        accounts: StreamStateCache<AccountState>,
-        projects: StreamStateCache<ProjectState>,
+        account: StreamStateCache<AccountState>,
+        project: StreamStateCache<ProjectState>,
         clock: Clock,
         pool: pg.Pool,
-      ) =>
-        new CommandExecutor(store, accounts, projects, clock, new RefusalRecords(pool), (violation) =>
-          new ApiExceptionFilter().toResponse(violation),
-        ),
+      ) => {
+        const filter = new ApiExceptionFilter();
+        return new CommandExecutor(store, { account, project }, clock, new RefusalRecords(pool), (violation) =>
+          filter.toResponse(violation),
+        );
+      },
     },
   ],
   exports: [CqrsModule, CommandExecutor, ACCOUNT_STATES, PROJECT_STATES],

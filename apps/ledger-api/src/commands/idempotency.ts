@@ -13,14 +13,19 @@ export interface CommandContext {
   correlationId: string;
 }
 
-/** A command's HTTP outcome, without `position` (taken from the record's own position). */
-export interface CommandOutcome {
+/**
+ * What a command answers its caller, as its idempotency record keeps it for repeats:
+ * the status and the body without `position` (the record's own position is added).
+ */
+export interface Answer {
   status: number;
   body: Record<string, unknown>;
 }
 
-export interface CommandResponse extends CommandOutcome {
-  body: Record<string, unknown> & { position: number };
+/** An accepted command's answer and the position of its record, the command's last event. */
+export interface RecordedAnswer {
+  answer: Answer;
+  position: bigint;
 }
 
 export const COMMAND_RECORDED = 'CommandRecorded';
@@ -56,18 +61,24 @@ export class IdempotencyRecords {
     return idempotencyStream(context.caller, context.idempotencyKey);
   }
 
-  /** The recorded response of an earlier accepted request with this key, if any (422 if it differs). */
-  async find(context: CommandContext): Promise<CommandResponse | undefined> {
+  /** The recorded answer of an earlier accepted request with this key, if any (422 if it differs). */
+  async find(context: CommandContext): Promise<RecordedAnswer | undefined> {
     const [record] = await this.store.readStream(this.streamOf(context), { limit: 1 });
-    return this.answer(record, context);
+    return this.acceptanceOf(record, context);
   }
 
-  /** The answer a record read elsewhere (with other streams, in one round trip) gives. */
-  answer(record: StoredEvent | undefined, context: CommandContext): CommandResponse | undefined {
-    return record ? replay(record, context) : undefined;
+  /** The same, from a record read elsewhere (with other streams, in one round trip). */
+  acceptanceOf(record: StoredEvent | undefined, context: CommandContext): RecordedAnswer | undefined {
+    if (!record) return undefined;
+    const data = record.data as { requestHash: string; status: number; body: string };
+    if (data.requestHash !== context.requestHash) throw keyReused();
+    return {
+      answer: { status: data.status, body: JSON.parse(data.body) as Answer['body'] },
+      position: record.position,
+    };
   }
 
-  record(context: CommandContext, outcome: CommandOutcome, metadata: Record<string, string>): EventToAppend {
+  record(context: CommandContext, answer: Answer, metadata: Record<string, string>): EventToAppend {
     return {
       id: randomUUID(),
       type: COMMAND_RECORDED,
@@ -75,22 +86,18 @@ export class IdempotencyRecords {
         caller: context.caller,
         idempotencyKey: context.idempotencyKey,
         requestHash: context.requestHash,
-        status: outcome.status,
+        status: answer.status,
         // As text: a JSON store may reorder an object's keys, and a repeat gets the same bytes.
-        body: JSON.stringify(outcome.body),
+        body: JSON.stringify(answer.body),
       },
       metadata,
     };
   }
 }
 
-function replay(record: StoredEvent, context: CommandContext): CommandResponse {
-  const data = record.data as { requestHash: string; status: number; body: string };
-  if (data.requestHash !== context.requestHash) {
-    throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
-  }
-  const body = JSON.parse(data.body) as Record<string, unknown>;
-  return { status: data.status, body: { ...body, position: toPositionNumber(record.position) } };
+/** The same key with another request: refused whether the first was accepted or refused. */
+export function keyReused(): ApiError {
+  return new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
 }
 
 export function toPositionNumber(position: bigint): number {

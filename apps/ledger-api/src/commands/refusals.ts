@@ -1,12 +1,11 @@
 import type pg from 'pg';
 import { GroupRunner, type MemberResult } from '@ledger/platform';
-import { ApiError } from '../errors/api-error.js';
-import type { CommandContext, CommandOutcome } from './idempotency.js';
+import { keyReused, type Answer, type CommandContext } from './idempotency.js';
 
 /** A refusal answered again, exactly as the first time (the filter sends it as it is). */
 export class RecordedRefusal extends Error {
   override readonly name = 'RecordedRefusal';
-  constructor(readonly outcome: CommandOutcome) {
+  constructor(readonly answer: Answer) {
     super('recorded refusal');
   }
 }
@@ -43,30 +42,24 @@ export class RefusalRecords {
 
   constructor(private readonly pool: pg.Pool) {}
 
-  /** The refusal kept for this key, if any; `answer` turns it into the response. */
+  /** The row kept for this key, if any; `refusalOf` turns it into the refusal to throw. */
   find(context: CommandContext): Promise<RefusalRow | undefined> {
     return this.lookups.submit(context);
   }
 
-  /** Throws the response a kept refusal gives (or 422 if the key came with another request). */
-  static answer(row: RefusalRow | undefined, context: CommandContext): void {
-    if (!row) return;
-    if (row.request_hash !== context.requestHash) {
-      throw new ApiError(
-        422,
-        'idempotency_key_reused',
-        'this Idempotency-Key was already used with a different request',
-      );
-    }
-    throw new RecordedRefusal({ status: row.status, body: JSON.parse(row.body) as Record<string, unknown> });
+  /** The refusal a kept row answers with, to be thrown (422 if the key came with another request). */
+  static refusalOf(row: RefusalRow | undefined, context: CommandContext): RecordedRefusal | undefined {
+    if (!row) return undefined;
+    if (row.request_hash !== context.requestHash) throw keyReused();
+    return new RecordedRefusal({ status: row.status, body: JSON.parse(row.body) as Answer['body'] });
   }
 
   /** Keeps the first refusal of a key; a concurrent second one changes nothing. */
-  async record(context: CommandContext, outcome: CommandOutcome): Promise<void> {
+  async record(context: CommandContext, answer: Answer): Promise<void> {
     await this.pool.query(
       `INSERT INTO ledger_api.refusals (caller, idempotency_key, request_hash, status, body)
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (caller, idempotency_key) DO NOTHING`,
-      [context.caller, context.idempotencyKey, context.requestHash, outcome.status, JSON.stringify(outcome.body)],
+      [context.caller, context.idempotencyKey, context.requestHash, answer.status, JSON.stringify(answer.body)],
     );
   }
 

@@ -29,9 +29,10 @@ const RULE_STATUS: Record<RuleViolationCode, number> = {
   balance_limit_exceeded: 422,
 };
 
-interface ErrorBody {
+// A type, not an interface, so that it is a record: a refusal's body is kept as one.
+type ErrorBody = {
   error: { code: string; message: string; details?: unknown };
-}
+};
 
 /** The one place where errors become HTTP: `{"error": {"code", "message", "details"}}`. */
 @Catch()
@@ -46,7 +47,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   toResponse(exception: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof RecordedRefusal) {
-      return { status: exception.outcome.status, body: exception.outcome.body as unknown as ErrorBody, headers: {} };
+      return { status: exception.answer.status, body: exception.answer.body as ErrorBody, headers: {} };
     }
     if (exception instanceof ApiError) {
       return {

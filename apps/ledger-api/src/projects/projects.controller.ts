@@ -1,24 +1,27 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { Body, Controller, Get, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/scopes.decorator.js';
+import { CommandExecutor } from '../commands/command-executor.js';
 import type { CommandContext } from '../commands/idempotency.js';
-import { Command } from '../http/command-context.decorator.js';
+import type { LedgerConfig } from '../config/ledger-config.js';
+import { LEDGER_CONFIG } from '../infrastructure/tokens.js';
+import { created, ok, send } from '../http/answers.js';
 import { CommandDocs } from '../http/command-docs.decorator.js';
 import { IdPipe } from '../http/id.pipe.js';
-import { send } from '../http/send.js';
-import { StartProjectCommand } from './start-project/start-project.command.js';
+import { IdempotentRequest } from '../http/idempotent-request.decorator.js';
+import { startProject } from './start-project/start-project.handler.js';
 import { StartProjectDto } from './start-project/start-project.dto.js';
-import { ClaimProjectCommand } from './claim-project/claim-project.command.js';
+import { claimProject } from './claim-project/claim-project.handler.js';
 import { ClaimProjectDto } from './claim-project/claim-project.dto.js';
-import { HeartbeatProjectCommand } from './heartbeat-project/heartbeat-project.command.js';
+import { heartbeatProject } from './heartbeat-project/heartbeat-project.handler.js';
 import { HeartbeatProjectDto } from './heartbeat-project/heartbeat-project.dto.js';
-import { CompleteProjectCommand } from './complete-project/complete-project.command.js';
+import { completeProject } from './complete-project/complete-project.handler.js';
 import { CompleteProjectDto } from './complete-project/complete-project.dto.js';
-import { FailProjectCommand } from './fail-project/fail-project.command.js';
+import { failProject } from './fail-project/fail-project.handler.js';
 import { FailProjectDto } from './fail-project/fail-project.dto.js';
-import { AttachAssetsCommand } from './attach-assets/attach-assets.command.js';
+import { attachAssets } from './attach-assets/attach-assets.handler.js';
 import { AttachAssetsDto } from './attach-assets/attach-assets.dto.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
 import { ReadQueryDto, consistencyOf, pageRequestOf } from '../queries/read-query.dto.js';
@@ -31,67 +34,88 @@ import { PROJECT_DESCRIPTION, PROJECT_LIST_DESCRIPTION } from './project.view.js
 @Controller('v1/projects')
 export class ProjectsController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly commands: CommandExecutor,
     private readonly queries: QueryBus,
+    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
   ) {}
 
   @Post()
   @RequireScope('commands')
   @CommandDocs('Start a project: debit its cost and queue it, in one atomic step', 201, [402, 404, 409])
   async start(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Body() body: StartProjectDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new StartProjectCommand(context, body)));
+    const result = await this.commands.execute(
+      context,
+      startProject,
+      { type: 'StartProject', ...body, deadlineSecondsDefault: this.config.deadlineSecondsDefault },
+      created,
+    );
+    return send(reply, result);
   }
 
   @Post(':projectId/claim')
   @RequireScope('commands')
   @CommandDocs('A worker claims the project: a new attempt (fencing token) and a lease', 200, [404, 409])
   async claim(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
     @Body() body: ClaimProjectDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new ClaimProjectCommand(context, projectId, body)));
+    const result = await this.commands.execute(context, claimProject, { type: 'ClaimProject', projectId, ...body }, ok);
+    return send(reply, result);
   }
 
   @Post(':projectId/heartbeat')
   @RequireScope('commands')
   @CommandDocs("Extend the current attempt's lease", 200, [404, 409])
   async heartbeat(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
     @Body() body: HeartbeatProjectDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new HeartbeatProjectCommand(context, projectId, body)));
+    const result = await this.commands.execute(
+      context,
+      heartbeatProject,
+      { type: 'HeartbeatProject', projectId, ...body },
+      ok,
+    );
+    return send(reply, result);
   }
 
   @Post(':projectId/complete')
   @RequireScope('commands')
   @CommandDocs('Complete with the result assets; unused credits are refunded in the same step', 200, [404, 409])
   async complete(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
     @Body() body: CompleteProjectDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new CompleteProjectCommand(context, projectId, body)));
+    const result = await this.commands.execute(
+      context,
+      completeProject,
+      { type: 'CompleteProject', projectId, ...body },
+      ok,
+    );
+    return send(reply, result);
   }
 
   @Post(':projectId/fail')
   @RequireScope('commands')
   @CommandDocs('Fail (with attempt) or cancel (without): refunds what was not refunded, once', 200, [404, 409])
   async fail(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
     @Body() body: FailProjectDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new FailProjectCommand(context, projectId, body)));
+    const result = await this.commands.execute(context, failProject, { type: 'FailProject', projectId, ...body }, ok);
+    return send(reply, result);
   }
 
   @Post(':projectId/assets')
@@ -102,12 +126,18 @@ export class ProjectsController {
     [404, 409],
   )
   async attachAssets(
-    @Command() context: CommandContext,
+    @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
     @Body() body: AttachAssetsDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.commands.execute(new AttachAssetsCommand(context, projectId, body)));
+    const result = await this.commands.execute(
+      context,
+      attachAssets,
+      { type: 'AttachAssets', projectId, assets: { ...body } },
+      ok,
+    );
+    return send(reply, result);
   }
 
   @Get()

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
 import { CLOCK, type Clock } from '../commands/clock.js';
+import { CommandExecutor } from '../commands/command-executor.js';
 import type { LedgerConfig, WatchdogConfig } from '../config/ledger-config.js';
+import { ok } from '../http/answers.js';
 import { LEDGER_CONFIG, PG_POOL } from '../infrastructure/tokens.js';
 import { DUE_PROJECTS_LIMIT_MAX, findDueProjects, type DueProject } from './due-projects.js';
 import { expireContext } from './expire-project/expire-context.js';
-import { ExpireProjectCommand } from './expire-project/expire-project.command.js';
+import { expireProject } from './expire-project/expire-project.handler.js';
 import { WatchdogLock } from './watchdog-lock.js';
 
 /** `off`: disabled by configuration; `stopped`: the application shut down. */
@@ -71,7 +72,7 @@ export class WatchdogService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(LEDGER_CONFIG) config: LedgerConfig,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly commands: CommandBus,
+    private readonly commands: CommandExecutor,
     private readonly log: PinoLogger,
   ) {
     this.config = config.watchdog;
@@ -182,10 +183,15 @@ export class WatchdogService implements OnApplicationBootstrap, OnApplicationShu
   /** One project; a refusal or an outage is logged and left to the next sweep. Returns the error, if any. */
   private async expire(project: DueProject, correlationId: string, result: SweepResult): Promise<string | undefined> {
     try {
-      const { expired } = await this.commands.execute(
-        new ExpireProjectCommand(expireContext(project, correlationId), project.projectId, this.config.attemptsMax),
-      );
-      if (expired) result.failed++;
+      const command = {
+        type: 'ExpireProject',
+        projectId: project.projectId,
+        attemptsMax: this.config.attemptsMax,
+      } as const;
+      // Recorded as any caller's answer would be (200 and the reply), so the log reads the same.
+      const expired = await this.commands.execute(expireContext(project, correlationId), expireProject, command, ok);
+      // Only this sweep's own decision counts: not a replay, not a project someone else ended.
+      if (!expired.replayed && (expired.decision.project ?? []).length > 0) result.failed++;
       return undefined;
     } catch (error) {
       result.errors++;

@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import { Body, Controller, Get, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { QueryBus } from '@nestjs/cqrs';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/public.decorator.js';
 import { RequireScope } from '../auth/scopes.decorator.js';
 import { requestHash, type CommandContext } from '../commands/idempotency.js';
+import { ok, send } from '../http/answers.js';
 import { createValidationPipe } from '../http/validation.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
 import { pageRequestOf } from '../queries/read-query.dto.js';
 import { ListUnmatchedQueryDto } from './list-unmatched/list-unmatched.dto.js';
 import { ListUnmatchedQuery } from './list-unmatched/list-unmatched.query.js';
-import { ReceiveWebhookCommand } from './receive-webhook/receive-webhook.command.js';
 import { WebhookDeliveryDto } from './receive-webhook/receive-webhook.dto.js';
+import { ReceiveWebhook } from './receive-webhook/receive-webhook.service.js';
 import { SIGNATURE_TOLERANCE_SECONDS } from './webhook-signature.js';
 import { WebhookSignatureGuard, type WebhookRequest } from './webhook-signature.guard.js';
 
@@ -23,7 +24,7 @@ export class WebhooksController {
   private readonly deliveries = createValidationPipe({ unknownFields: 'ignore' });
 
   constructor(
-    private readonly commands: CommandBus,
+    private readonly receiver: ReceiveWebhook,
     private readonly queries: QueryBus,
   ) {}
 
@@ -71,9 +72,12 @@ export class WebhooksController {
     })) as WebhookDeliveryDto;
     const rawBody = request.rawBody ?? Buffer.alloc(0);
     const context = webhookContext(request, provider, delivery, rawBody);
-    const result = await this.commands.execute(new ReceiveWebhookCommand(context, provider, delivery, rawBody));
-    void reply.status(result.status);
-    return result.body;
+    const result = await this.receiver.receive({ context, provider, delivery, rawBody }, ok);
+    if ('matched' in result) {
+      void reply.status(202);
+      return { provider, taskId: delivery.taskId, matched: false };
+    }
+    return send(reply, result);
   }
 }
 

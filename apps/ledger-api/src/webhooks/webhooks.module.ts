@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { PG_POOL } from '../infrastructure/tokens.js';
 import { ReadModel } from '../queries/read-model.js';
 import { ListUnmatchedHandler } from './list-unmatched/list-unmatched.handler.js';
-import { ReceiveWebhookHandler } from './receive-webhook/receive-webhook.handler.js';
+import { ReceiveWebhook } from './receive-webhook/receive-webhook.service.js';
 import { TaskProjects } from './task-projects.js';
 import { UnmatchedWebhooks } from './unmatched-webhooks.js';
 import { WebhookSignatureGuard } from './webhook-signature.guard.js';
@@ -17,7 +17,7 @@ import { WebhooksController } from './webhooks.controller.js';
     TaskProjects,
     { provide: UnmatchedWebhooks, inject: [PG_POOL], useFactory: (pool: pg.Pool) => new UnmatchedWebhooks(pool) },
     WebhookSignatureGuard,
-    ReceiveWebhookHandler,
+    ReceiveWebhook,
     ListUnmatchedHandler,
   ],
 })

@@ -1,27 +1,5 @@
-import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { decideAttachAssets, projectStream } from '@ledger/domain';
-import { CommandExecutor } from '../../commands/command-executor.js';
-import type { CommandResponse } from '../../commands/idempotency.js';
-import { projectDecided } from '../project-decided.js';
-import { AttachAssetsCommand } from './attach-assets.command.js';
+import { decideAttachAssets } from '@ledger/domain';
+import { onProject } from '../../commands/command-handler.js';
 
-@CommandHandler(AttachAssetsCommand)
-export class AttachAssetsHandler implements ICommandHandler<AttachAssetsCommand> {
-  constructor(private readonly executor: CommandExecutor) {}
-
-  execute({ context, projectId, body }: AttachAssetsCommand): Promise<CommandResponse> {
-    return this.executor.execute(context, {
-      serializeOn: projectStream(projectId),
-      reads: [projectStream(projectId)],
-      decide: async (loads, now) => {
-        const decision = decideAttachAssets(await loads.project(projectId), {
-          type: 'AttachAssets',
-          projectId,
-          assets: { ...body },
-          now,
-        });
-        return projectDecided(projectId, decision, 200);
-      },
-    });
-  }
-}
+/** Result assets for a completed project: the keys given replace its own, the rest stay. */
+export const attachAssets = onProject(decideAttachAssets);

@@ -1,35 +1,11 @@
-import { Inject } from '@nestjs/common';
-import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { accountStream, decideStartProject, projectStream } from '@ledger/domain';
-import { CommandExecutor } from '../../commands/command-executor.js';
-import type { LedgerConfig } from '../../config/ledger-config.js';
-import { LEDGER_CONFIG } from '../../infrastructure/tokens.js';
-import type { CommandResponse } from '../../commands/idempotency.js';
-import { projectDecided } from '../project-decided.js';
-import { StartProjectCommand } from './start-project.command.js';
+import { decideStartProject, type StartProject, type StartReply } from '@ledger/domain';
+import type { CommandHandler, Untimed } from '../../commands/command-handler.js';
 
-/** Debit and start in one atomic append; serialised on the account, whose balance it spends. */
-@CommandHandler(StartProjectCommand)
-export class StartProjectHandler implements ICommandHandler<StartProjectCommand> {
-  constructor(
-    private readonly executor: CommandExecutor,
-    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
-  ) {}
-
-  execute({ context, body }: StartProjectCommand): Promise<CommandResponse> {
-    return this.executor.execute(context, {
-      serializeOn: accountStream(body.accountId),
-      reads: [accountStream(body.accountId), projectStream(body.projectId)],
-      decide: async (loads, now) => {
-        const [account, project] = [await loads.account(body.accountId), await loads.project(body.projectId)];
-        const decision = decideStartProject(account, project, {
-          type: 'StartProject',
-          ...body,
-          deadlineSecondsDefault: this.config.deadlineSecondsDefault,
-          now,
-        });
-        return projectDecided(body.projectId, decision, 201);
-      },
-    });
-  }
-}
+/**
+ * Debit and start in one atomic append: decided on the payer's account (whose balance it
+ * spends, so the executor serialises on it) and the project (a repeated start is recognised).
+ */
+export const startProject: CommandHandler<Untimed<StartProject>, 'account' | 'project', StartReply> = {
+  streams: (command) => ({ account: command.accountId, project: command.projectId }),
+  decide: ({ account, project }, command, now) => decideStartProject(account, project, { ...command, now }),
+};

@@ -10,7 +10,7 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * The caller, its Idempotency-Key (required on every POST command, 1–255
  * characters) and the request's hash, as the command executor needs them.
  */
-export const Command = createParamDecorator((_: unknown, context: ExecutionContext): CommandContext => {
+export const IdempotentRequest = createParamDecorator((_: unknown, context: ExecutionContext): CommandContext => {
   const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
   const header = request.headers['idempotency-key'];
   const key = Array.isArray(header) ? header[0] : header;

@@ -1,0 +1,32 @@
+import {
+  evolveAccount,
+  evolveProject,
+  initialAccountState,
+  initialProjectState,
+  type AccountEvent,
+  type AccountState,
+  type ProjectEvent,
+  type ProjectState,
+} from '@ledger/domain';
+import type { StreamFold } from './stream-state.cache.js';
+
+// Bump when evolve changes what it builds: snapshots of another version are ignored.
+const ACCOUNT_FOLD_VERSION = 1;
+// 3: a completed project keeps its current assets (ProjectAssetsAttached).
+const PROJECT_FOLD_VERSION = 3;
+
+/** How an account stream folds into the state its commands are decided on. */
+export const ACCOUNT_FOLD: StreamFold<AccountState> = {
+  kind: 'account',
+  version: ACCOUNT_FOLD_VERSION,
+  initial: initialAccountState,
+  evolve: (state, event) => evolveAccount(state, event as AccountEvent),
+};
+
+/** How a project stream folds into the state its commands are decided on. */
+export const PROJECT_FOLD: StreamFold<ProjectState> = {
+  kind: 'project',
+  version: PROJECT_FOLD_VERSION,
+  initial: initialProjectState,
+  evolve: (state, event) => evolveProject(state, event as ProjectEvent),
+};
