@@ -2,17 +2,10 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '@ledger/platform';
 import { PostgresEventStore, type EventStore, type ReadStreamOptions } from '@ledger/event-store';
-import { evolveAccount, initialAccountState, type AccountEvent, type AccountState } from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
-import { SNAPSHOT_EVERY_EVENTS, StreamStateCache, type StreamFold } from './stream-state.cache.js';
-
-const fold: StreamFold<AccountState> = {
-  kind: 'account',
-  version: 1,
-  initial: initialAccountState,
-  evolve: (state, event) => evolveAccount(state, event as AccountEvent),
-};
+import { ACCOUNT_FOLD as fold } from './stream-folds.js';
+import { SNAPSHOT_EVERY_EVENTS, StreamStateCache } from './stream-state.cache.js';
 
 describe('StreamStateCache', () => {
   let store: PostgresEventStore;
@@ -51,6 +44,13 @@ describe('StreamStateCache', () => {
     await store.append([{ streamName: stream, expectedRevision: expected, events }]);
   }
 
+  /** A new stream of `count` grants, loaded once so that its snapshots are taken and saved. */
+  async function snapshotted(stream: string, count: number) {
+    await grants(stream, count, 'no_stream');
+    await new StreamStateCache(counting, fold, snapshots).load(stream);
+    await snapshots.drain();
+  }
+
   it('folds a stream once, then reads only what was appended since', async () => {
     const stream = `account-${randomUUID()}`;
     await grants(stream, 30, 'no_stream');
@@ -68,9 +68,7 @@ describe('StreamStateCache', () => {
   it('starts a cold cache from the latest snapshot, not from the first event', async () => {
     const stream = `account-${randomUUID()}`;
     const total = SNAPSHOT_EVERY_EVENTS * 3 + 7;
-    await grants(stream, total, 'no_stream');
-    await new StreamStateCache(counting, fold, snapshots).load(stream);
-    await snapshots.drain();
+    await snapshotted(stream, total);
     await grants(stream, 5, BigInt(total - 1));
     eventsRead = 0;
     const cold = await new StreamStateCache(counting, fold, snapshots).load(stream);
@@ -80,11 +78,9 @@ describe('StreamStateCache', () => {
 
   it('ignores a snapshot taken by another version of the fold', async () => {
     const stream = `account-${randomUUID()}`;
-    await grants(stream, SNAPSHOT_EVERY_EVENTS + 1, 'no_stream');
-    await new StreamStateCache(counting, fold, snapshots).load(stream);
-    await snapshots.drain();
+    await snapshotted(stream, SNAPSHOT_EVERY_EVENTS + 1);
     eventsRead = 0;
-    const next = await new StreamStateCache(counting, { ...fold, version: 2 }, snapshots).load(stream);
+    const next = await new StreamStateCache(counting, { ...fold, version: fold.version + 1 }, snapshots).load(stream);
     expect(next.state.balance).toBe(SNAPSHOT_EVERY_EVENTS + 1);
     expect(eventsRead).toBe(SNAPSHOT_EVERY_EVENTS + 1);
   });
@@ -117,9 +113,7 @@ describe('StreamStateCache', () => {
   it('goes to the snapshot when the page read ahead of a stream not in memory is full', async () => {
     const stream = `account-${randomUUID()}`;
     const total = SNAPSHOT_EVERY_EVENTS * 2 + 3;
-    await grants(stream, total, 'no_stream');
-    await new StreamStateCache(counting, fold, snapshots).load(stream);
-    await snapshots.drain();
+    await snapshotted(stream, total);
     const cold = new StreamStateCache(counting, fold, snapshots);
     const [page] = await store.readStreams([cold.tailOf(stream)]);
     expect(page).toHaveLength(SNAPSHOT_EVERY_EVENTS);

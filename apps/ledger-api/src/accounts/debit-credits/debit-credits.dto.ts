@@ -1,12 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsString, Length, Max, Min } from 'class-validator';
-import { AMOUNT_MAX, TEXT_LENGTH_MAX } from '@ledger/domain';
+import { IsString, Length } from 'class-validator';
+import { TEXT_LENGTH_MAX } from '@ledger/domain';
+import { AmountProperty } from '../../http/dto-properties.js';
 
 export class DebitCreditsDto {
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: AMOUNT_MAX, example: 20 })
-  @IsInt()
-  @Min(1)
-  @Max(AMOUNT_MAX)
+  @AmountProperty(20)
   amount!: number;
 
   @ApiProperty({ maxLength: TEXT_LENGTH_MAX, example: 'storage fee' })

@@ -1,12 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-import { AMOUNT_MAX, GRANT_SOURCES, TEXT_LENGTH_MAX, type GrantSource } from '@ledger/domain';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { GRANT_SOURCES, TEXT_LENGTH_MAX, type GrantSource } from '@ledger/domain';
+import { AmountProperty } from '../../http/dto-properties.js';
 
 export class GrantCreditsDto {
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: AMOUNT_MAX, example: 500 })
-  @IsInt()
-  @Min(1)
-  @Max(AMOUNT_MAX)
+  @AmountProperty(500)
   amount!: number;
 
   @ApiProperty({ enum: GRANT_SOURCES, example: 'purchase' })

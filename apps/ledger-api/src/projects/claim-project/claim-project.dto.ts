@@ -1,11 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
-import { ID_PATTERN, LEASE_SECONDS_MAX } from '@ledger/domain';
+import { IsInt, Max, Min } from 'class-validator';
+import { LEASE_SECONDS_MAX } from '@ledger/domain';
+import { IdProperty } from '../../http/dto-properties.js';
 
 export class ClaimProjectDto {
-  @ApiProperty({ pattern: ID_PATTERN.source, example: 'worker-3' })
-  @IsString()
-  @Matches(ID_PATTERN)
+  @IdProperty('worker-3')
   workerId!: string;
 
   @ApiProperty({ type: 'integer', minimum: 1, maximum: LEASE_SECONDS_MAX, example: 60 })

@@ -1,22 +1,16 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-import { AMOUNT_MAX, DEADLINE_SECONDS_MAX, ID_PATTERN, TEXT_LENGTH_MAX } from '@ledger/domain';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { DEADLINE_SECONDS_MAX, TEXT_LENGTH_MAX } from '@ledger/domain';
+import { AmountProperty, IdProperty } from '../../http/dto-properties.js';
 
 export class StartProjectDto {
-  @ApiProperty({ pattern: ID_PATTERN.source, example: 'prj-42' })
-  @IsString()
-  @Matches(ID_PATTERN)
+  @IdProperty('prj-42')
   projectId!: string;
 
-  @ApiProperty({ pattern: ID_PATTERN.source, example: 'acc-7' })
-  @IsString()
-  @Matches(ID_PATTERN)
+  @IdProperty('acc-7')
   accountId!: string;
 
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: AMOUNT_MAX, example: 30 })
-  @IsInt()
-  @Min(1)
-  @Max(AMOUNT_MAX)
+  @AmountProperty(30)
   cost!: number;
 
   @ApiPropertyOptional({ maxLength: TEXT_LENGTH_MAX, example: 'video' })
