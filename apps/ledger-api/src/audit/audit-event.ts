@@ -1,3 +1,4 @@
+import { isIdempotencyStream } from '@ledger/domain';
 import type { StoredEvent } from '@ledger/event-store';
 import { toPositionNumber } from '../commands/idempotency.js';
 
@@ -28,7 +29,7 @@ export function toLogItem(event: StoredEvent) {
   };
 }
 
-/** Idempotency records (`idem-…`) are how commands stay idempotent, not ledger events. */
+/** Idempotency records are how commands stay idempotent, not ledger events. */
 export function isLedgerEvent(event: StoredEvent): boolean {
-  return !event.streamName.startsWith('idem-');
+  return !isIdempotencyStream(event.streamName);
 }

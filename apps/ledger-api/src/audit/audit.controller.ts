@@ -49,11 +49,7 @@ export class AuditController {
     description: `1–${STREAM_NAME_LENGTH_MAX} characters without control characters, URL-encoded`,
   })
   @ApiQuery({ name: 'fromRevision', required: false, description: 'inclusive', schema: { ...POSITION, default: 0 } })
-  @ApiQuery({
-    name: 'limit',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: STREAM_PAGE_LIMIT_MAX, default: STREAM_PAGE_LIMIT_DEFAULT },
-  })
+  @OptionalInteger('limit', 1, STREAM_PAGE_LIMIT_MAX, STREAM_PAGE_LIMIT_DEFAULT)
   @ApiResponse({
     status: 200,
     description:
@@ -132,11 +128,7 @@ export class AuditController {
     description: "At the read models' checkpoints; `minPosition` waits (at most `waitMs`) until they reach it.",
   })
   @ApiQuery({ name: 'minPosition', required: false, schema: POSITION })
-  @ApiQuery({
-    name: 'waitMs',
-    required: false,
-    schema: { type: 'integer', minimum: 0, maximum: WAIT_MS_MAX, default: WAIT_MS_DEFAULT },
-  })
+  @OptionalInteger('waitMs', 0, WAIT_MS_MAX, WAIT_MS_DEFAULT)
   @ApiResponse({
     status: 200,
     description:
@@ -150,6 +142,11 @@ export class AuditController {
     query.check();
     return this.reconciliation.run(min, wait);
   }
+}
+
+/** An optional integer query parameter, in the API docs. */
+function OptionalInteger(name: string, minimum: number, maximum: number, fallback: number): MethodDecorator {
+  return ApiQuery({ name, required: false, schema: { type: 'integer', minimum, maximum, default: fallback } });
 }
 
 /** Whether an Accept header names `type` (parameters and weights aside). */

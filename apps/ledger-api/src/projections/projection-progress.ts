@@ -1,11 +1,12 @@
 import pg from 'pg';
-import { CHECKPOINTS_TABLE, PROJECTIONS, PROJECTIONS_CHANNEL } from '@ledger/projections';
+import { checkpointsTable, PROJECTIONS, PROJECTIONS_CHANNEL } from '@ledger/projections';
 import { ApiError } from '../errors/api-error.js';
 
 // A NOTIFY can be missed (a dropped LISTEN connection); a slow re-read bounds the cost of that.
 const RECHECK_MS = 100;
 export const WAIT_MS_DEFAULT = 2_000;
 export const WAIT_MS_MAX = 30_000;
+const NAMES = PROJECTIONS.map((p) => p.name);
 
 /**
  * Read-your-writes: a query with `minPosition` waits (at most `waitMs`) until
@@ -25,12 +26,8 @@ export class ProjectionProgress {
   ) {}
 
   /** The lowest checkpoint of all projections: every read model has applied up to here. */
-  async position(): Promise<bigint> {
-    const { rows } = await this.pool.query<{ position: string }>(
-      `SELECT coalesce(min(position), 0) AS position FROM ${CHECKPOINTS_TABLE} WHERE projection = ANY($1)`,
-      [PROJECTIONS.map((p) => p.name)],
-    );
-    return BigInt(rows[0]!.position);
+  position(): Promise<bigint> {
+    return checkpointsTable.lowest(this.pool, NAMES);
   }
 
   /** Resolves once the projections reached `minPosition`; 503 `projection_behind` after `waitMs`. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import type { Keyed, PageRequest } from '@ledger/projections';
 
 /** API.md "Lists": `?limit=` 1–500, default 50. */
 export const PAGE_LIMIT_DEFAULT = 50;
@@ -11,11 +12,7 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-/** Where a page starts: at most `limit` rows, strictly after the row with key `after`. */
-export interface PageRequest {
-  limit: number;
-  after: bigint | undefined;
-}
+export type { PageRequest } from '@ledger/projections';
 
 // Keys are global positions (bigint columns): the largest a Postgres bigint holds.
 const KEY_MAX = 2n ** 63n - 1n;
@@ -55,21 +52,12 @@ export function pageOf<R, T>(rows: readonly R[], request: PageRequest, keyOf: (r
   return page;
 }
 
-/** A bigint column (pg returns it as text) as a JSON number: safe integers only. */
-export function integerOf(text: string | number): number {
-  const value = Number(text);
-  assert(Number.isSafeInteger(value), `${text} is not a safe integer`);
-  return value;
-}
-
-export function optionalIntegerOf(text: string | number | null): number | null {
-  return text === null ? null : integerOf(text);
-}
-
-export function isoOf(at: Date): string {
-  return at.toISOString();
-}
-
-export function optionalIsoOf(at: Date | null): string | null {
-  return at === null ? null : at.toISOString();
+/** The page from a table's keyed page read (`limit + 1` rows, each with its key). */
+export function keyedPageOf<T>(rows: readonly Keyed<T>[], request: PageRequest): Page<T> {
+  return pageOf(
+    rows,
+    request,
+    (keyed) => keyed.key,
+    (keyed) => keyed.row,
+  );
 }

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { migrate } from '@ledger/platform';
-import { projectionMigrations } from '@ledger/projections';
+import { DUE_PROJECTS_SQL, projectionMigrations } from '@ledger/projections';
 import { createTestDatabase } from '@ledger/test-support';
-import { DUE_PROJECTS_SQL, findDueProjects } from './due-projects.js';
+import { findDueProjects } from './due-projects.js';
 
 const T = Date.UTC(2026, 0, 1);
 const at = (ms: number) => new Date(T + ms);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
-import { READ_TABLES, ReadModel } from '../queries/read-model.js';
+import { projectsTable } from '@ledger/projections';
+import { ReadModel } from '../queries/read-model.js';
 
 // How long a delivery waits for the projection to show a project started just before it.
 export const TASK_LOOKUP_WAIT_MS = 2_000;
@@ -28,13 +29,7 @@ export class TaskProjects {
     return this.lookup(taskId, await this.store.headPosition(), TASK_LOOKUP_WAIT_MS);
   }
 
-  private async lookup(taskId: string, minPosition: bigint | undefined, waitMs: number): Promise<string | undefined> {
-    const [row] = await this.readModel.read<{ project_id: string }>(
-      { minPosition, waitMs },
-      `SELECT project_id FROM ${READ_TABLES.projects} WHERE external_task_id = $1
-       ORDER BY started_position DESC LIMIT 1`,
-      [taskId],
-    );
-    return row?.project_id;
+  private lookup(taskId: string, minPosition: bigint | undefined, waitMs: number): Promise<string | undefined> {
+    return this.readModel.read({ minPosition, waitMs }, (db) => projectsTable.byExternalTask(db, taskId));
   }
 }

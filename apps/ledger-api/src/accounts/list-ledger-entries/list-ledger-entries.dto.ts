@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../queries/read-query.dto.js';
-import type { LedgerOrder } from './list-ledger-entries.query.js';
+import type { LedgerOrder } from '@ledger/projections';
 
 const ORDERS: readonly LedgerOrder[] = ['desc', 'asc'];
 

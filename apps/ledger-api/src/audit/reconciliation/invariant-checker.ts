@@ -8,6 +8,9 @@
  * invariant is what an auditor wants to read about, not a crash.
  */
 
+import { accountIdOf, applyMoney, NO_MONEY, projectIdOf, type AccountMoney } from '@ledger/domain';
+import { asLedgerEvent, isAccountEvent } from '@ledger/projections';
+
 export type Invariant = 'I1' | 'I2' | 'I3' | 'I4';
 
 export interface Violation {
@@ -19,7 +22,7 @@ export interface Violation {
   position: number | null;
 }
 
-/** What the checker reads of an event: a stored event fits. */
+/** What the checker reads of an event: a stored event fits. Its data is checked where a value is reported on. */
 export interface CheckedEvent {
   streamName: string;
   type: string;
@@ -37,10 +40,7 @@ export interface InvariantReport {
 }
 
 interface AccountAggregate {
-  balance: number;
-  granted: number;
-  debited: number;
-  refunded: number;
+  money: AccountMoney;
   belowZeroReported: boolean;
 }
 
@@ -54,8 +54,6 @@ interface ProjectAggregate {
   laterEventReported: boolean;
 }
 
-const ACCOUNT_PREFIX = 'account-';
-const PROJECT_PREFIX = 'project-';
 export const VIOLATIONS_MAX_DEFAULT = 1_000;
 // A project has one debit; more are a violation already, so keeping a few is enough to say so.
 const DEBITS_KEPT_MAX = 4;
@@ -69,24 +67,22 @@ export class InvariantChecker {
   constructor(private readonly violationsMax = VIOLATIONS_MAX_DEFAULT) {}
 
   feed(event: CheckedEvent): void {
-    if (event.streamName.startsWith(ACCOUNT_PREFIX)) {
-      this.feedAccount(event.streamName.slice(ACCOUNT_PREFIX.length), event);
-    } else if (event.streamName.startsWith(PROJECT_PREFIX)) {
-      this.feedProject(event.streamName.slice(PROJECT_PREFIX.length), event);
+    const accountId = accountIdOf(event.streamName);
+    if (accountId !== undefined) {
+      this.feedAccount(accountId, event);
+      return;
     }
+    const projectId = projectIdOf(event.streamName);
+    if (projectId !== undefined) this.feedProject(projectId, event);
     // Other streams (idempotency records) move no money and have no lifecycle.
   }
 
   /** The checks that need the whole log: every debit matched, every refund owed paid. */
   finish(): InvariantReport {
     for (const [accountId, account] of this.accounts) {
-      if (account.refunded > account.debited) {
-        this.report(
-          'I2',
-          accountId,
-          null,
-          `account ${accountId} was refunded ${account.refunded}, more than its debits ${account.debited}`,
-        );
+      const { totalRefunded, totalDebited } = account.money;
+      if (totalRefunded > totalDebited) {
+        this.refundedMoreThanDebited(`account ${accountId}`, accountId, totalRefunded, `debits ${totalDebited}`);
       }
     }
     for (const [projectId, project] of this.projects) this.finishProject(projectId, project);
@@ -98,36 +94,29 @@ export class InvariantChecker {
     };
   }
 
-  private feedAccount(accountId: string, event: CheckedEvent): void {
-    if (event.type !== 'CreditsGranted' && event.type !== 'Debited' && event.type !== 'Refunded') return;
+  private feedAccount(accountId: string, stored: CheckedEvent): void {
+    const event = asLedgerEvent(stored);
+    if (!event || !isAccountEvent(event)) return;
     const account = this.account(accountId);
-    const amount = event.data.amount;
+    const { amount } = event.data;
     const position = Number(event.position);
     if (!isPositiveInteger(amount)) {
       this.report(
         'I1',
         accountId,
         position,
-        `account ${accountId}: ${event.type} with amount ${String(amount)}, not a positive integer`,
+        `account ${accountId}: ${event.type} with amount ${amount}, not a positive integer`,
       );
       return;
     }
-    const projectId = typeof event.data.projectId === 'string' ? event.data.projectId : undefined;
-    if (event.type === 'CreditsGranted') {
-      account.balance += amount;
-      account.granted += amount;
-    } else if (event.type === 'Debited') {
-      account.balance -= amount;
-      account.debited += amount;
-      if (projectId !== undefined) this.debitProject(projectId, accountId, amount, position);
-    } else {
-      account.balance += amount;
-      account.refunded += amount;
-      if (projectId !== undefined) this.refundProject(projectId, accountId, amount, event.data.reason, position);
+    account.money = applyMoney(account.money, event);
+    if (event.type !== 'CreditsGranted' && event.data.projectId !== undefined) {
+      if (event.type === 'Debited') this.debitProject(event.data.projectId, accountId, amount, position);
+      else this.refundProject(event.data.projectId, accountId, amount, event.data.reason, position);
     }
-    if (account.balance < 0 && !account.belowZeroReported) {
+    if (account.money.balance < 0 && !account.belowZeroReported) {
       account.belowZeroReported = true;
-      this.report('I1', accountId, position, `account ${accountId}: balance fell to ${account.balance}`);
+      this.report('I1', accountId, position, `account ${accountId}: balance fell to ${account.money.balance}`);
     }
   }
 
@@ -139,10 +128,11 @@ export class InvariantChecker {
     if (project.debits.length < DEBITS_KEPT_MAX) project.debits.push({ accountId, amount });
   }
 
-  private refundProject(projectId: string, accountId: string, amount: number, reason: unknown, position: number): void {
+  private refundProject(projectId: string, accountId: string, amount: number, reason: string, position: number): void {
     const project = this.project(projectId);
     project.refunded += amount;
     project.refundAccounts.add(accountId);
+    // A refund without a reason is a violation of its own kind only if another has none too.
     const cause = typeof reason === 'string' ? reason : '';
     if (project.refundReasons.has(cause)) {
       this.report('I2', projectId, position, `project ${projectId} was refunded twice for the cause '${cause}'`);
@@ -150,10 +140,12 @@ export class InvariantChecker {
     project.refundReasons.add(cause);
   }
 
-  private feedProject(projectId: string, event: CheckedEvent): void {
+  private feedProject(projectId: string, stored: CheckedEvent): void {
     const project = this.project(projectId);
-    const position = Number(event.position);
-    if (event.type === 'ProjectAssetsAttached') {
+    // Checked by its type's name first: any event, even of a type the domain does not know, counts for I3.
+    const { type } = stored;
+    const position = Number(stored.position);
+    if (type === 'ProjectAssetsAttached') {
       // Assets annotate a completed project's result, the one thing allowed after its end:
       // they change neither its state nor any money.
       if (project.terminal?.type !== 'ProjectCompleted') {
@@ -164,30 +156,31 @@ export class InvariantChecker {
     if (project.terminal) {
       if (!project.laterEventReported) {
         project.laterEventReported = true;
-        const what = isTerminalType(event.type) ? 'a second terminal event' : 'an event';
+        const what = isTerminalType(type) ? 'a second terminal event' : 'an event';
         this.report(
           'I3',
           projectId,
           position,
-          `project ${projectId}: ${what} (${event.type}) after ${project.terminal.type}`,
+          `project ${projectId}: ${what} (${type}) after ${project.terminal.type}`,
         );
       }
       return;
     }
-    if (event.type === 'ProjectStarted') {
+    const event = asLedgerEvent(stored);
+    if (event?.type === 'ProjectStarted') {
       if (project.started) {
         this.report('I3', projectId, position, `project ${projectId} was started twice`);
         return;
       }
       const { accountId, cost } = event.data;
-      project.started = { accountId: String(accountId), cost: isPositiveInteger(cost) ? cost : Number.NaN };
+      project.started = { accountId, cost: isPositiveInteger(cost) ? cost : Number.NaN };
       return;
     }
     if (!project.started) {
-      this.report('I3', projectId, position, `project ${projectId}: ${event.type} before ProjectStarted`);
+      this.report('I3', projectId, position, `project ${projectId}: ${type} before ProjectStarted`);
       return;
     }
-    if (event.type === 'ProjectCompleted') {
+    if (event?.type === 'ProjectCompleted') {
       const creditsUsed = event.data.creditsUsed;
       const valid =
         typeof creditsUsed === 'number' &&
@@ -199,11 +192,11 @@ export class InvariantChecker {
           'I2',
           projectId,
           position,
-          `project ${projectId} used ${String(creditsUsed)} credits of its cost ${project.started.cost}`,
+          `project ${projectId} used ${creditsUsed} credits of its cost ${project.started.cost}`,
         );
       }
       project.terminal = { type: 'ProjectCompleted', creditsUsed: valid ? creditsUsed : undefined };
-    } else if (event.type === 'ProjectFailed') {
+    } else if (event?.type === 'ProjectFailed') {
       project.terminal = { type: 'ProjectFailed', creditsUsed: undefined };
     }
   }
@@ -230,12 +223,7 @@ export class InvariantChecker {
     }
     const debited = debits.reduce((sum, d) => sum + d.amount, 0);
     if (refunded > debited) {
-      this.report(
-        'I2',
-        projectId,
-        null,
-        `project ${projectId} was refunded ${refunded}, more than its debit ${debited}`,
-      );
+      this.refundedMoreThanDebited(`project ${projectId}`, projectId, refunded, `debit ${debited}`);
     }
     if ([...project.refundAccounts].some((accountId) => accountId !== started.accountId)) {
       this.report(
@@ -256,10 +244,15 @@ export class InvariantChecker {
     }
   }
 
+  /** I2 broken: more given back than was taken (`debited`: what was, as the message says it). */
+  private refundedMoreThanDebited(subject: string, id: string, refunded: number, debited: string): void {
+    this.report('I2', id, null, `${subject} was refunded ${refunded}, more than its ${debited}`);
+  }
+
   private account(accountId: string): AccountAggregate {
     let account = this.accounts.get(accountId);
     if (!account) {
-      account = { balance: 0, granted: 0, debited: 0, refunded: 0, belowZeroReported: false };
+      account = { money: NO_MONEY, belowZeroReported: false };
       this.accounts.set(accountId, account);
     }
     return account;

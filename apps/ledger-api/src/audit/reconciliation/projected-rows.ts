@@ -1,14 +1,21 @@
 import type pg from 'pg';
-import { CHECKPOINTS_TABLE, LIVE_SCHEMA, accountBalancesProjection, projectsProjection } from '@ledger/projections';
+import type { AccountMoney } from '@ledger/domain';
+import {
+  accountBalancesProjection,
+  accountBalancesTable,
+  checkpointsTable,
+  projectsProjection,
+  projectsTable,
+  type ProjectFigures,
+} from '@ledger/projections';
 import { isPostgresUnavailable, StoreUnavailableError } from '@ledger/event-store';
-import type { AccountRow, ProjectRow } from './read-model-fold.js';
 
 /** The read models' rows and the checkpoint each one is exactly the fold of. */
 export interface ProjectedRows {
   accountsCheckpoint: bigint;
   projectsCheckpoint: bigint;
-  accounts: Map<string, AccountRow>;
-  projects: Map<string, ProjectRow>;
+  accounts: Map<string, AccountMoney>;
+  projects: Map<string, ProjectFigures>;
 }
 
 // Keyset pages: no single result holds the whole table.
@@ -24,31 +31,13 @@ export async function readProjectedRows(pool: pg.Pool): Promise<ProjectedRows> {
   const client = await connect(pool);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows: checkpoints } = await client.query<{ projection: string; position: string }>(
-      `SELECT projection, position FROM ${CHECKPOINTS_TABLE} WHERE projection = ANY($1)`,
-      [[accountBalancesProjection.name, projectsProjection.name]],
-    );
-    const checkpointOf = (name: string) => BigInt(checkpoints.find((c) => c.projection === name)?.position ?? 0);
-    const accounts = new Map<string, AccountRow>();
-    await readPages(client, ACCOUNTS_SQL, (row: AccountRecord) => {
-      accounts.set(row.id, {
-        balance: Number(row.balance),
-        totalGranted: Number(row.total_granted),
-        totalDebited: Number(row.total_debited),
-        totalRefunded: Number(row.total_refunded),
-      });
-    });
-    const projects = new Map<string, ProjectRow>();
-    await readPages(client, PROJECTS_SQL, (row: ProjectRecord) => {
-      projects.set(row.id, {
-        accountId: row.account_id,
-        status: row.status,
-        cost: Number(row.cost),
-        creditsUsed: row.credits_used === null ? null : Number(row.credits_used),
-        refunded: Number(row.refunded),
-        attempt: row.attempt,
-      });
-    });
+    const checkpoints = await checkpointsTable.positions(client, [
+      accountBalancesProjection.name,
+      projectsProjection.name,
+    ]);
+    const checkpointOf = (name: string) => checkpoints.get(name) ?? 0n;
+    const accounts = await readAll((after) => accountBalancesTable.moneyAfter(client, after, PAGE_ROWS));
+    const projects = await readAll((after) => projectsTable.figuresAfter(client, after, PAGE_ROWS));
     await client.query('COMMIT');
     return {
       accountsCheckpoint: checkpointOf(accountBalancesProjection.name),
@@ -64,40 +53,15 @@ export async function readProjectedRows(pool: pg.Pool): Promise<ProjectedRows> {
   }
 }
 
-interface AccountRecord {
-  id: string;
-  balance: string;
-  total_granted: string;
-  total_debited: string;
-  total_refunded: string;
-}
-
-interface ProjectRecord {
-  id: string;
-  account_id: string;
-  status: string;
-  cost: string;
-  credits_used: string | null;
-  refunded: string;
-  attempt: number;
-}
-
-const ACCOUNTS_SQL = `SELECT account_id AS id, balance, total_granted, total_debited, total_refunded
-  FROM ${LIVE_SCHEMA}.account_balances WHERE account_id > $1 ORDER BY account_id LIMIT $2`;
-const PROJECTS_SQL = `SELECT project_id AS id, account_id, status, cost, credits_used, refunded, attempt
-  FROM ${LIVE_SCHEMA}.projects WHERE project_id > $1 ORDER BY project_id LIMIT $2`;
-
-async function readPages<Row extends { id: string }>(
-  client: pg.PoolClient,
-  sql: string,
-  onRow: (row: Row) => void,
-): Promise<void> {
+/** Every row of a table, a keyset page of `PAGE_ROWS` at a time. */
+async function readAll<Row>(page: (afterId: string) => Promise<[string, Row][]>): Promise<Map<string, Row>> {
+  const rows = new Map<string, Row>();
   // '' sorts before every id (ids are 1 to 128 characters).
   for (let after = ''; ;) {
-    const { rows } = await client.query<Row>(sql, [after, PAGE_ROWS]);
-    rows.forEach(onRow);
-    if (rows.length < PAGE_ROWS) return;
-    after = rows.at(-1)!.id;
+    const entries = await page(after);
+    for (const [id, row] of entries) rows.set(id, row);
+    if (entries.length < PAGE_ROWS) return rows;
+    after = entries.at(-1)![0];
   }
 }
 

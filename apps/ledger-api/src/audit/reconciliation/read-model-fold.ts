@@ -1,3 +1,5 @@
+import { accountIdOf, applyMoney, NO_MONEY, projectIdOf, type AccountMoney, type LedgerEvent } from '@ledger/domain';
+import { asLedgerEvent, isAccountEvent, type AsLedgerEvent, type ProjectFigures } from '@ledger/projections';
 import type { CheckedEvent } from './invariant-checker.js';
 
 /**
@@ -6,22 +8,6 @@ import type { CheckedEvent } from './invariant-checker.js';
  * difference. Each read model is folded only up to its own checkpoint: the rows read
  * in the same snapshot as that checkpoint are exactly the fold of the events up to it.
  */
-
-export interface AccountRow {
-  balance: number;
-  totalGranted: number;
-  totalDebited: number;
-  totalRefunded: number;
-}
-
-export interface ProjectRow {
-  accountId: string;
-  status: string;
-  cost: number;
-  creditsUsed: number | null;
-  refunded: number;
-  attempt: number;
-}
 
 export interface Mismatch {
   /** `accountId` for an account row, `projectId` for a project row. */
@@ -32,17 +18,15 @@ export interface Mismatch {
   folded: unknown;
 }
 
-const ACCOUNT_PREFIX = 'account-';
-const PROJECT_PREFIX = 'project-';
-const STATUS_OF: Record<string, string> = {
+const STATUS_OF: Partial<Record<LedgerEvent['type'], string>> = {
   ProjectClaimed: 'processing',
   ProjectCompleted: 'completed',
   ProjectFailed: 'failed',
 };
 
 export class ReadModelFold {
-  readonly accounts = new Map<string, AccountRow>();
-  readonly projects = new Map<string, ProjectRow>();
+  readonly accounts = new Map<string, AccountMoney>();
+  readonly projects = new Map<string, ProjectFigures>();
 
   constructor(
     /** account_balances' checkpoint: account events after it are not in its rows yet. */
@@ -51,48 +35,33 @@ export class ReadModelFold {
     private readonly projectsUpTo: bigint,
   ) {}
 
-  feed(event: CheckedEvent): void {
-    const amount = typeof event.data.amount === 'number' ? event.data.amount : 0;
-    if (event.streamName.startsWith(ACCOUNT_PREFIX)) {
-      if (event.position <= this.accountsUpTo)
-        this.feedAccount(event.streamName.slice(ACCOUNT_PREFIX.length), event.type, amount);
-      // The projects read model counts a project's refunds from the account stream.
-      const projectId = event.data.projectId;
-      if (event.type === 'Refunded' && typeof projectId === 'string' && event.position <= this.projectsUpTo) {
-        const project = this.projects.get(projectId);
-        if (project) project.refunded += amount;
+  feed(stored: CheckedEvent): void {
+    const event = asLedgerEvent(stored);
+    if (!event) return;
+    const accountId = accountIdOf(event.streamName);
+    if (accountId !== undefined) {
+      if (!isAccountEvent(event)) return;
+      if (event.position <= this.accountsUpTo) {
+        this.accounts.set(accountId, applyMoney(this.accounts.get(accountId) ?? NO_MONEY, event));
       }
-    } else if (event.streamName.startsWith(PROJECT_PREFIX) && event.position <= this.projectsUpTo) {
-      this.feedProject(event.streamName.slice(PROJECT_PREFIX.length), event);
+      // The projects read model counts a project's refunds from the account stream.
+      const projectId = event.type === 'Refunded' ? event.data.projectId : undefined;
+      if (projectId !== undefined && event.position <= this.projectsUpTo) {
+        const project = this.projects.get(projectId);
+        if (project) project.refunded += event.data.amount;
+      }
+      return;
     }
+    const projectId = projectIdOf(event.streamName);
+    if (projectId !== undefined && event.position <= this.projectsUpTo) this.feedProject(projectId, event);
   }
 
-  private feedAccount(accountId: string, type: string, amount: number): void {
-    if (type !== 'CreditsGranted' && type !== 'Debited' && type !== 'Refunded') return;
-    let row = this.accounts.get(accountId);
-    if (!row) {
-      row = { balance: 0, totalGranted: 0, totalDebited: 0, totalRefunded: 0 };
-      this.accounts.set(accountId, row);
-    }
-    if (type === 'CreditsGranted') {
-      row.balance += amount;
-      row.totalGranted += amount;
-    } else if (type === 'Debited') {
-      row.balance -= amount;
-      row.totalDebited += amount;
-    } else {
-      row.balance += amount;
-      row.totalRefunded += amount;
-    }
-  }
-
-  private feedProject(projectId: string, event: CheckedEvent): void {
-    const d = event.data;
+  private feedProject(projectId: string, event: AsLedgerEvent<CheckedEvent>): void {
     if (event.type === 'ProjectStarted') {
       this.projects.set(projectId, {
-        accountId: String(d.accountId),
+        accountId: event.data.accountId,
         status: 'pending',
-        cost: Number(d.cost),
+        cost: event.data.cost,
         creditsUsed: null,
         refunded: 0,
         attempt: 0,
@@ -103,8 +72,8 @@ export class ReadModelFold {
     const status = STATUS_OF[event.type];
     if (!row || !status) return;
     row.status = status;
-    if (event.type === 'ProjectClaimed') row.attempt = Number(d.attempt);
-    if (event.type === 'ProjectCompleted') row.creditsUsed = Number(d.creditsUsed);
+    if (event.type === 'ProjectClaimed') row.attempt = event.data.attempt;
+    if (event.type === 'ProjectCompleted') row.creditsUsed = event.data.creditsUsed;
   }
 }
 

@@ -1,8 +1,8 @@
 import { Query } from '@nestjs/cqrs';
+import type { ProjectRow } from '@ledger/projections';
 import type { Consistency } from '../../queries/read-query.dto.js';
-import type { ProjectView } from '../project.view.js';
 
-export class GetProjectQuery extends Query<ProjectView> {
+export class GetProjectQuery extends Query<ProjectRow> {
   constructor(
     readonly projectId: string,
     readonly consistency: Consistency,

@@ -1,16 +1,16 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { ID_PATTERN } from '@ledger/domain';
+import { PROJECT_ROW_STATUSES, type ProjectRowStatus } from '@ledger/projections';
 import { PageQueryDto } from '../../queries/read-query.dto.js';
-import { PROJECT_STATUSES, type ProjectStatusFilter } from '../project.view.js';
 import type { ProjectFilter } from './list-projects.query.js';
 
 /** `GET /v1/accounts/{accountId}/projects`: an account's projects, optionally by status. */
 export class AccountProjectsQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ enum: PROJECT_STATUSES })
+  @ApiPropertyOptional({ enum: PROJECT_ROW_STATUSES })
   @IsOptional()
-  @IsIn(PROJECT_STATUSES)
-  status?: ProjectStatusFilter;
+  @IsIn(PROJECT_ROW_STATUSES)
+  status?: ProjectRowStatus;
 }
 
 /** `GET /v1/projects`: every project, by status, account, or missing its result asset. */
