@@ -10,7 +10,7 @@ function replyWith(status: number) {
   return (reply: object): Answer => ({ status, body: { ...reply } });
 }
 
-/** 201: the command made something new (an account's grant or debit, a project). */
+/** 201: the command added to the ledger (a grant, a debit) or started a project. */
 export const created = replyWith(201);
 /** 200: the command changed something that was there. */
 export const ok = replyWith(200);

@@ -189,9 +189,9 @@ export class WatchdogService implements OnApplicationBootstrap, OnApplicationShu
         attemptsMax: this.config.attemptsMax,
       } as const;
       // Recorded as any caller's answer would be (200 and the reply), so the log reads the same.
-      const expired = await this.commands.execute(expireContext(project, correlationId), expireProject, command, ok);
+      const outcome = await this.commands.execute(expireContext(project, correlationId), expireProject, command, ok);
       // Only this sweep's own decision counts: not a replay, not a project someone else ended.
-      if (!expired.replayed && (expired.decision.project ?? []).length > 0) result.failed++;
+      if (!outcome.replayed && (outcome.decision.project ?? []).length > 0) result.failed++;
       return undefined;
     } catch (error) {
       result.errors++;

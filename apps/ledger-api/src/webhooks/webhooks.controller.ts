@@ -74,6 +74,7 @@ export class WebhooksController {
     const context = webhookContext(request, provider, delivery, rawBody);
     const result = await this.receiver.receive({ context, provider, delivery, rawBody }, ok);
     if ('matched' in result) {
+      // Kept and listed, with no answer recorded: a re-delivery applies once the project exists.
       void reply.status(202);
       return { provider, taskId: delivery.taskId, matched: false };
     }
