@@ -6,3 +6,4 @@ export { CLOCK, type Clock } from './commands/clock.js';
 export { ACCOUNT_STATES } from './commands/commands.tokens.js';
 export { ensureDatabase } from './infrastructure/runtime.js';
 export { WatchdogService, type WatchdogStatus, type SweepResult } from './watchdog/watchdog.service.js';
+export { ledgerApiMigrations } from './commands/snapshot.store.js';
