@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '@ledger/platform';
-import { PostgresEventStore, type EventStore } from '@ledger/event-store';
-import { RuleViolation, type AccountState, type ProjectState } from '@ledger/domain';
+import { PostgresEventStore, type EventStore, type StreamAppend, type StreamRead } from '@ledger/event-store';
+import {
+  RuleViolation,
+  accountStream,
+  idempotencyStream,
+  projectStream,
+  type AccountState,
+  type ProjectState,
+} from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
+import { failProject } from '../projects/fail-project/fail-project.handler.js';
+import { startProject } from '../projects/start-project/start-project.handler.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { created } from '../http/answers.js';
 import { CommandExecutor } from './command-executor.js';
@@ -31,15 +40,15 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     await pool.end();
   });
 
-  /** `afterReadAhead` runs once, after the replica's first read of the store and before it decides. */
-  function replica(afterReadAhead?: () => Promise<unknown>): CommandExecutor {
+  /** A replica on `view` of the store (the store itself unless a test watches or delays it). */
+  function replica(view: EventStore = store): CommandExecutor {
     const snapshots = new SnapshotStore(pool, { warn: () => undefined });
     const filter = new ApiExceptionFilter();
     return new CommandExecutor(
-      readingThen(store, afterReadAhead),
+      view,
       {
-        account: new StreamStateCache<AccountState>(store, ACCOUNT_FOLD, snapshots),
-        project: new StreamStateCache<ProjectState>(store, PROJECT_FOLD, snapshots),
+        account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
+        project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
       },
       { now: () => new Date() },
       new RefusalRecords(pool),
@@ -70,9 +79,11 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     const other = replica();
     let accepted: Awaited<ReturnType<CommandExecutor['execute']>> | undefined;
     // The other replica accepts the same key after this one read ahead, and this one says no.
-    const answer = await replica(async () => {
-      accepted = await other.execute(key, grantCredits, grant(accountId), created);
-    }).execute(key, refuse, { accountId }, created);
+    const answer = await replica(
+      readingThen(store, async () => {
+        accepted = await other.execute(key, grantCredits, grant(accountId), created);
+      }),
+    ).execute(key, refuse, { accountId }, created);
     expect(accepted).toMatchObject({ replayed: false });
     expect(answer).toEqual({ replayed: true, answer: accepted!.answer, position: accepted!.position });
     const { rowCount } = await pool.query('SELECT 1 FROM ledger_api.refusals WHERE idempotency_key = $1', [
@@ -96,11 +107,68 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     expect(repeat).toBeInstanceOf(RecordedRefusal);
     expect((repeat as RecordedRefusal).answer.status).toBe(402);
   });
+
+  it('reads ahead the streams a handler declares with the record, and appends expecting their revisions', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const projectId = `prj-${randomUUID()}`;
+    await replica().execute(context(randomUUID()), grantCredits, grant(accountId), created);
+    const record = (key: CommandContext) => idempotencyStream(key.caller, key.idempotencyKey);
+    const run = async <C, K extends 'account' | 'project', R extends object>(
+      handler: CommandHandler<C, K, R>,
+      command: C,
+    ) => {
+      const key = context(randomUUID());
+      const calls: { method: string; args: unknown[] }[] = [];
+      const result = await replica(recording(store, calls)).execute(key, handler, command, created);
+      // Two round trips to the store: the read-ahead, then the append.
+      expect(calls.map((call) => call.method)).toEqual(['readStreams', 'append']);
+      const [reads] = calls[0]!.args as [StreamRead[]];
+      const [appends] = calls[1]!.args as [StreamAppend[]];
+      return {
+        result,
+        reads: reads.map((read) => read.streamName),
+        appends: appends.map((append) => [append.streamName, append.expectedRevision]),
+        record: record(key),
+      };
+    };
+
+    const start = await run(startProject, { type: 'StartProject', projectId, accountId, cost: 5 });
+    expect(start.result).toMatchObject({ replayed: false, answer: { status: 201, body: { balance: 0 } } });
+    expect(start.reads).toEqual([start.record, accountStream(accountId), projectStream(projectId)]);
+    expect(start.appends).toEqual([
+      [accountStream(accountId), 0n],
+      [projectStream(projectId), 'no_stream'],
+      [start.record, 'no_stream'],
+    ]);
+
+    // A cancel reads the project alone; its refund goes to the payer's account unread ('any').
+    const cancel = await run(failProject, { type: 'FailProject', projectId, errorMessage: 'not needed' });
+    expect(cancel.result).toMatchObject({ replayed: false, answer: { body: { status: 'failed', refunded: 5 } } });
+    expect(cancel.reads).toEqual([cancel.record, projectStream(projectId)]);
+    expect(cancel.appends).toEqual([
+      [accountStream(accountId), 'any'],
+      [projectStream(projectId), 0n],
+      [cancel.record, 'no_stream'],
+    ]);
+  });
 });
 
+/** The store, recording each call of its methods. */
+function recording(store: EventStore, calls: { method: string; args: unknown[] }[]): EventStore {
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push({ method: String(property), args });
+        return value.apply(target, args) as unknown;
+      };
+    },
+  });
+}
+
 /** The store, but its first `readStreams` runs `then` before it returns what it read. */
-function readingThen(store: EventStore, then?: () => Promise<unknown>): EventStore {
-  if (!then) return store;
+function readingThen(store: EventStore, then: () => Promise<unknown>): EventStore {
   let pending: (() => Promise<unknown>) | undefined = then;
   return new Proxy(store, {
     get(target, property) {
