@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { PostgresEventStore } from '@ledger/event-store';
-import { createTestDatabase } from '@ledger/test-support';
+import type pg from 'pg';
+import type { PostgresEventStore } from '@ledger/event-store';
 import { Projector } from './engine/projector.js';
+import { startProjectedDatabase, type ProjectedDatabase } from './testing/projected-database.js';
 
 const quiet = {
   info: () => undefined,
@@ -11,24 +11,17 @@ const quiet = {
 };
 
 describe('projections: given events, expected rows', () => {
+  let db: ProjectedDatabase;
   let url: string;
   let store: PostgresEventStore;
   let pool: pg.Pool;
   let projector: Projector;
 
   beforeAll(async () => {
-    url = await createTestDatabase('projections');
-    store = await PostgresEventStore.connect({ connectionString: url });
-    pool = new pg.Pool({ connectionString: url });
-    pool.on('error', () => undefined);
-    projector = new Projector({ pool, connectionString: url, store, log: quiet });
-    await projector.start();
+    db = await startProjectedDatabase('projections', quiet);
+    ({ url, store, pool, projector } = db);
   });
-  afterAll(async () => {
-    await projector.stop();
-    await store.close();
-    await pool.end();
-  });
+  afterAll(() => db.close());
 
   const e = (type: string, data: Record<string, unknown>) => ({ id: randomUUID(), type, data });
   async function given(stream: string, ...events: ReturnType<typeof e>[]): Promise<bigint> {
@@ -223,7 +216,7 @@ describe('projections: given events, expected rows', () => {
       });
     } finally {
       await replica.stop();
-      projector = new Projector({ pool, connectionString: url, store, log: quiet });
+      projector = db.projector = new Projector({ pool, connectionString: url, store, log: quiet });
       await projector.start();
     }
   });

@@ -1,7 +1,8 @@
-import pg from 'pg';
-import { PostgresEventStore } from '@ledger/event-store';
-import { createTestDatabase, LedgerWorkload } from '@ledger/test-support';
-import { Projector } from './engine/projector.js';
+import type pg from 'pg';
+import type { PostgresEventStore } from '@ledger/event-store';
+import { LedgerWorkload } from '@ledger/test-support';
+import type { Projector } from './engine/projector.js';
+import { startProjectedDatabase, type ProjectedDatabase } from './testing/projected-database.js';
 import { compareTables, rebuildProjection } from './engine/rebuild.js';
 import { PROJECTIONS } from './schema.js';
 import { LIVE_SCHEMA } from './projection.js';
@@ -9,28 +10,20 @@ import { LIVE_SCHEMA } from './projection.js';
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('rebuild from position zero', () => {
-  let url: string;
+  let db: ProjectedDatabase;
   let store: PostgresEventStore;
   let pool: pg.Pool;
   let projector: Projector;
   let workload: LedgerWorkload;
 
   beforeAll(async () => {
-    url = await createTestDatabase('rebuild');
-    store = await PostgresEventStore.connect({ connectionString: url });
-    pool = new pg.Pool({ connectionString: url });
-    pool.on('error', () => undefined);
-    projector = new Projector({ pool, connectionString: url, store, log: quiet });
-    await projector.start();
+    db = await startProjectedDatabase('rebuild', quiet);
+    ({ store, pool, projector } = db);
     workload = new LedgerWorkload(store);
     for (let i = 0; i < 400; i++) await workload.step();
     await projector.caughtUp(await store.headPosition());
   }, 60_000);
-  afterAll(async () => {
-    await projector.stop();
-    await store.close();
-    await pool.end();
-  });
+  afterAll(() => db.close());
 
   /** The live tables' columns, constraints and indexes, by name. */
   async function liveDefinitions(): Promise<string[]> {

@@ -2,7 +2,7 @@ import { accountIdOf, applyMoney, NO_MONEY, type AccountMoney } from '@ledger/do
 import type { StoredEvent } from '@ledger/event-store';
 import { asLedgerEvent, isAccountEvent } from '../ledger-event.js';
 import { amountOf, valuesList, type Projection, type RowChange } from '../projection.js';
-import { ACCOUNT_BALANCES_TABLE } from './account-balances.table.js';
+import { ACCOUNT_BALANCE_COLUMNS, ACCOUNT_BALANCES_TABLE } from './account-balances.table.js';
 
 interface Delta {
   /** Only an account whose first money event is a grant may be created (as in the domain). */
@@ -58,7 +58,7 @@ export const accountBalancesProjection: Projection = {
             {
               // New accounts start at zero (a CHECK is tested on a proposed row even when it
               // conflicts, so the sums can't ride on the insert).
-              text: `INSERT INTO ${table} (account_id, balance, total_granted, total_debited, total_refunded, created_at, updated_at, position)
+              text: `INSERT INTO ${table} (${ACCOUNT_BALANCE_COLUMNS.join(', ')})
                SELECT v.account_id, 0, 0, 0, 0, v.first_at::timestamptz, v.first_at::timestamptz, v.position::bigint
                FROM (VALUES ${valuesList(opening.length, 3)}) AS v(account_id, first_at, position)
                ON CONFLICT (account_id) DO NOTHING`,

@@ -10,21 +10,27 @@ import { integerOf, isoOf, type Queryable } from '../rows.js';
 export const ACCOUNT_BALANCES_TABLE = 'account_balances';
 const TABLE = `${LIVE_SCHEMA}.${ACCOUNT_BALANCES_TABLE}`;
 
+// The account's money (AccountMoney), as bigint columns.
+const MONEY_COLUMNS = ['balance', 'total_granted', 'total_debited', 'total_refunded'] as const;
+type MoneyRecord = Record<(typeof MONEY_COLUMNS)[number], string>;
+
+/** The columns in the table's order: the projection inserts them. */
+export const ACCOUNT_BALANCE_COLUMNS = [
+  'account_id',
+  ...MONEY_COLUMNS,
+  'created_at',
+  'updated_at',
+  'position',
+] as const satisfies readonly (keyof AccountBalanceRecord)[];
+
 /** A row as pg returns it: bigint as text, timestamptz as Date. */
-export interface AccountBalanceRecord {
+export type AccountBalanceRecord = MoneyRecord & {
   account_id: string;
-  balance: string;
-  total_granted: string;
-  total_debited: string;
-  total_refunded: string;
   created_at: Date;
   updated_at: Date;
   /** Position of the last event that changed the balance. */
   position: string;
-}
-
-type MoneyRecord = Pick<AccountBalanceRecord, 'balance' | 'total_granted' | 'total_debited' | 'total_refunded'>;
-const MONEY_COLUMNS = 'balance, total_granted, total_debited, total_refunded';
+};
 
 function moneyOf(record: MoneyRecord): AccountMoney {
   return {
@@ -52,7 +58,7 @@ export const accountBalancesTable = {
 
   async byId(db: Queryable, accountId: string): Promise<AccountBalanceRow | undefined> {
     const { rows } = await db.query<Omit<AccountBalanceRecord, 'created_at'>>(
-      `SELECT account_id, ${MONEY_COLUMNS}, updated_at, position FROM ${TABLE} WHERE account_id = $1`,
+      `SELECT account_id, ${MONEY_COLUMNS.join(', ')}, updated_at, position FROM ${TABLE} WHERE account_id = $1`,
       [accountId],
     );
     return rows[0] && accountBalanceOf(rows[0]);
@@ -67,7 +73,7 @@ export const accountBalancesTable = {
   /** Up to `limit` rows' money by id, after `afterId` ('' sorts before every id): pages of the whole table. */
   async moneyAfter(db: Queryable, afterId: string, limit: number): Promise<[string, AccountMoney][]> {
     const { rows } = await db.query<MoneyRecord & { account_id: string }>(
-      `SELECT account_id, ${MONEY_COLUMNS} FROM ${TABLE} WHERE account_id > $1 ORDER BY account_id LIMIT $2`,
+      `SELECT account_id, ${MONEY_COLUMNS.join(', ')} FROM ${TABLE} WHERE account_id > $1 ORDER BY account_id LIMIT $2`,
       [afterId, limit],
     );
     return rows.map((record) => [record.account_id, moneyOf(record)]);

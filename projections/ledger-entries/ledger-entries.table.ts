@@ -9,21 +9,6 @@ import { integerOf, isoOf, SqlParams, type Keyed, type PageRequest, type Queryab
 export const LEDGER_ENTRIES_TABLE = 'ledger_entries';
 const TABLE = `${LIVE_SCHEMA}.${LEDGER_ENTRIES_TABLE}`;
 
-/** A row as pg returns it: bigint as text, timestamptz as Date. */
-export interface LedgerEntryRecord {
-  position: string;
-  account_id: string;
-  type: string;
-  amount: string;
-  balance_after: string;
-  project_id: string | null;
-  reason: string | null;
-  source: string | null;
-  reference: string | null;
-  event_id: string;
-  at: Date;
-}
-
 /** The columns in the table's order: the projection inserts them. */
 export const LEDGER_ENTRY_COLUMNS: readonly (keyof LedgerEntryRecord)[] = [
   'position',
@@ -38,6 +23,21 @@ export const LEDGER_ENTRY_COLUMNS: readonly (keyof LedgerEntryRecord)[] = [
   'event_id',
   'at',
 ];
+
+/** A row as pg returns it: bigint as text, timestamptz as Date. */
+export interface LedgerEntryRecord {
+  position: string;
+  account_id: string;
+  type: string;
+  amount: string;
+  balance_after: string;
+  project_id: string | null;
+  reason: string | null;
+  source: string | null;
+  reference: string | null;
+  event_id: string;
+  at: Date;
+}
 
 type ListedRecord = Omit<LedgerEntryRecord, 'account_id' | 'event_id'>;
 

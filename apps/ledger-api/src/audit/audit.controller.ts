@@ -29,6 +29,14 @@ import {
 import { Reconciliation } from './reconciliation/reconciliation.service.js';
 
 const NDJSON = 'application/x-ndjson';
+// What each route answers, for the API docs.
+const STREAM_PAGE =
+  '`{items: [{revision, position, id, type, data, metadata, at}], nextRevision}` (null on the last page)';
+const LOG_PAGE =
+  '`{items: [{position, streamName, revision, id, type, data, metadata, at}], nextPosition}` (null once at the head)';
+const RECONCILIATION_REPORT =
+  '`{checkedAccounts, checkedProjects, mismatches: [{accountId|projectId, field, projected, folded}], mismatchCount, ' +
+  'violations: [{invariant, id, message, position}], violationCount, position, checkpoints}`';
 const POSITION = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 
 @ApiTags('audit')
@@ -50,11 +58,7 @@ export class AuditController {
   })
   @ApiQuery({ name: 'fromRevision', required: false, description: 'inclusive', schema: { ...POSITION, default: 0 } })
   @OptionalInteger('limit', 1, STREAM_PAGE_LIMIT_MAX, STREAM_PAGE_LIMIT_DEFAULT)
-  @ApiResponse({
-    status: 200,
-    description:
-      '`{items: [{revision, position, id, type, data, metadata, at}], nextRevision}` (null on the last page)',
-  })
+  @ApiResponse({ status: 200, description: STREAM_PAGE })
   @ApiResponse({ status: 404, description: 'not_found: the stream has no events' })
   stream(
     @Param('streamName') streamName: unknown,
@@ -96,11 +100,7 @@ export class AuditController {
     schema: { type: 'integer', minimum: 1, maximum: EVENTS_STREAM_LIMIT_MAX },
   })
   @ApiProduces('application/json', NDJSON)
-  @ApiResponse({
-    status: 200,
-    description:
-      '`{items: [{position, streamName, revision, id, type, data, metadata, at}], nextPosition}` (null once at the head)',
-  })
+  @ApiResponse({ status: 200, description: LOG_PAGE })
   async log(
     @Query('fromPosition') fromPosition: unknown,
     @Query('limit') limit: unknown,
@@ -129,11 +129,7 @@ export class AuditController {
   })
   @ApiQuery({ name: 'minPosition', required: false, schema: POSITION })
   @OptionalInteger('waitMs', 0, WAIT_MS_MAX, WAIT_MS_DEFAULT)
-  @ApiResponse({
-    status: 200,
-    description:
-      '`{checkedAccounts, checkedProjects, mismatches: [{accountId|projectId, field, projected, folded}], mismatchCount, violations: [{invariant, id, message, position}], violationCount, position, checkpoints}`',
-  })
+  @ApiResponse({ status: 200, description: RECONCILIATION_REPORT })
   @ApiResponse({ status: 503, description: 'projection_behind: the read models did not reach `minPosition` in time' })
   reconcile(@Query('minPosition') minPosition: unknown, @Query('waitMs') waitMs: unknown) {
     const query = new QueryParameters();

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreUnavailableError, type EventStore, type StoredEvent, type Subscription } from '@ledger/event-store';
-import { ledgerEvents } from './ledger-log.js';
+import { ledgerEvents, type LogRange } from './ledger-log.js';
 import { EventsReader } from './read-events.query.js';
 
 /** A log in memory whose subscription counts what was pulled from it, and whether it was closed. */
@@ -56,16 +56,17 @@ function eventsOf(count: number): StoredEvent[] {
 
 const asStore = (store: CountingStore) => store as unknown as EventStore;
 
-async function collect(source: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for await (const event of source) out.push(event);
-  return out;
+/** All that `ledgerEvents` yields for the range, as a list. */
+async function ledgerEventsOf(store: CountingStore, range: LogRange, stallMs?: number): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for await (const event of ledgerEvents(asStore(store), range, stallMs)) events.push(event);
+  return events;
 }
 
 describe('ledgerEvents', () => {
   it('yields the ledger events after `after` up to `upTo`, without idempotency records, and closes', async () => {
     const store = new CountingStore(eventsOf(30));
-    const events = await collect(ledgerEvents(asStore(store), { after: 4n, upTo: 20n, limit: 1_000 }));
+    const events = await ledgerEventsOf(store, { after: 4n, upTo: 20n, limit: 1_000 });
     expect(events.map((e) => Number(e.position))).toEqual([5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20]);
     // It stopped at upTo although the subscription would have gone on (and then waited).
     expect(store.pulled).toBe(16);
@@ -74,20 +75,20 @@ describe('ledgerEvents', () => {
 
   it('stops at the limit, counting ledger events only', async () => {
     const store = new CountingStore(eventsOf(30));
-    const events = await collect(ledgerEvents(asStore(store), { after: 0n, upTo: 30n, limit: 4 }));
+    const events = await ledgerEventsOf(store, { after: 0n, upTo: 30n, limit: 4 });
     expect(events.map((e) => Number(e.position))).toEqual([1, 2, 4, 5]);
     expect(store.closed).toBe(1);
   });
 
   it('reads nothing for an empty range', async () => {
     const store = new CountingStore(eventsOf(3));
-    expect(await collect(ledgerEvents(asStore(store), { after: 3n, upTo: 3n, limit: 10 }))).toEqual([]);
+    expect(await ledgerEventsOf(store, { after: 3n, upTo: 3n, limit: 10 })).toEqual([]);
     expect(store.pulled).toBe(0);
   });
 
   it('gives up with 503 when the log does not advance, and closes the subscription', async () => {
     const store = new CountingStore(eventsOf(10), 2);
-    const reading = collect(ledgerEvents(asStore(store), { after: 0n, upTo: 10n, limit: 100 }, 20));
+    const reading = ledgerEventsOf(store, { after: 0n, upTo: 10n, limit: 100 }, 20);
     await expect(reading).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(store.closed).toBe(1);
   });

@@ -68,6 +68,13 @@ const attach = (projectId: string): Entry => [
   'ProjectAssetsAttached',
   { assets: { assetUrl: 'https://cdn.example/a.mp4' } },
 ];
+/** A start as the executor appends it: the account debited the cost, the project started. */
+const paid = (account: string, projectId: string, cost: number): Entry[] => [
+  debit(account, cost, projectId),
+  start(projectId, account, cost),
+];
+/** Account a funded with 100, then project p started at `cost`. */
+const paidStart = (cost: number): Entry[] => [grant('a', 100), ...paid('a', 'p', cost)];
 const record = (): Entry => ['idem-0123', 'CommandRecorded', { status: 201, body: '{}' }];
 
 /** Each step as the command executor appends it: account events, project events, the record. */
@@ -79,8 +86,7 @@ const cleanLog = log(
   debit('a', 20),
   record(),
   // Completed with partial use: 100 cost, 70 used, 30 back.
-  debit('a', 100, 'p1'),
-  start('p1', 'a', 100),
+  ...paid('a', 'p1', 100),
   record(),
   claim('p1'),
   record(),
@@ -88,8 +94,7 @@ const cleanLog = log(
   complete('p1', 70),
   record(),
   // Completed in full: no refund.
-  debit('b', 100, 'p2'),
-  start('p2', 'b', 100),
+  ...paid('b', 'p2', 100),
   record(),
   claim('p2'),
   complete('p2', 100),
@@ -98,19 +103,16 @@ const cleanLog = log(
   record(),
   attach('p2'),
   // Failed by its worker, then cancelled while pending: all of the cost back, once.
-  debit('a', 50, 'p3'),
-  start('p3', 'a', 50),
+  ...paid('a', 'p3', 50),
   claim('p3'),
   refund('a', 50, 'p3'),
   fail('p3'),
-  debit('a', 10, 'p4'),
-  start('p4', 'a', 10),
+  ...paid('a', 'p4', 10),
   refund('a', 10, 'p4'),
   ['project-p4', 'ProjectFailed', { code: 'cancelled', errorMessage: 'no longer needed' }],
   // Still running: paid, nothing back yet.
   grant('b', 5),
-  debit('a', 40, 'p5'),
-  start('p5', 'a', 40),
+  ...paid('a', 'p5', 40),
   claim('p5'),
   ['project-p5', 'LeaseExtended', { attempt: 1, leaseExpiresAt: '2030-01-01T00:02:00.000Z' }],
   ['weird-stream', 'SomethingElse', { amount: -1 }],
@@ -146,16 +148,7 @@ describe('InvariantChecker', () => {
 
   describe('I2: refunds never exceed the debit, at most one per cause, only after the end', () => {
     it('reports a second refund for the same cause', () => {
-      const report = check(
-        log(
-          grant('a', 100),
-          debit('a', 50, 'p'),
-          start('p', 'a', 50),
-          refund('a', 50, 'p'),
-          fail('p'),
-          refund('a', 50, 'p'),
-        ),
-      );
+      const report = check(log(...paidStart(50), refund('a', 50, 'p'), fail('p'), refund('a', 50, 'p')));
       expect(report.violations).toContainEqual(expect.objectContaining({ invariant: 'I2', id: 'p', position: 6 }));
       expect(report.violations.map((v) => v.message)).toContain(
         "project p was refunded twice for the cause 'project_failed'",
@@ -166,9 +159,7 @@ describe('InvariantChecker', () => {
     it('reports refunds for two causes that add up past the cost', () => {
       const report = check(
         log(
-          grant('a', 100),
-          debit('a', 50, 'p'),
-          start('p', 'a', 50),
+          ...paidStart(50),
           claim('p'),
           refund('a', 30, 'p', 'partial_use'),
           complete('p', 20),
@@ -194,9 +185,7 @@ describe('InvariantChecker', () => {
     });
 
     it('reports a refund while the project is still running', () => {
-      const report = check(
-        log(grant('a', 100), debit('a', 50, 'p'), start('p', 'a', 50), claim('p'), refund('a', 50, 'p')),
-      );
+      const report = check(log(...paidStart(50), claim('p'), refund('a', 50, 'p')));
       expect(report.violations.map((v) => v.message)).toEqual(['project p was refunded 50 before it ended']);
     });
 
@@ -206,18 +195,16 @@ describe('InvariantChecker', () => {
     });
 
     it('reports more credits used than the cost', () => {
-      const report = check(
-        log(grant('a', 100), debit('a', 50, 'p'), start('p', 'a', 50), claim('p'), complete('p', 51)),
-      );
+      const report = check(log(...paidStart(50), claim('p'), complete('p', 51)));
       expect(report.violations.map((v) => v.message)).toEqual(['project p used 51 credits of its cost 50']);
     });
   });
 
   describe('I3: one terminal event at most, nothing after it', () => {
-    const paid = [grant('a', 100), debit('a', 50, 'p'), start('p', 'a', 50), claim('p')];
+    const claimed = [...paidStart(50), claim('p')];
 
     it('reports a completion after a failure (the stalled worker) once, where it happened', () => {
-      const report = check(log(...paid, refund('a', 50, 'p'), fail('p'), complete('p', 50), claim('p', 2)));
+      const report = check(log(...claimed, refund('a', 50, 'p'), fail('p'), complete('p', 50), claim('p', 2)));
       expect(report.violations).toEqual([
         {
           invariant: 'I3',
@@ -229,15 +216,15 @@ describe('InvariantChecker', () => {
     });
 
     it('reports any event after the end', () => {
-      const report = check(log(...paid, complete('p', 50), claim('p', 2)));
+      const report = check(log(...claimed, complete('p', 50), claim('p', 2)));
       expect(report.violations.map((v) => v.message)).toEqual([
         'project p: an event (ProjectClaimed) after ProjectCompleted',
       ]);
     });
 
     it('accepts assets attached after a completion, and reports them anywhere else', () => {
-      expect(check(log(...paid, complete('p', 50), attach('p'), attach('p'))).violations).toEqual([]);
-      const report = check(log(...paid, attach('p'), refund('a', 50, 'p'), fail('p'), attach('p')));
+      expect(check(log(...claimed, complete('p', 50), attach('p'), attach('p'))).violations).toEqual([]);
+      const report = check(log(...claimed, attach('p'), refund('a', 50, 'p'), fail('p'), attach('p')));
       expect(report.violations.map((v) => [v.message, v.position])).toEqual([
         ['project p: ProjectAssetsAttached before it completed', 5],
         ['project p: ProjectAssetsAttached before it completed', 8],
@@ -245,7 +232,7 @@ describe('InvariantChecker', () => {
     });
 
     it('reports a second start and an event before the start', () => {
-      const report = check(log(claim('q'), ...paid, start('p', 'a', 50)));
+      const report = check(log(claim('q'), ...claimed, start('p', 'a', 50)));
       expect(report.violations.map((v) => v.message)).toEqual([
         'project q: ProjectClaimed before ProjectStarted',
         'project p was started twice',
@@ -285,35 +272,24 @@ describe('InvariantChecker', () => {
     });
 
     it('reports a project debited twice', () => {
-      const report = check(log(grant('a', 100), debit('a', 30, 'p'), start('p', 'a', 30), debit('a', 30, 'p')));
+      const report = check(log(...paidStart(30), debit('a', 30, 'p')));
       expect(report.violations.map((v) => v.message)).toEqual(['project p was debited more than once']);
     });
 
     it('reports a failed project without its refund', () => {
-      const report = check(log(grant('a', 100), debit('a', 30, 'p'), start('p', 'a', 30), fail('p')));
+      const report = check(log(...paidStart(30), fail('p')));
       expect(report.violations).toEqual([
         { invariant: 'I4', id: 'p', message: 'project p failed: refunded 0, owed 30', position: null },
       ]);
     });
 
     it('reports a partial completion refunded the wrong amount', () => {
-      const report = check(
-        log(
-          grant('a', 100),
-          debit('a', 30, 'p'),
-          start('p', 'a', 30),
-          claim('p'),
-          refund('a', 5, 'p', 'partial_use'),
-          complete('p', 20),
-        ),
-      );
+      const report = check(log(...paidStart(30), claim('p'), refund('a', 5, 'p', 'partial_use'), complete('p', 20)));
       expect(report.violations.map((v) => v.message)).toEqual(['project p completed: refunded 5, owed 10']);
     });
 
     it('reports a partial completion without any refund', () => {
-      const report = check(
-        log(grant('a', 100), debit('a', 30, 'p'), start('p', 'a', 30), claim('p'), complete('p', 20)),
-      );
+      const report = check(log(...paidStart(30), claim('p'), complete('p', 20)));
       expect(kinds(report)).toEqual([['I4', 'p']]);
     });
   });
@@ -399,8 +375,7 @@ describe('InvariantChecker on generated logs', () => {
     }
     const projectId = PROJECTS[s.project]!;
     const state = projects.get(projectId) ?? initialProjectState();
-    const attempt = state.status === 'none' ? 1 : state.attempt;
-    const cost = state.status === 'none' ? 1 : state.cost;
+    const { attempt, cost } = state.status === 'none' ? { attempt: 1, cost: 1 } : state;
     switch (s.kind) {
       case 'start':
         return { type: 'StartProject', projectId, accountId: ACCOUNTS[s.account]!, cost: s.cost, now };
