@@ -21,7 +21,7 @@ export async function startProjectedDatabase(name: string, log: RunnerLog): Prom
   pool.on('error', () => undefined);
   const projector = new Projector({ pool, connectionString: url, store, log });
   await projector.start();
-  return {
+  const db: ProjectedDatabase = {
     url,
     store,
     pool,
@@ -32,4 +32,5 @@ export async function startProjectedDatabase(name: string, log: RunnerLog): Prom
       await Promise.all([store.close(), pool.end()]);
     },
   };
+  return db;
 }
