@@ -7,6 +7,7 @@ export { isStorableString } from './validation.js';
 export { jsonEqual } from './json-equal.js';
 
 export * from './account/account.events.js';
+export * from './api-key/api-key.events.js';
 export type * from './account/account.commands.js';
 export { initialAccountState, evolveAccount, type AccountState } from './account/account.state.js';
 export * from './account/account.money.js';

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import {
   LEDGER_STREAM_PREFIXES,
   accountIdOf,
+  apiKeyIdOf,
+  apiKeyStream,
   accountStream,
   idempotencyStream,
   isIdempotencyStream,
@@ -41,10 +43,13 @@ describe('stream names parsed', () => {
     expect(streamCategoryOf(accountStream('a'))).toBe('account');
     expect(streamCategoryOf(projectStream('p'))).toBe('project');
     expect(streamCategoryOf(idempotencyStream('c', 'k'))).toBe('idempotency');
+    expect(streamCategoryOf(apiKeyStream('k1'))).toBe('apiKey');
+    expect(apiKeyIdOf(apiKeyStream('k1'))).toBe('k1');
+    expect(apiKeyIdOf(accountStream('k1'))).toBeUndefined();
     expect(streamCategoryOf('$stats')).toBeUndefined();
     expect(isIdempotencyStream(idempotencyStream('c', 'k'))).toBe(true);
     expect(isIdempotencyStream(accountStream('idem-1'))).toBe(false);
-    for (const name of [accountStream('a'), projectStream('p'), idempotencyStream('c', 'k')])
+    for (const name of [accountStream('a'), projectStream('p'), idempotencyStream('c', 'k'), apiKeyStream('k')])
       expect(LEDGER_STREAM_PREFIXES.some((prefix) => name.startsWith(prefix))).toBe(true);
   });
 });

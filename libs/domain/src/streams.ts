@@ -8,11 +8,12 @@ import { createHash } from 'node:crypto';
 const ACCOUNT = 'account-';
 const PROJECT = 'project-';
 const IDEMPOTENCY = 'idem-';
+const API_KEY = 'apikey-';
 
 /** The prefixes of every stream the ledger writes: what the projector and the audit follow. */
-export const LEDGER_STREAM_PREFIXES: readonly string[] = [ACCOUNT, PROJECT, IDEMPOTENCY];
+export const LEDGER_STREAM_PREFIXES: readonly string[] = [ACCOUNT, PROJECT, IDEMPOTENCY, API_KEY];
 
-export type StreamCategory = 'account' | 'project' | 'idempotency';
+export type StreamCategory = 'account' | 'project' | 'idempotency' | 'apiKey';
 
 export function accountStream(accountId: string): string {
   return `${ACCOUNT}${accountId}`;
@@ -31,6 +32,16 @@ export function projectStream(projectId: string): string {
 export function idempotencyStream(caller: string, idempotencyKey: string): string {
   const digest = createHash('sha256').update(`${caller}\n${idempotencyKey}`, 'utf8').digest('hex');
   return `${IDEMPOTENCY}${digest}`;
+}
+
+/** The stream of one API key's life: created, revoked. */
+export function apiKeyStream(keyId: string): string {
+  return `${API_KEY}${keyId}`;
+}
+
+/** The key id of an API key stream's name; undefined for any other stream. */
+export function apiKeyIdOf(streamName: string): string | undefined {
+  return streamName.startsWith(API_KEY) ? streamName.slice(API_KEY.length) : undefined;
 }
 
 /** The account id of an account stream's name; undefined for any other stream. */
@@ -53,5 +64,6 @@ export function streamCategoryOf(streamName: string): StreamCategory | undefined
   if (streamName.startsWith(ACCOUNT)) return 'account';
   if (streamName.startsWith(PROJECT)) return 'project';
   if (streamName.startsWith(IDEMPOTENCY)) return 'idempotency';
+  if (streamName.startsWith(API_KEY)) return 'apiKey';
   return undefined;
 }
