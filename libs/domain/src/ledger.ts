@@ -51,6 +51,8 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
     case 'CreditsGranted':
     case 'Debited':
     case 'Refunded':
+    case 'CreditsExpired':
+    case 'GrantVoided':
       return { ...state, account: evolveAccount(state.account, event) };
     default:
       return { ...state, project: evolveProject(state.project, event) };

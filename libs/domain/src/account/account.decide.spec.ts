@@ -153,7 +153,15 @@ describe('evolveAccount', () => {
       evolveAccount,
       initialAccountState(),
     );
-    expect(state).toEqual({ exists: true, balance: 25, totalGranted: 50, totalDebited: 30, totalRefunded: 5 });
+    expect(state).toEqual({
+      exists: true,
+      balance: 25,
+      totalGranted: 50,
+      totalDebited: 30,
+      totalRefunded: 5,
+      totalExpired: 0,
+      totalVoided: 0,
+    });
   });
 
   it('asserts the balance never goes below zero', () => {

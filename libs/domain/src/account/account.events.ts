@@ -58,4 +58,4 @@ export type CreditsExpired = DomainEvent<'CreditsExpired', { grantId: string; am
 /** An operator removed what remained of a lot (or a refund to a voided lot came back voided). */
 export type GrantVoided = DomainEvent<'GrantVoided', { grantId: string; amount: number; reason: string }>;
 
-export type AccountEvent = CreditsGranted | Debited | Refunded;
+export type AccountEvent = CreditsGranted | Debited | Refunded | CreditsExpired | GrantVoided;

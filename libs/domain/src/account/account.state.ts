@@ -28,11 +28,15 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
 
 /** I1 and the account's half of I2; a failure here is a bug in a decision, never bad input. */
 function assertAccountInvariants(state: AccountState): void {
-  const { balance, totalGranted, totalDebited, totalRefunded } = state;
-  for (const [name, value] of Object.entries({ balance, totalGranted, totalDebited, totalRefunded })) {
+  const { balance, totalGranted, totalDebited, totalRefunded, totalExpired, totalVoided } = state;
+  const totals = { balance, totalGranted, totalDebited, totalRefunded, totalExpired, totalVoided };
+  for (const [name, value] of Object.entries(totals)) {
     assert(Number.isSafeInteger(value), `account ${name} ${value} is not a safe integer`);
   }
   assert(balance >= 0, `account balance ${balance} is below zero`);
-  assert(balance === totalGranted - totalDebited + totalRefunded, 'account balance does not match its totals');
+  assert(
+    balance === totalGranted - totalDebited + totalRefunded - totalExpired - totalVoided,
+    'account balance does not match its totals',
+  );
   assert(totalRefunded <= totalDebited, `account refunded ${totalRefunded} more than it was debited ${totalDebited}`);
 }

@@ -102,7 +102,8 @@ export function checkInvariants(ledger: InMemoryLedger): void {
       'I1: fold disagrees with log',
     );
     for (const event of events) {
-      if (event.type === 'CreditsGranted' || event.data.projectId === undefined) continue;
+      if (event.type !== 'Debited' && event.type !== 'Refunded') continue;
+      if (event.data.projectId === undefined) continue;
       const entry: ProjectMoney = money.get(event.data.projectId) ?? { accountId, debits: [], refunds: new Map() };
       assert.strictEqual(entry.accountId, accountId, `project ${event.data.projectId} touched two accounts`);
       if (event.type === 'Debited') entry.debits.push(event.data.amount);
