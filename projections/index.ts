@@ -6,6 +6,7 @@ export * from './account-balances/account-balances.table.js';
 export * from './projects/projects.table.js';
 export * from './ledger-entries/ledger-entries.table.js';
 export * from './checkpoints/checkpoints.table.js';
+export * from './lots/lots.table.js';
 export { accountBalancesProjection } from './account-balances/account-balances.projection.js';
 export { projectsProjection } from './projects/projects.projection.js';
 export { ledgerEntriesProjection } from './ledger-entries/ledger-entries.projection.js';
