@@ -36,3 +36,16 @@ export { decideCompleteProject, decideFailProject, decideExpireProject } from '.
 export { decideAttachAssets, decideProviderReport } from './project/project.assets.js';
 
 export * from './ledger.js';
+
+export type * from './api-key/api-key.commands.js';
+export { initialApiKeyState, evolveApiKey, type ApiKeyState } from './api-key/api-key.state.js';
+export {
+  decideCreateApiKey,
+  decideRevokeApiKey,
+  decideApiKey,
+  API_KEY_NAME_PATTERN,
+  API_KEY_LIFETIME_DAYS_MAX,
+  RATE_PER_SECOND_MAX,
+  type ApiKeyDecision,
+  type ApiKeyReply,
+} from './api-key/api-key.decide.js';

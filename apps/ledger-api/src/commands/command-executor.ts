@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RuleViolation, accountStream, projectStream } from '@ledger/domain';
+import { RuleViolation, accountStream, apiKeyStream, projectStream } from '@ledger/domain';
 import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
 import { ApiError } from '../errors/api-error.js';
 import type { Clock } from './clock.js';
@@ -30,8 +30,12 @@ interface StreamRead {
 
 type Prefetched = Parameters<StreamStateCache<unknown>['load']>[1];
 
-const STREAM_NAME: Record<StreamKind, (id: string) => string> = { account: accountStream, project: projectStream };
-const KINDS: readonly StreamKind[] = ['account', 'project'];
+const STREAM_NAME: Record<StreamKind, (id: string) => string> = {
+  account: accountStream,
+  project: projectStream,
+  apiKey: apiKeyStream,
+};
+const KINDS: readonly StreamKind[] = ['account', 'project', 'apiKey'];
 
 // Conflicts left after in-process serialisation come from other replicas.
 // Jittered, growing waits settle them; past the bound the caller retries (same key).
@@ -219,6 +223,7 @@ function appendsOf(
       events: decision.account,
     },
     { streamName: read('project'), events: decision.project },
+    { streamName: read('apiKey'), events: decision.apiKey },
   ];
   return targets.flatMap(({ streamName, events }) => {
     if (!events || events.length === 0) return [];

@@ -1,9 +1,10 @@
-import type { AccountEvent, AccountState, ProjectEvent, ProjectState } from '@ledger/domain';
+import type { AccountEvent, AccountState, ApiKeyEvent, ApiKeyState, ProjectEvent, ProjectState } from '@ledger/domain';
 
 /** The kinds of stream a decision reads, each with its state. */
 export interface StreamStates {
   account: AccountState;
   project: ProjectState;
+  apiKey: ApiKeyState;
 }
 
 export type StreamKind = keyof StreamStates;
@@ -17,6 +18,7 @@ export type Decision<Reply> = Readonly<{
   accountId?: string;
   account?: readonly AccountEvent[];
   project?: readonly ProjectEvent[];
+  apiKey?: readonly ApiKeyEvent[];
   reply: Reply;
 }>;
 

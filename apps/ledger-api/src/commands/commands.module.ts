@@ -2,16 +2,16 @@ import { Global, Module, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
-import type { AccountState, ProjectState } from '@ledger/domain';
+import type { AccountState, ApiKeyState, ProjectState } from '@ledger/domain';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
 import { PG_POOL } from '../infrastructure/tokens.js';
 import { CLOCK, type Clock } from './clock.js';
 import { CommandExecutor } from './command-executor.js';
-import { ACCOUNT_STATES, PROJECT_STATES } from './commands.tokens.js';
+import { ACCOUNT_STATES, API_KEY_STATES, PROJECT_STATES } from './commands.tokens.js';
 import { SnapshotStore } from './snapshot.store.js';
 import { RefusalRecords } from './refusals.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
-import { ACCOUNT_FOLD, PROJECT_FOLD } from './stream-folds.js';
+import { ACCOUNT_FOLD, API_KEY_FOLD, PROJECT_FOLD } from './stream-folds.js';
 import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
@@ -37,18 +37,20 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
     },
     stateCache<AccountState>(ACCOUNT_STATES, ACCOUNT_FOLD),
     stateCache<ProjectState>(PROJECT_STATES, PROJECT_FOLD),
+    stateCache<ApiKeyState>(API_KEY_STATES, API_KEY_FOLD),
     {
       provide: CommandExecutor,
-      inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK, PG_POOL],
+      inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK, PG_POOL, API_KEY_STATES],
       useFactory: (
         store: EventStore,
         account: StreamStateCache<AccountState>,
         project: StreamStateCache<ProjectState>,
         clock: Clock,
         pool: pg.Pool,
+        apiKey: StreamStateCache<ApiKeyState>,
       ) => {
         const filter = new ApiExceptionFilter();
-        return new CommandExecutor(store, { account, project }, clock, new RefusalRecords(pool), (violation) =>
+        return new CommandExecutor(store, { account, project, apiKey }, clock, new RefusalRecords(pool), (violation) =>
           filter.toResponse(violation),
         );
       },

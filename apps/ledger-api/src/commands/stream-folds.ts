@@ -1,5 +1,9 @@
 import {
   evolveAccount,
+  evolveApiKey,
+  initialApiKeyState,
+  type ApiKeyEvent,
+  type ApiKeyState,
   evolveProject,
   initialAccountState,
   initialProjectState,
@@ -29,4 +33,12 @@ export const PROJECT_FOLD: StreamFold<ProjectState> = {
   version: PROJECT_FOLD_VERSION,
   initial: initialProjectState,
   evolve: (state, event) => evolveProject(state, event as ProjectEvent),
+};
+
+/** How an API key's stream folds into the state its create and revoke are decided on. */
+export const API_KEY_FOLD: StreamFold<ApiKeyState> = {
+  kind: 'apiKey',
+  version: 1,
+  initial: initialApiKeyState,
+  evolve: (state, event) => evolveApiKey(state, event as ApiKeyEvent),
 };

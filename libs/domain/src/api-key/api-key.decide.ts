@@ -1,0 +1,95 @@
+import { RuleViolation } from '../rule-violation.js';
+import { TEXT_LENGTH_MAX } from '../limits.js';
+import { RULES, isId, isIntegerBetween, isOptional, isText, requireValid } from '../validation.js';
+import type { CreateApiKey, RevokeApiKey } from './api-key.commands.js';
+import { SCOPES, type ApiKeyEvent } from './api-key.events.js';
+import type { ApiKeyState } from './api-key.state.js';
+
+/** A key name: what logs and idempotency scopes show; no ':' (the service's own callers use it). */
+export const API_KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const RATE_PER_SECOND_MAX = 100_000;
+// A key that outlives this is a key nobody remembers to rotate.
+export const API_KEY_LIFETIME_DAYS_MAX = 3_660;
+const DIGEST_PATTERN = /^[0-9a-f]{64}$/;
+
+export type ApiKeyReply = Readonly<{ keyId: string }>;
+export type ApiKeyDecision = Readonly<{ apiKey: readonly ApiKeyEvent[]; reply: ApiKeyReply }>;
+
+export function decideCreateApiKey(state: ApiKeyState, command: CreateApiKey): ApiKeyDecision {
+  const expiresAtMs = command.expiresAt === undefined ? undefined : Date.parse(command.expiresAt);
+  const nowMs = command.now.getTime();
+  requireValid([
+    ['keyId', isId(command.keyId), RULES.id],
+    ['name', API_KEY_NAME_PATTERN.test(command.name), 'a string of 1 to 64 letters, digits, ".", "_" or "-"'],
+    [
+      'scopes',
+      command.scopes.length > 0 && command.scopes.every((s) => (SCOPES as readonly string[]).includes(s)),
+      `a non-empty list of ${SCOPES.join(', ')}`,
+    ],
+    ['digest', DIGEST_PATTERN.test(command.digest), 'a sha256 digest in hex'],
+    [
+      'expiresAt',
+      expiresAtMs === undefined ||
+        (Number.isFinite(expiresAtMs) &&
+          expiresAtMs > nowMs &&
+          expiresAtMs <= nowMs + API_KEY_LIFETIME_DAYS_MAX * 86_400_000),
+      `an ISO 8601 time in the future, at most ${API_KEY_LIFETIME_DAYS_MAX} days ahead`,
+    ],
+    [
+      'ratePerSecond',
+      isOptional(command.ratePerSecond, (v) => isIntegerBetween(v, 1, RATE_PER_SECOND_MAX)),
+      `an integer from 1 to ${RATE_PER_SECOND_MAX}`,
+    ],
+  ]);
+  if (state.status !== 'none') {
+    throw new RuleViolation('already_exists', `the key ${command.keyId} already exists`, { keyId: command.keyId });
+  }
+  const { keyId, name, digest, expiresAt, ratePerSecond } = command;
+  // Each scope once, in the canonical order: the event says what the key may do, not how it was asked.
+  const scopes = SCOPES.filter((s) => command.scopes.includes(s));
+  const event: ApiKeyEvent = {
+    type: 'ApiKeyCreated',
+    data: {
+      keyId,
+      name,
+      scopes,
+      digest,
+      ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAtMs!).toISOString() }),
+      ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
+    },
+  };
+  return { apiKey: [event], reply: { keyId } };
+}
+
+/**
+ * A revoked key stays revoked: revoking it again is `invalid_transition` (the same
+ * Idempotency-Key again replays the first answer instead, like every command).
+ */
+export function decideRevokeApiKey(state: ApiKeyState, command: RevokeApiKey): ApiKeyDecision {
+  requireValid([
+    ['keyId', isId(command.keyId), RULES.id],
+    ['reason', isOptional(command.reason, (v) => isText(v, TEXT_LENGTH_MAX)), `1 to ${TEXT_LENGTH_MAX} characters`],
+  ]);
+  if (state.status === 'none') {
+    throw new RuleViolation('not_found', `no API key ${command.keyId}`, { keyId: command.keyId });
+  }
+  if (state.status === 'revoked') {
+    throw new RuleViolation('invalid_transition', `the key ${command.keyId} is already revoked`, {
+      keyId: command.keyId,
+      status: state.status,
+    });
+  }
+  const event: ApiKeyEvent = {
+    type: 'ApiKeyRevoked',
+    data: {
+      keyId: command.keyId,
+      name: state.name,
+      ...(command.reason === undefined ? {} : { reason: command.reason }),
+    },
+  };
+  return { apiKey: [event], reply: { keyId: command.keyId } };
+}
+
+export function decideApiKey(state: ApiKeyState, command: CreateApiKey | RevokeApiKey): ApiKeyDecision {
+  return command.type === 'CreateApiKey' ? decideCreateApiKey(state, command) : decideRevokeApiKey(state, command);
+}
