@@ -9,14 +9,27 @@ export { jsonEqual } from './json-equal.js';
 export * from './account/account.events.js';
 export * from './api-key/api-key.events.js';
 export type * from './account/account.commands.js';
-export { initialAccountState, evolveAccount, type AccountState } from './account/account.state.js';
+export {
+  initialAccountState,
+  evolveAccount,
+  LOT_PRIORITY_DEFAULT,
+  type AccountState,
+  type StoredAccountEvent,
+} from './account/account.state.js';
+export * from './account/account.lots.js';
+export { refundEvents, VOID_REASON_REFUNDED_TO_VOIDED_LOT } from './account/account.refunds.js';
 export * from './account/account.money.js';
 export {
   decideGrantCredits,
   decideDebitCredits,
+  decideVoidGrant,
+  decideExpireCredits,
   decideAccount,
   type AccountDecision,
   type AccountReply,
+  type GrantReply,
+  type VoidReply,
+  type ExpireCreditsReply,
 } from './account/account.decide.js';
 
 export * from './project/project.events.js';

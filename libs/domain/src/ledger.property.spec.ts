@@ -99,10 +99,13 @@ type Run = { ledger: InMemoryLedger; nowMs: number; history: { command: LedgerCo
 /** Turns a step into a concrete command, reading the current attempt and cost the way a worker would know them. */
 function commandOf(run: Run, s: Exclude<Step, { kind: 'tick' | 'replay' }>): LedgerCommand {
   const now = new Date(run.nowMs);
-  if (s.kind === 'grant')
-    return { type: 'GrantCredits', accountId: ACCOUNTS[s.account]!, amount: s.amount, source: 'purchase' };
+  if (s.kind === 'grant') {
+    const accountId = ACCOUNTS[s.account]!;
+    const grantId = `g${run.history.length}`;
+    return { type: 'GrantCredits', accountId, amount: s.amount, source: 'purchase', grantId, now };
+  }
   if (s.kind === 'debit')
-    return { type: 'DebitCredits', accountId: ACCOUNTS[s.account]!, amount: s.amount, reason: 'fee' };
+    return { type: 'DebitCredits', accountId: ACCOUNTS[s.account]!, amount: s.amount, reason: 'fee', now };
   const projectId = PROJECTS[s.project]!;
   if (s.kind === 'start') {
     const { cost, deadlineSeconds } = s;
@@ -168,7 +171,8 @@ function runSteps(steps: readonly Step[]): void {
   const run: Run = { ledger: new InMemoryLedger(), nowMs: T0_MS, history: [] };
   // Two accounts start funded so that projects get going; the third must earn its grants.
   for (const accountId of ACCOUNTS.slice(0, 2)) {
-    run.ledger.execute({ type: 'GrantCredits', accountId, amount: 500, source: 'promo' });
+    const now = new Date(run.nowMs);
+    run.ledger.execute({ type: 'GrantCredits', accountId, amount: 500, source: 'promo', grantId: 'g-start', now });
   }
   for (const s of steps) {
     if (s.kind === 'tick') {

@@ -62,7 +62,9 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
 export function decideLedger(state: LedgerState, command: LedgerCommand): LedgerDecision {
   switch (command.type) {
     case 'GrantCredits':
-    case 'DebitCredits': {
+    case 'DebitCredits':
+    case 'VoidGrant':
+    case 'ExpireCredits': {
       const decision = decideAccount(state.account, command);
       return { accountId: command.accountId, account: decision.account, project: [], reply: decision.reply };
     }
@@ -73,14 +75,14 @@ export function decideLedger(state: LedgerState, command: LedgerCommand): Ledger
     case 'HeartbeatProject':
       return decideHeartbeatProject(state.project, command);
     case 'CompleteProject':
-      return decideCompleteProject(state.project, command);
+      return decideCompleteProject(state.account, state.project, command);
     case 'FailProject':
-      return decideFailProject(state.project, command);
+      return decideFailProject(state.account, state.project, command);
     case 'ExpireProject':
-      return decideExpireProject(state.project, command);
+      return decideExpireProject(state.account, state.project, command);
     case 'AttachAssets':
       return decideAttachAssets(state.project, command);
     case 'ApplyProviderReport':
-      return decideProviderReport(state.project, command);
+      return decideProviderReport(state.account, state.project, command);
   }
 }

@@ -31,3 +31,23 @@ export const METADATA_JSON_LENGTH_MAX = 16 * 1024;
  * instant the domain derives is a plain ISO string with a four-digit year.
  */
 export const NOW_MS_MAX = Date.UTC(9999, 11, 31) - DEADLINE_SECONDS_MAX * 1000;
+
+/**
+ * Lots an account may hold with credits in them at once. Every debit sorts them into the
+ * spending order, so this bound keeps a decision cheap; past it a grant is refused
+ * (`lots_limit_exceeded`) until some are spent, expire or are voided.
+ */
+export const ACTIVE_LOTS_MAX = 1_000;
+
+/**
+ * Lots an account keeps over its life. Spent, expired and voided lots stay in the state:
+ * a running project's refund goes back to the lot it drew from (and comes back expired or
+ * voided when that lot is), and a grantId is never reused, like an invoice number. The
+ * bound keeps the state (cached and snapshotted) at a few megabytes at most.
+ */
+export const LOTS_KEPT_MAX = 10_000;
+
+export const LOT_PRIORITY_MAX = 100;
+
+/** How far ahead a lot may expire. */
+export const LOT_EXPIRY_YEARS_MAX = 10;

@@ -10,6 +10,8 @@ export const RULE_VIOLATION_CODES = [
   // A grant (or a debit) that would take an account's balance or one of its running
   // totals beyond Number.MAX_SAFE_INTEGER, where a JS number stops counting exactly.
   'balance_limit_exceeded',
+  // A grant past the account's bound on lots (ACTIVE_LOTS_MAX active, LOTS_KEPT_MAX in all).
+  'lots_limit_exceeded',
 ] as const;
 
 export type RuleViolationCode = (typeof RULE_VIOLATION_CODES)[number];

@@ -5,12 +5,15 @@ import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/scopes.decorator.js';
 import { CommandExecutor } from '../commands/command-executor.js';
 import type { CommandContext } from '../commands/idempotency.js';
-import { created, send } from '../http/answers.js';
+import { created, ok, send } from '../http/answers.js';
 import { CommandDocs } from '../http/command-docs.decorator.js';
 import { IdPipe } from '../http/id.pipe.js';
 import { IdempotentRequest } from '../http/idempotent-request.decorator.js';
 import { grantCredits } from './grant-credits/grant-credits.handler.js';
 import { GrantCreditsDto } from './grant-credits/grant-credits.dto.js';
+import { derivedGrantId } from './grant-credits/grant-id.js';
+import { voidGrant } from './void-grant/void-grant.handler.js';
+import { VoidGrantDto } from './void-grant/void-grant.dto.js';
 import { debitCredits } from './debit-credits/debit-credits.handler.js';
 import { DebitCreditsDto } from './debit-credits/debit-credits.dto.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
@@ -32,18 +35,46 @@ export class AccountsController {
 
   @Post(':accountId/grants')
   @RequireScope('commands')
-  @CommandDocs('Grant credits (creates the account on its first grant)', 201, [])
+  @CommandDocs(
+    'Grant credits as a lot (creates the account on its first grant): `{accountId, grantId, balance, position}`',
+    201,
+    [409],
+  )
   async grant(
     @IdempotentRequest() context: CommandContext,
     @Param('accountId', IdPipe) accountId: string,
     @Body() body: GrantCreditsDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
+    const grantId = body.grantId ?? derivedGrantId(context);
     const result = await this.commands.execute(
       context,
       grantCredits,
-      { type: 'GrantCredits', accountId, ...body },
+      { type: 'GrantCredits', accountId, ...body, grantId },
       created,
+    );
+    return send(reply, result);
+  }
+
+  @Post(':accountId/grants/:grantId/void')
+  @RequireScope('commands')
+  @CommandDocs(
+    'Void what remains of a lot (credits a running project holds come back voided): `{accountId, grantId, voided, balance, position}`',
+    200,
+    [404, 409],
+  )
+  async voidGrant(
+    @IdempotentRequest() context: CommandContext,
+    @Param('accountId', IdPipe) accountId: string,
+    @Param('grantId', IdPipe) grantId: string,
+    @Body() body: VoidGrantDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const result = await this.commands.execute(
+      context,
+      voidGrant,
+      { type: 'VoidGrant', accountId, grantId, reason: body.reason },
+      ok,
     );
     return send(reply, result);
   }

@@ -65,7 +65,8 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     correlationId: 'c',
   });
 
-  const grant = (accountId: string) => ({ type: 'GrantCredits', accountId, amount: 5, source: 'promo' }) as const;
+  const grant = (accountId: string) =>
+    ({ type: 'GrantCredits', accountId, amount: 5, source: 'promo', grantId: 'promo-1' }) as const;
 
   /** Says no to any command on the account. */
   const refuse: CommandHandler<{ accountId: string }, 'account', never> = {
@@ -122,12 +123,11 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       const key = context(randomUUID());
       const calls: { method: string; args: unknown[] }[] = [];
       const result = await replica(recording(store, calls)).execute(key, handler, command, created);
-      // Two round trips to the store: the read-ahead, then the append.
-      expect(calls.map((call) => call.method)).toEqual(['readStreams', 'append']);
       const [reads] = calls[0]!.args as [StreamRead[]];
-      const [appends] = calls[1]!.args as [StreamAppend[]];
+      const [appends] = calls[calls.length - 1]!.args as [StreamAppend[]];
       return {
         result,
+        methods: calls.map((call) => call.method),
         reads: reads.map((read) => read.streamName),
         appends: appends.map((append) => [append.streamName, append.expectedRevision]),
         record: record(key),
@@ -135,6 +135,8 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
     };
 
     const start = await run(startProject, { type: 'StartProject', projectId, accountId, cost: 5 });
+    // Two round trips to the store: the read-ahead, then the append.
+    expect(start.methods).toEqual(['readStreams', 'append']);
     expect(start.result).toMatchObject({ replayed: false, answer: { status: 201, body: { balance: 0 } } });
     expect(start.reads).toEqual([start.record, accountStream(accountId), projectStream(projectId)]);
     expect(start.appends).toEqual([
@@ -143,12 +145,14 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       [start.record, 'no_stream'],
     ]);
 
-    // A cancel reads the project alone; its refund goes to the payer's account unread ('any').
+    // A cancel reads the project ahead, then its payer's account (only the project names it):
+    // the refund returns to the lots the start drew, so it is fenced by the account's revision.
     const cancel = await run(failProject, { type: 'FailProject', projectId, errorMessage: 'not needed' });
+    expect(cancel.methods).toEqual(['readStreams', 'readStream', 'append']);
     expect(cancel.result).toMatchObject({ replayed: false, answer: { body: { status: 'failed', refunded: 5 } } });
     expect(cancel.reads).toEqual([cancel.record, projectStream(projectId)]);
     expect(cancel.appends).toEqual([
-      [accountStream(accountId), 'any'],
+      [accountStream(accountId), 1n],
       [projectStream(projectId), 0n],
       [cancel.record, 'no_stream'],
     ]);

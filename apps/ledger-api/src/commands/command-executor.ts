@@ -96,10 +96,14 @@ export class CommandExecutor {
     // The states are those of exactly the streams declared, so they are the handler's.
     const decide = (states: Partial<StreamStates>, now: Date) =>
       handler.decide(states as Pick<StreamStates, Kind>, command, now);
+    const payerOf =
+      handler.payer && ((states: Partial<StreamStates>) => handler.payer!(states as Pick<StreamStates, Kind>));
     // A command that reads an account runs one at a time with the others on it: its balance
     // is what they contend for (a start spends it). Any other, with those on its project.
     const serializeOn = (reads.find((read) => read.kind === 'account') ?? reads[0]!).name;
-    return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf));
+    // A payer read after the project is not serialised on here: a refund only conflicts with
+    // the account's other commands in the store, and the bounded retry settles that.
+    return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf, payerOf));
   }
 
   private async attempt<Reply>(
@@ -107,6 +111,7 @@ export class CommandExecutor {
     reads: readonly StreamRead[],
     decide: (states: Partial<StreamStates>, now: Date) => Decision<Reply>,
     answerOf: (reply: Reply) => Answer,
+    payerOf?: (states: Partial<StreamStates>) => string | undefined,
   ): Promise<CommandResult<Reply>> {
     for (let attempt = 1; ; attempt++) {
       // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
@@ -120,9 +125,20 @@ export class CommandExecutor {
       if (kept) throw kept;
       const now = this.clock.now();
       const loaded = await this.load(reads, prefetched);
+      const states: Partial<StreamStates> = Object.fromEntries(
+        reads.map((read) => [read.kind, loaded.get(read.name)!.state]),
+      );
+      const payer = payerOf?.(states);
+      if (payer !== undefined) {
+        // Kept in `loaded` too, so the append expects the revision this decision saw.
+        const name = accountStream(payer);
+        const account = await this.caches.account.load(name);
+        loaded.set(name, account);
+        states.account = account.state;
+      }
       let decision: Decision<Reply>;
       try {
-        decision = decide(Object.fromEntries(reads.map((read) => [read.kind, loaded.get(read.name)!.state])), now);
+        decision = decide(states, now);
       } catch (error) {
         if (!(error instanceof RuleViolation)) throw error;
         return this.refuse(context, error);
@@ -207,8 +223,8 @@ export class CommandExecutor {
 
 /**
  * The decision's events by stream, each expecting the revision its state was loaded at.
- * A stream the decision did not read (the payer's account of a refund) is appended with
- * 'any': a refund only adds credits, so no balance it did not see can be broken by it.
+ * A refund's payer is read (its lots decide what comes back spendable), so it is fenced
+ * too; a stream the decision did not read would be appended with 'any'.
  */
 function appendsOf(
   decision: Decision<unknown>,

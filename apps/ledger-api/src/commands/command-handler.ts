@@ -1,4 +1,12 @@
-import type { AccountEvent, AccountState, ApiKeyEvent, ApiKeyState, ProjectEvent, ProjectState } from '@ledger/domain';
+import {
+  initialAccountState,
+  type AccountEvent,
+  type AccountState,
+  type ApiKeyEvent,
+  type ApiKeyState,
+  type ProjectEvent,
+  type ProjectState,
+} from '@ledger/domain';
 
 /** The kinds of stream a decision reads, each with its state. */
 export interface StreamStates {
@@ -31,23 +39,49 @@ export type Decision<Reply> = Readonly<{
  */
 export interface CommandHandler<Command, Kind extends StreamKind, Reply> {
   streams(command: Command): Readonly<Record<Kind, string>>;
-  decide(states: Readonly<Pick<StreamStates, Kind>>, command: Command, now: Date): Decision<Reply>;
+  /**
+   * The account a decision also reads when only the streams named first say which one it
+   * is: a project's payer, whose lots its refund returns to. The executor loads it after
+   * them and appends to it expecting the revision it loaded.
+   */
+  payer?(states: Readonly<Pick<StreamStates, Kind>>): string | undefined;
+  decide(
+    states: Readonly<Pick<StreamStates, Kind>> & Partial<StreamStates>,
+    command: Command,
+    now: Date,
+  ): Decision<Reply>;
 }
 
 /** A domain command as its caller builds it: the executor adds `now`. */
 export type Untimed<Command> = Omit<Command, 'now'>;
 
-/** A command decided on its account alone (grant, debit). */
-export function onAccount<Command extends { accountId: string }, Reply>(
+/** A command decided on its account alone (grant, debit, void, a lot's expiry). */
+export function onAccount<Command extends { accountId: string; now: Date }, Reply>(
   decide: (state: AccountState, command: Command) => Decision<Reply>,
-): CommandHandler<Command, 'account', Reply> {
+): CommandHandler<Untimed<Command>, 'account', Reply> {
   return {
     streams: (command) => ({ account: command.accountId }),
-    decide: ({ account }, command) => decide(account, command),
+    decide: ({ account }, command, now) => decide(account, { ...command, now } as Command),
   };
 }
 
-/** A command decided on its project alone; a refund it decides goes to the payer without reading its account. */
+/**
+ * A command decided on its project and the project's payer: one that may refund, since a
+ * refund goes back to the lots the project drew from and closes again the part whose lot
+ * expired or was voided. A project that does not exist has no payer (the decision refuses it).
+ */
+export function onProjectAndPayer<Command extends { projectId: string; now: Date }, Reply>(
+  decide: (account: AccountState, project: ProjectState, command: Command) => Decision<Reply>,
+): CommandHandler<Untimed<Command>, 'project', Reply> {
+  return {
+    streams: (command) => ({ project: command.projectId }),
+    payer: ({ project }) => (project.status === 'none' ? undefined : project.accountId),
+    decide: ({ project, account }, command, now) =>
+      decide(account ?? initialAccountState(), project, { ...command, now } as Command),
+  };
+}
+
+/** A command decided on its project alone: one that never moves money (claim, heartbeat, assets). */
 export function onProject<Command extends { projectId: string; now: Date }, Reply>(
   decide: (state: ProjectState, command: Command) => Decision<Reply>,
 ): CommandHandler<Untimed<Command>, 'project', Reply> {

@@ -7,7 +7,7 @@ import {
   evolveProject,
   initialAccountState,
   initialProjectState,
-  type AccountEvent,
+  type StoredAccountEvent,
   type AccountState,
   type ProjectEvent,
   type ProjectState,
@@ -15,16 +15,18 @@ import {
 import type { StreamFold } from './stream-state.cache.js';
 
 // Bump when evolve changes what it builds: snapshots of another version are ignored.
-const ACCOUNT_FOLD_VERSION = 1;
-// 3: a completed project keeps its current assets (ProjectAssetsAttached).
-const PROJECT_FOLD_VERSION = 3;
+// 2: the account's lots (credit lots, issue 12).
+const ACCOUNT_FOLD_VERSION = 2;
+// 3: a completed project keeps its current assets (ProjectAssetsAttached). 4: the lots its start drew.
+const PROJECT_FOLD_VERSION = 4;
 
 /** How an account stream folds into the state its commands are decided on. */
 export const ACCOUNT_FOLD: StreamFold<AccountState> = {
   kind: 'account',
   version: ACCOUNT_FOLD_VERSION,
   initial: initialAccountState,
-  evolve: (state, event) => evolveAccount(state, event as AccountEvent),
+  // The stored event's id names a lot whose grant was written before lots had ids.
+  evolve: (state, event) => evolveAccount(state, event as StoredAccountEvent),
 };
 
 /** How a project stream folds into the state its commands are decided on. */

@@ -7,7 +7,8 @@ export interface StreamFold<S> {
   kind: string;
   version: number;
   initial(): S;
-  evolve(state: S, event: { type: string; data: Record<string, unknown> }): S;
+  /** `id`: the stored event's, which an account's fold needs for grants written before lots. */
+  evolve(state: S, event: { type: string; data: Record<string, unknown>; id?: string }): S;
 }
 
 /** A stream's state as of `revision` (undefined: the stream does not exist). */

@@ -27,6 +27,7 @@ const RULE_STATUS: Record<RuleViolationCode, number> = {
   lease_held: 409,
   already_exists: 409,
   balance_limit_exceeded: 422,
+  lots_limit_exceeded: 422,
 };
 
 // A type, not an interface, so that it is a record: a refusal's body is kept as one.

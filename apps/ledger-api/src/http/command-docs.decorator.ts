@@ -23,5 +23,5 @@ const ERRORS: Record<number, string> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict',
-  422: 'idempotency_key_reused',
+  422: 'idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded',
 };

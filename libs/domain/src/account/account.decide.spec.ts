@@ -14,20 +14,30 @@ const given = specification({
 });
 
 const MAX = Number.MAX_SAFE_INTEGER;
-const granted = (amount: number): AccountEvent => ({ type: 'CreditsGranted', data: { amount, source: 'purchase' } });
+const NOW = new Date(Date.UTC(2030, 0, 1));
+// The account's first lot (paid, never expiring): what the plain debits and refunds below draw from.
+const granted = (amount: number, grantId = 'g0'): AccountEvent => ({
+  type: 'CreditsGranted',
+  data: { amount, source: 'purchase', grantId, category: 'paid', priority: 50 },
+});
 const debited = (amount: number, projectId?: string): AccountEvent => ({
   type: 'Debited',
-  data: projectId === undefined ? { amount, reason: 'fee' } : { amount, projectId, reason: 'project_started' },
+  data:
+    projectId === undefined
+      ? { amount, reason: 'fee', lots: [{ grantId: 'g0', amount }] }
+      : { amount, projectId, reason: 'project_started', lots: [{ grantId: 'g0', amount }] },
 });
 const refunded = (amount: number, projectId: string): AccountEvent => ({
   type: 'Refunded',
-  data: { amount, projectId, reason: 'project_failed' },
+  data: { amount, projectId, reason: 'project_failed', lots: [{ grantId: 'g0', amount }] },
 });
 const grant = (amount: number, extra: Partial<GrantCredits> = {}): AccountCommand => ({
   type: 'GrantCredits',
   accountId: 'acc-1',
   amount,
   source: 'purchase',
+  grantId: 'new',
+  now: NOW,
   ...extra,
 });
 const debit = (amount: number, extra: Partial<DebitCredits> = {}): AccountCommand => ({
@@ -35,7 +45,12 @@ const debit = (amount: number, extra: Partial<DebitCredits> = {}): AccountComman
   accountId: 'acc-1',
   amount,
   reason: 'fee',
+  now: NOW,
   ...extra,
+});
+const newLot = (amount: number, extra: object = {}): AccountEvent => ({
+  type: 'CreditsGranted',
+  data: { amount, source: 'purchase', grantId: 'new', category: 'paid', priority: 50, ...extra },
 });
 const badFields = (details: unknown) => (details as { fields: FieldProblem[] }).fields.map((problem) => problem.field);
 
@@ -43,27 +58,27 @@ describe('GrantCredits', () => {
   it('creates the account on its first grant and replies with the new balance', () => {
     const decision = given([])
       .when(grant(100))
-      .then([granted(100)]);
-    expect(decision.reply).toEqual({ accountId: 'acc-1', balance: 100 });
+      .then([newLot(100)]);
+    expect(decision.reply).toEqual({ accountId: 'acc-1', grantId: 'new', balance: 100 });
   });
 
   it('adds to an existing balance and keeps the reference', () => {
     const decision = given([granted(100), debited(30)])
       .when(grant(5, { source: 'promo', reference: 'spring-sale' }))
-      .then([{ type: 'CreditsGranted', data: { amount: 5, source: 'promo', reference: 'spring-sale' } }]);
+      .then([newLot(5, { source: 'promo', reference: 'spring-sale', category: 'promotional' })]);
     expect(decision.reply.balance).toBe(75);
   });
 
   it.each(['purchase', 'promo', 'adjustment', 'migration'] as const)('accepts source %s', (source) => {
     given([])
       .when(grant(1, { source }))
-      .then([{ type: 'CreditsGranted', data: { amount: 1, source } }]);
+      .then([newLot(1, { source, category: source === 'promo' ? 'promotional' : 'paid' })]);
   });
 
   it('accepts the largest amount and refuses one past it', () => {
     given([])
       .when(grant(AMOUNT_MAX))
-      .then([granted(AMOUNT_MAX)]);
+      .then([newLot(AMOUNT_MAX)]);
     given([])
       .when(grant(AMOUNT_MAX + 1))
       .thenFails('validation_failed');
@@ -84,7 +99,7 @@ describe('GrantCredits', () => {
     const history = [granted(MAX - 10)];
     given(history)
       .when(grant(10))
-      .then([granted(10)]);
+      .then([newLot(10)]);
     const violation = given(history).when(grant(11)).thenFails('balance_limit_exceeded');
     expect(violation.details).toEqual({ totalGranted: MAX - 10, amount: 11 });
   });
@@ -101,7 +116,7 @@ describe('DebitCredits', () => {
   it('takes the amount from the balance with its reason', () => {
     const decision = given([granted(100)])
       .when(debit(40))
-      .then([{ type: 'Debited', data: { amount: 40, reason: 'fee' } }]);
+      .then([debited(40)]);
     expect(decision.reply).toEqual({ accountId: 'acc-1', balance: 60 });
   });
 
@@ -161,6 +176,18 @@ describe('evolveAccount', () => {
       totalRefunded: 5,
       totalExpired: 0,
       totalVoided: 0,
+      lots: [
+        {
+          grantId: 'g0',
+          category: 'paid',
+          priority: 50,
+          source: 'purchase',
+          granted: 50,
+          remaining: 25,
+          outstanding: 25,
+          status: 'open',
+        },
+      ],
     });
   });
 
@@ -169,7 +196,7 @@ describe('evolveAccount', () => {
   });
 
   it('asserts the totals stay safe integers', () => {
-    expect(() => [granted(MAX), granted(1)].reduce(evolveAccount, initialAccountState())).toThrow(/safe integer/);
+    expect(() => [granted(MAX), granted(1, 'g1')].reduce(evolveAccount, initialAccountState())).toThrow(/safe integer/);
   });
 
   it('asserts nothing is refunded beyond what was debited', () => {

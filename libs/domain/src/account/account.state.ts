@@ -1,32 +1,126 @@
 import assert from 'node:assert';
-import type { AccountEvent } from './account.events.js';
+import type { AccountEvent, CreditsGranted } from './account.events.js';
+import { drawInOrder, returnInOrder, withLot, type Lot } from './account.lots.js';
 import { applyMoney, NO_MONEY, type AccountMoney } from './account.money.js';
 
+/** The priority of a lot whose grant named none (API.md): lower is spent first. */
+export const LOT_PRIORITY_DEFAULT = 50;
+
 /**
- * An account as its events leave it. All amounts are credits, kept as JS numbers and
- * asserted to be safe integers: the grant and debit decisions refuse anything that would
- * take a total past Number.MAX_SAFE_INTEGER, so the sums here are always exact.
+ * An account as its events leave it: its money and its lots, in grant order. All amounts
+ * are credits, kept as JS numbers and asserted to be safe integers: the decisions refuse
+ * anything that would take a total past Number.MAX_SAFE_INTEGER, so the sums are exact.
+ * Plain arrays and objects only: the state is cached and snapshotted as JSON.
  */
 export type AccountState = AccountMoney &
   Readonly<{
     /** An account exists from its first grant (API.md). */
     exists: boolean;
+    lots: readonly Lot[];
   }>;
 
+/**
+ * An account event as the store gives it back: with its id, which names a lot whose
+ * grant was written before lots had ids (DESIGN.md). Events a decision makes have none.
+ */
+export type StoredAccountEvent = AccountEvent & Readonly<{ id?: string }>;
+
 export function initialAccountState(): AccountState {
-  return { exists: false, ...NO_MONEY };
+  return { exists: false, ...NO_MONEY, lots: [] };
 }
 
-export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
+export function evolveAccount(state: AccountState, event: StoredAccountEvent): AccountState {
   const { amount } = event.data;
-  assert(Number.isSafeInteger(amount) && amount > 0, `${event.type}: amount ${amount} is not a positive safe integer`);
-  const next = applyMoney(state, event);
-  const evolved = event.type === 'CreditsGranted' ? { ...next, exists: true } : next;
+  // A void of a lot whose credits are all spent or held by projects still closes it: amount 0.
+  const amountMin = event.type === 'GrantVoided' ? 0 : 1;
+  assert(
+    Number.isSafeInteger(amount) && amount >= amountMin,
+    `${event.type}: amount ${amount} is not a ${amountMin === 0 ? 'non-negative' : 'positive'} safe integer`,
+  );
+  const money = applyMoney(state, event);
+  const evolved: AccountState = {
+    ...money,
+    exists: money.exists || event.type === 'CreditsGranted',
+    lots: lotsAfter(state.lots, event),
+  };
   assertAccountInvariants(evolved);
   return evolved;
 }
 
-/** I1 and the account's half of I2; a failure here is a bug in a decision, never bad input. */
+function lotsAfter(lots: readonly Lot[], event: StoredAccountEvent): readonly Lot[] {
+  switch (event.type) {
+    case 'CreditsGranted':
+      return [...lots, lotOf(event, event.id)];
+    case 'Debited': {
+      // Written before lots: drawn by the spending order, when no lot could expire yet.
+      const shares = event.data.lots ?? drawInOrder(lots, event.data.amount, undefined);
+      assertSharesAddUp(event.type, shares, event.data.amount);
+      return shares.reduce(
+        (next, share) =>
+          withLot(next, share.grantId, (lot) => {
+            assert(lot.status === 'open', `Debited drew from the ${lot.status} lot ${lot.grantId}`);
+            return { ...lot, remaining: lot.remaining - share.amount, outstanding: lot.outstanding + share.amount };
+          }),
+        lots,
+      );
+    }
+    case 'Refunded': {
+      const shares = event.data.lots ?? returnInOrder(lots, event.data.amount);
+      assertSharesAddUp(event.type, shares, event.data.amount);
+      return shares.reduce(
+        (next, share) =>
+          withLot(next, share.grantId, (lot) => ({
+            ...lot,
+            remaining: lot.remaining + share.amount,
+            outstanding: lot.outstanding - share.amount,
+          })),
+        lots,
+      );
+    }
+    case 'CreditsExpired':
+      // A part of a refund expired again leaves the lot open if credits remain: the sweep takes those.
+      return withLot(lots, event.data.grantId, (lot) => {
+        const remaining = lot.remaining - event.data.amount;
+        return { ...lot, remaining, status: remaining === 0 && lot.status === 'open' ? 'expired' : lot.status };
+      });
+    case 'GrantVoided':
+      return withLot(lots, event.data.grantId, (lot) => ({
+        ...lot,
+        remaining: lot.remaining - event.data.amount,
+        status: lot.status === 'expired' ? 'expired' : 'voided',
+      }));
+  }
+}
+
+function lotOf(event: CreditsGranted, eventId: string | undefined): Lot {
+  const { amount, source, reference, grantId, category, priority, expiresAt } = event.data;
+  // Written before lots: a paid lot that never expires, named after its event (DESIGN.md).
+  const id = grantId ?? eventId;
+  assert(id !== undefined, 'a CreditsGranted without grantId needs its event id');
+  return {
+    grantId: id,
+    category: category ?? 'paid',
+    priority: priority ?? LOT_PRIORITY_DEFAULT,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    source,
+    ...(reference === undefined ? {} : { reference }),
+    granted: amount,
+    remaining: amount,
+    outstanding: 0,
+    status: 'open',
+  };
+}
+
+function assertSharesAddUp(type: string, shares: readonly { amount: number }[], amount: number): void {
+  assert(
+    shares.every((share) => Number.isSafeInteger(share.amount) && share.amount > 0),
+    `${type}: a lot share is not a positive safe integer`,
+  );
+  const sum = shares.reduce((total, share) => total + share.amount, 0);
+  assert.strictEqual(sum, amount, `${type}: its lots add up to ${sum}, not ${amount}`);
+}
+
+/** I1, the account's half of I2, and I7's sum; a failure here is a bug in a decision, never bad input. */
 function assertAccountInvariants(state: AccountState): void {
   const { balance, totalGranted, totalDebited, totalRefunded, totalExpired, totalVoided } = state;
   const totals = { balance, totalGranted, totalDebited, totalRefunded, totalExpired, totalVoided };
@@ -39,4 +133,7 @@ function assertAccountInvariants(state: AccountState): void {
     'account balance does not match its totals',
   );
   assert(totalRefunded <= totalDebited, `account refunded ${totalRefunded} more than it was debited ${totalDebited}`);
+  let remaining = 0;
+  for (const lot of state.lots) remaining += lot.remaining;
+  assert.strictEqual(remaining, balance, `I7: the lots hold ${remaining}, the balance is ${balance}`);
 }

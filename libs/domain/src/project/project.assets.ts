@@ -11,6 +11,7 @@ import {
   type ProviderReportReply,
 } from './project.decision.js';
 import { FAIL_CODE_PROVIDER_FAILED, type ProjectAssets, type ProjectEvent } from './project.events.js';
+import type { AccountState } from '../account/account.state.js';
 import { decideCompleteProject, decideFailProject, normalizedAssets } from './project.finish.js';
 import type { ExistingProject, ProjectState } from './project.state.js';
 
@@ -56,6 +57,7 @@ export function decideAttachAssets(state: ProjectState, command: AttachAssets): 
  * project, which no worker claimed yet and which has no attempt to complete.
  */
 export function decideProviderReport(
+  account: AccountState,
   state: ProjectState,
   command: ApplyProviderReport,
 ): ProjectDecision<ProviderReportReply> {
@@ -93,7 +95,7 @@ export function decideProviderReport(
       code: FAIL_CODE_PROVIDER_FAILED,
       now,
     } as const;
-    return follow(decideFailProject(project, fail));
+    return follow(decideFailProject(account, project, fail));
   }
   if (project.status === 'completed') {
     if (assets === undefined) return decideWith(project, [], [], replyOf);
@@ -109,7 +111,7 @@ export function decideProviderReport(
     ...(assets === undefined ? {} : { assets }),
     now,
   } as const;
-  return follow(decideCompleteProject(project, complete));
+  return follow(decideCompleteProject(account, project, complete));
 }
 
 function assetsOf(project: ExistingProject): ProjectAssets | undefined {

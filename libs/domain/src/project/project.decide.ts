@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { requireDebitable } from '../account/account.decide.js';
 import { DEBIT_REASON_PROJECT_STARTED, type AccountEvent } from '../account/account.events.js';
+import { drawInOrder, spendableAt } from '../account/account.lots.js';
 import { evolveAccount, type AccountState } from '../account/account.state.js';
 import { DEADLINE_SECONDS_DEFAULT, DEADLINE_SECONDS_MAX, LEASE_SECONDS_MAX, TEXT_LENGTH_MAX } from '../limits.js';
 import { jsonEqual } from '../json-equal.js';
@@ -85,10 +86,11 @@ export function decideStartProject(
       accountId,
       account: [],
       project: [],
-      reply: { projectId, status: project.status, balance: account.balance },
+      reply: { projectId, status: project.status, balance: spendableAt(account.lots, command.now.getTime()) },
     };
   }
-  requireDebitable(account, accountId, cost);
+  requireDebitable(account, accountId, cost, command.now);
+  const lots = drawInOrder(account.lots, cost, command.now.getTime());
   const data: ProjectStartedData = {
     accountId,
     cost,
@@ -100,12 +102,13 @@ export function decideStartProject(
     ),
     ...(command.deadlineSeconds === undefined ? {} : { deadlineSeconds: command.deadlineSeconds }),
     ...(metadata === undefined ? {} : { metadata }),
+    lots,
   };
   const accountEvents: AccountEvent[] = [
-    { type: 'Debited', data: { amount: cost, projectId, reason: DEBIT_REASON_PROJECT_STARTED } },
+    { type: 'Debited', data: { amount: cost, projectId, reason: DEBIT_REASON_PROJECT_STARTED, lots } },
   ];
   const projectEvents: ProjectEvent[] = [{ type: 'ProjectStarted', data }];
-  const balance = accountEvents.reduce(evolveAccount, account).balance;
+  const balance = spendableAt(accountEvents.reduce(evolveAccount, account).lots, command.now.getTime());
   return {
     accountId,
     account: accountEvents,

@@ -1,3 +1,4 @@
+import type { LotShare } from '../account/account.events.js';
 import type { DomainEvent } from '../event.js';
 
 export type ProjectAssets = Readonly<{
@@ -24,6 +25,14 @@ export type ProjectStartedData = {
   /** The deadline as the caller asked for it, if it did (to recognise a repeated start). */
   deadlineSeconds?: number;
   metadata?: Record<string, unknown>;
+  /**
+   * The lots its debit drew, as the Debited in the same append records them. The project
+   * keeps them because its refund returns to them, and only the project knows when it is
+   * still owed one: a project completed with all its cost used appends nothing to the
+   * account, so draws kept in the account's state could never be let go. Absent on
+   * projects started before lots: their refund returns by the spending order.
+   */
+  lots?: readonly LotShare[];
 };
 export type ProjectClaimedData = { attempt: number; workerId: string; leaseExpiresAt: string };
 export type LeaseExtendedData = { attempt: number; leaseExpiresAt: string };

@@ -1,8 +1,6 @@
-import {
-  REFUND_REASON_PARTIAL_USE,
-  REFUND_REASON_PROJECT_FAILED,
-  type AccountEvent,
-} from '../account/account.events.js';
+import { REFUND_REASON_PARTIAL_USE, REFUND_REASON_PROJECT_FAILED } from '../account/account.events.js';
+import { refundEvents } from '../account/account.refunds.js';
+import type { AccountState } from '../account/account.state.js';
 import { jsonEqual } from '../json-equal.js';
 import { AMOUNT_MAX, ERROR_MESSAGE_LENGTH_MAX } from '../limits.js';
 import {
@@ -46,6 +44,7 @@ const ATTEMPT_RULE = 'a positive integer';
  * nothing; any other finish of a finished project is `invalid_transition`.
  */
 export function decideCompleteProject(
+  account: AccountState,
   state: ProjectState,
   command: CompleteProject,
 ): ProjectDecision<FinishReply<'completed'>> {
@@ -71,10 +70,13 @@ export function decideCompleteProject(
   if (project.status === 'completed' && jsonEqual(project.terminal, data)) return decideWith(project, [], [], reply);
   // A pending project has attempt 0, which no valid command carries: only processing is left.
   if (project.status !== 'processing') throw invalidTransition(project, projectId, 'complete');
-  const refund = project.cost - creditsUsed;
-  const account: AccountEvent[] =
-    refund > 0 ? [{ type: 'Refunded', data: { amount: refund, projectId, reason: REFUND_REASON_PARTIAL_USE } }] : [];
-  return decideWith(project, account, [{ type: 'ProjectCompleted', data }], reply);
+  const refund = { projectId, amount: project.cost - creditsUsed, reason: REFUND_REASON_PARTIAL_USE };
+  const events = refundEvents(
+    account,
+    { ...refund, alreadyRefunded: project.refunded, now: command.now },
+    project.lots,
+  );
+  return decideWith(project, events, [{ type: 'ProjectCompleted', data }], reply);
 }
 
 /**
@@ -83,7 +85,11 @@ export function decideCompleteProject(
  * one it is the owner cancelling. Only the exact repeat of the failing command is accepted
  * after the end, so a project is refunded once, whoever retries.
  */
-export function decideFailProject(state: ProjectState, command: FailProject): ProjectDecision<FinishReply<'failed'>> {
+export function decideFailProject(
+  account: AccountState,
+  state: ProjectState,
+  command: FailProject,
+): ProjectDecision<FinishReply<'failed'>> {
   requireValid([
     ['projectId', isId(command.projectId), RULES.id],
     ['attempt', isOptional(command.attempt, (v) => isIntegerBetween(v, 1, Number.MAX_SAFE_INTEGER)), ATTEMPT_RULE],
@@ -103,7 +109,7 @@ export function decideFailProject(state: ProjectState, command: FailProject): Pr
   const reply = (next: ExistingProject) => finishReply(projectId, 'failed', next);
   if (project.status === 'failed' && jsonEqual(project.terminal, data)) return decideWith(project, [], [], reply);
   if (isTerminal(project)) throw invalidTransition(project, projectId, 'fail');
-  return failWithRefund(project, projectId, data, reply);
+  return failWithRefund(account, project, projectId, command.now, data, reply);
 }
 
 /**
@@ -113,6 +119,7 @@ export function decideFailProject(state: ProjectState, command: FailProject): Pr
  * because the watchdog's goal (the project is not stuck) already holds.
  */
 export function decideExpireProject(
+  account: AccountState,
   state: ProjectState,
   command: ExpireProject,
 ): ProjectDecision<FinishReply<ProjectStatus>> {
@@ -127,27 +134,40 @@ export function decideExpireProject(
   if (isTerminal(project)) return decideWith(project, [], [], reply);
   if (!isBefore(now, project.deadlineAt)) {
     const errorMessage = `the project passed its deadline ${project.deadlineAt}`;
-    return failWithRefund(project, projectId, { code: FAIL_CODE_DEADLINE_EXCEEDED, errorMessage }, reply);
+    return failWithRefund(account, project, projectId, now, { code: FAIL_CODE_DEADLINE_EXCEEDED, errorMessage }, reply);
   }
   const stalled = project.status === 'processing' && !isBefore(now, project.leaseExpiresAt);
   if (stalled && project.attempt >= command.attemptsMax) {
     const errorMessage = `attempt ${project.attempt} of ${command.attemptsMax} let its lease expire`;
-    return failWithRefund(project, projectId, { code: FAIL_CODE_ATTEMPTS_EXHAUSTED, errorMessage }, reply);
+    return failWithRefund(
+      account,
+      project,
+      projectId,
+      now,
+      { code: FAIL_CODE_ATTEMPTS_EXHAUSTED, errorMessage },
+      reply,
+    );
   }
   return decideWith(project, [], [], reply);
 }
 
 function failWithRefund<Reply>(
+  account: AccountState,
   project: ExistingProject,
   projectId: string,
+  now: Date,
   data: ProjectFailedData,
   reply: (next: ExistingProject) => Reply,
 ): ProjectDecision<Reply> {
-  const refund = project.cost - project.refunded;
-  const account: AccountEvent[] =
-    refund > 0 ? [{ type: 'Refunded', data: { amount: refund, projectId, reason: REFUND_REASON_PROJECT_FAILED } }] : [];
+  const refund = {
+    projectId,
+    amount: project.cost - project.refunded,
+    reason: REFUND_REASON_PROJECT_FAILED,
+    alreadyRefunded: project.refunded,
+    now,
+  };
   const events: ProjectEvent[] = [{ type: 'ProjectFailed', data }];
-  return decideWith(project, account, events, reply);
+  return decideWith(project, refundEvents(account, refund, project.lots), events, reply);
 }
 
 function finishReply<Status extends ProjectStatus>(projectId: string, status: Status, next: ExistingProject) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import type { LotShare } from '../account/account.events.js';
 import type {
   ProjectAssets,
   ProjectCompletedData,
@@ -19,6 +20,8 @@ type StartedProject = Readonly<{
   /** What the start asked for, kept to tell a repeated start from a different one. */
   deadlineSeconds?: number;
   metadata?: Record<string, unknown>;
+  /** What its debit drew (ProjectStarted's `lots`); absent for a project started before lots. */
+  lots?: readonly LotShare[];
   /** The fencing token: 0 before the first claim, then the current claim's number. */
   attempt: number;
   workerId: string | null;
@@ -109,6 +112,7 @@ function started(data: ProjectStartedData): PendingProject {
     deadlineAt: data.deadlineAt,
     deadlineSeconds: data.deadlineSeconds,
     metadata: data.metadata,
+    ...(data.lots === undefined ? {} : { lots: data.lots }),
     attempt: 0,
     workerId: null,
     leaseExpiresAt: null,

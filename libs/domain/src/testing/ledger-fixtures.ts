@@ -30,21 +30,30 @@ export const PROJECT_ID = 'p1';
 export const ACCOUNT_ID = 'acc-1';
 export const COST = 100;
 
+/** The one lot of the project specs' account: paid, never expiring, the default priority. */
+export const GRANT_ID = 'g1';
+
 export const granted = (amount: number): AccountEvent => ({
   type: 'CreditsGranted',
-  data: { amount, source: 'purchase' },
+  data: { amount, source: 'purchase', grantId: GRANT_ID, category: 'paid', priority: 50 },
 });
 export const debited = (amount = COST): AccountEvent => ({
   type: 'Debited',
-  data: { amount, projectId: PROJECT_ID, reason: 'project_started' },
+  data: { amount, projectId: PROJECT_ID, reason: 'project_started', lots: [{ grantId: GRANT_ID, amount }] },
 });
 export const refunded = (amount: number, reason: 'partial_use' | 'project_failed'): AccountEvent => ({
   type: 'Refunded',
-  data: { amount, projectId: PROJECT_ID, reason },
+  data: { amount, projectId: PROJECT_ID, reason, lots: [{ grantId: GRANT_ID, amount }] },
 });
 export const started = (extra: Partial<ProjectStartedData> = {}): ProjectEvent => ({
   type: 'ProjectStarted',
-  data: { accountId: ACCOUNT_ID, cost: COST, deadlineAt: iso(3600), ...extra },
+  data: {
+    accountId: ACCOUNT_ID,
+    cost: COST,
+    deadlineAt: iso(3600),
+    ...extra,
+    lots: extra.lots ?? [{ grantId: GRANT_ID, amount: extra.cost ?? COST }],
+  },
 });
 export const claimed = (attempt: number, workerId: string, leaseUntilSeconds: number): ProjectEvent => ({
   type: 'ProjectClaimed',

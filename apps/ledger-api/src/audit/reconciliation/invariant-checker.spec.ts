@@ -362,6 +362,7 @@ describe('InvariantChecker on generated logs', () => {
     },
   );
 
+  let grantsMade = 0;
   function commandOf(
     s: Exclude<Step, { kind: 'tick' }>,
     projects: Map<string, ProjectState>,
@@ -370,8 +371,8 @@ describe('InvariantChecker on generated logs', () => {
     if (s.kind === 'grant' || s.kind === 'debit') {
       const accountId = ACCOUNTS[s.account]!;
       return s.kind === 'grant'
-        ? { type: 'GrantCredits', accountId, amount: s.amount, source: 'promo' }
-        : { type: 'DebitCredits', accountId, amount: s.amount, reason: 'fee' };
+        ? { type: 'GrantCredits', accountId, amount: s.amount, source: 'promo', grantId: `g${grantsMade++}`, now }
+        : { type: 'DebitCredits', accountId, amount: s.amount, reason: 'fee', now };
     }
     const projectId = PROJECTS[s.project]!;
     const state = projects.get(projectId) ?? initialProjectState();

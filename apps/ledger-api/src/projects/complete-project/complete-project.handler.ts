@@ -1,5 +1,5 @@
 import { decideCompleteProject } from '@ledger/domain';
-import { onProject } from '../../commands/command-handler.js';
+import { onProjectAndPayer } from '../../commands/command-handler.js';
 
 /** The current attempt delivers its result; unused credits go back to the payer in the same append. */
-export const completeProject = onProject(decideCompleteProject);
+export const completeProject = onProjectAndPayer(decideCompleteProject);

@@ -1,5 +1,5 @@
 import { decideFailProject } from '@ledger/domain';
-import { onProject } from '../../commands/command-handler.js';
+import { onProjectAndPayer } from '../../commands/command-handler.js';
 
 /** A worker fails its attempt, or the owner cancels; what was not refunded goes back, once. */
-export const failProject = onProject(decideFailProject);
+export const failProject = onProjectAndPayer(decideFailProject);

@@ -1,15 +1,23 @@
-import { decideProviderReport, isRuleViolation, type ApplyProviderReport, type ProjectState } from '@ledger/domain';
-import { onProject } from '../../commands/command-handler.js';
+import {
+  decideProviderReport,
+  isRuleViolation,
+  type AccountState,
+  type ApplyProviderReport,
+  type ProjectState,
+} from '@ledger/domain';
+import { onProjectAndPayer } from '../../commands/command-handler.js';
 import { ApiError } from '../../errors/api-error.js';
 
-/** A provider's report on its task's project, decided on the project alone (the provider is its worker of record). */
-export const applyProviderReport = onProject((project: ProjectState, command: ApplyProviderReport) => {
-  try {
-    return decideProviderReport(project, command);
-  } catch (error) {
-    throw refusedForNow(project, error);
-  }
-});
+/** A provider's report on its task's project (the provider is its worker of record), with the payer for a refund. */
+export const applyProviderReport = onProjectAndPayer(
+  (account: AccountState, project: ProjectState, command: ApplyProviderReport) => {
+    try {
+      return decideProviderReport(account, project, command);
+    } catch (error) {
+      throw refusedForNow(project, error);
+    }
+  },
+);
 
 /**
  * A success for a project no worker has claimed yet is refused for now, not for

@@ -1,0 +1,139 @@
+import assert from 'node:assert';
+import type { GrantSource, LotCategory, LotShare } from './account.events.js';
+
+/**
+ * One grant as the account keeps it. `remaining` is what can still be spent (until
+ * `expiresAt`); `outstanding` is what was drawn and not given back, the most a refund
+ * may still return to this lot. A lot is `open` until its expiry or a void is recorded;
+ * an open lot with nothing remaining is exhausted, and stays because a running
+ * project's refund may still come back to it.
+ */
+export type Lot = Readonly<{
+  grantId: string;
+  category: LotCategory;
+  priority: number;
+  /** ISO 8601 as Date.toISOString writes it (so two of them compare as strings); absent: never expires. */
+  expiresAt?: string;
+  source: GrantSource;
+  reference?: string;
+  granted: number;
+  remaining: number;
+  outstanding: number;
+  status: 'open' | 'expired' | 'voided';
+}>;
+
+export function isExpiredAt(lot: Lot, nowMs: number): boolean {
+  return lot.expiresAt !== undefined && nowMs >= Date.parse(lot.expiresAt);
+}
+
+/** Can be drawn from at `nowMs`; without a time (folding events written before lots), nothing is expired. */
+export function isSpendable(lot: Lot, nowMs: number | undefined): boolean {
+  return lot.status === 'open' && lot.remaining > 0 && (nowMs === undefined || !isExpiredAt(lot, nowMs));
+}
+
+/** Holds credits (spent or not) and was not closed: what the bound on active lots counts. */
+export function isActive(lot: Lot): boolean {
+  return lot.status === 'open' && lot.remaining > 0;
+}
+
+/** What can be spent now: the remaining credits of the lots not expired at `nowMs`. */
+export function spendableAt(lots: readonly Lot[], nowMs: number): number {
+  let sum = 0;
+  for (const lot of lots) if (isSpendable(lot, nowMs)) sum += lot.remaining;
+  return sum;
+}
+
+/**
+ * The spending order (API.md): lowest priority; then the earliest expiry, lots that never
+ * expire last; then promotional before paid; then the oldest grant (`lots` is in grant order).
+ */
+export function inSpendingOrder(lots: readonly Lot[], keep: (lot: Lot) => boolean): Lot[] {
+  const kept: { lot: Lot; index: number }[] = [];
+  lots.forEach((lot, index) => {
+    if (keep(lot)) kept.push({ lot, index });
+  });
+  kept.sort((a, b) => compareForSpending(a.lot, b.lot) || a.index - b.index);
+  return kept.map((entry) => entry.lot);
+}
+
+function compareForSpending(a: Lot, b: Lot): number {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  if (a.expiresAt !== b.expiresAt) {
+    if (a.expiresAt === undefined) return 1;
+    if (b.expiresAt === undefined) return -1;
+    return a.expiresAt < b.expiresAt ? -1 : 1;
+  }
+  if (a.category !== b.category) return a.category === 'promotional' ? -1 : 1;
+  return 0;
+}
+
+/** What a debit of `amount` draws, lot by lot, in the spending order; the caller checked there is enough. */
+export function drawInOrder(lots: readonly Lot[], amount: number, nowMs: number | undefined): LotShare[] {
+  const shares: LotShare[] = [];
+  let left = amount;
+  for (const lot of inSpendingOrder(lots, (l) => isSpendable(l, nowMs))) {
+    if (left === 0) break;
+    const take = Math.min(lot.remaining, left);
+    shares.push({ grantId: lot.grantId, amount: take });
+    left -= take;
+  }
+  assert.strictEqual(left, 0, `the lots hold ${amount - left} spendable credits, a debit needs ${amount}`);
+  return shares;
+}
+
+/**
+ * Where a refund of `amount` goes back when its debit said which lots it drew: the last
+ * drawn first, after what earlier refunds of the same debit already took back from the end.
+ */
+export function returnLastDrawnFirst(draws: readonly LotShare[], alreadyReturned: number, amount: number): LotShare[] {
+  const shares: LotShare[] = [];
+  let skip = alreadyReturned;
+  let left = amount;
+  for (let i = draws.length - 1; i >= 0 && left > 0; i--) {
+    const draw = draws[i]!;
+    const skipped = Math.min(skip, draw.amount);
+    skip -= skipped;
+    const take = Math.min(draw.amount - skipped, left);
+    if (take > 0) shares.push({ grantId: draw.grantId, amount: take });
+    left -= take;
+  }
+  assert.strictEqual(left, 0, `a refund of ${amount} exceeds what its debit drew`);
+  return shares;
+}
+
+/**
+ * Where a refund goes back when nothing says which lots its debit drew (a debit written
+ * before lots): by the spending order, to each lot up to what was drawn from it and not
+ * yet returned, whatever its state (an expired or voided lot closes it again).
+ */
+export function returnInOrder(lots: readonly Lot[], amount: number): LotShare[] {
+  const shares: LotShare[] = [];
+  let left = amount;
+  for (const lot of inSpendingOrder(lots, (l) => l.outstanding > 0)) {
+    if (left === 0) break;
+    const take = Math.min(lot.outstanding, left);
+    shares.push({ grantId: lot.grantId, amount: take });
+    left -= take;
+  }
+  assert.strictEqual(left, 0, `a refund of ${amount} exceeds what the lots lent out`);
+  return shares;
+}
+
+/** The lot named `grantId`, changed by `change`; a lot that is not there is a corrupt stream or a bug. */
+export function withLot(lots: readonly Lot[], grantId: string, change: (lot: Lot) => Lot): Lot[] {
+  const index = lots.findIndex((lot) => lot.grantId === grantId);
+  assert(index >= 0, `no lot ${grantId}`);
+  const changed = change(lots[index]!);
+  assert(Number.isSafeInteger(changed.remaining) && changed.remaining >= 0, `lot ${grantId} fell below zero`);
+  assert(
+    Number.isSafeInteger(changed.outstanding) && changed.outstanding >= 0,
+    `lot ${grantId} was refunded more than was drawn from it`,
+  );
+  const next = lots.slice();
+  next[index] = changed;
+  return next;
+}
+
+export function findLot(lots: readonly Lot[], grantId: string): Lot | undefined {
+  return lots.find((lot) => lot.grantId === grantId);
+}
