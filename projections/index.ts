@@ -10,6 +10,7 @@ export * from './lots/lots.table.js';
 export { accountBalancesProjection } from './account-balances/account-balances.projection.js';
 export { projectsProjection } from './projects/projects.projection.js';
 export { ledgerEntriesProjection } from './ledger-entries/ledger-entries.projection.js';
+export { lotsProjection } from './lots/lots.projection.js';
 export { Projector, type ProjectorOptions, type ProjectorLag } from './engine/projector.js';
 export {
   ProjectionRunner,

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { accountBalancesTable } from './account-balances/account-balances.table.js';
 import { checkpointsTable } from './checkpoints/checkpoints.table.js';
 import { ledgerEntriesTable } from './ledger-entries/ledger-entries.table.js';
+import { lotsTable } from './lots/lots.table.js';
 import { projectsTable } from './projects/projects.table.js';
 import type { Queryable } from './rows.js';
 
@@ -39,6 +40,22 @@ const READS: [name: string, read: (db: Queryable) => Promise<unknown>][] = [
     'ledgerEntriesTable.pageByAccount (oldest first, after a cursor)',
     (db) => ledgerEntriesTable.pageByAccount(db, 'acc-1', 'asc', { limit: 50, after: 42n }),
   ],
+  ['ledgerEntriesTable.balancesAt', (db) => ledgerEntriesTable.balancesAt(db, 'acc-1', AT)],
+  [
+    'ledgerEntriesTable.between',
+    (db) => ledgerEntriesTable.between(db, 'acc-1', AT, new Date(Date.UTC(2030, 1, 1)), 10_000),
+  ],
+  [
+    'lotsTable.page (active, first page)',
+    (db) => lotsTable.page(db, 'acc-1', 'active', { limit: 50, after: undefined }),
+  ],
+  [
+    'lotsTable.page (expired, after a cursor)',
+    (db) => lotsTable.page(db, 'acc-1', 'expired', { limit: 50, after: 42n }),
+  ],
+  ['lotsTable.ofAccounts', (db) => lotsTable.ofAccounts(db, ['acc-1', 'acc-2'])],
+  ['lotsTable.summary', (db) => lotsTable.summary(db, 'acc-1')],
+  ['lotsTable.dueForExpiry', (db) => lotsTable.dueForExpiry(db, AT, 100)],
   ['checkpointsTable.positions', (db) => checkpointsTable.positions(db, ['account_balances', 'projects'])],
   ['checkpointsTable.lowest', (db) => checkpointsTable.lowest(db, ['account_balances', 'projects'])],
 ];

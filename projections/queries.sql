@@ -46,7 +46,7 @@ FROM projections.projects WHERE project_id > $1 ORDER BY project_id LIMIT $2;
 
 -- accountBalancesTable.byId
 -- $1 = "acc-1"
-SELECT account_id, balance, total_granted, total_debited, total_refunded, updated_at, position FROM projections.account_balances WHERE account_id = $1;
+SELECT account_id, balance, total_granted, total_debited, total_refunded, total_expired, total_voided, updated_at, position FROM projections.account_balances WHERE account_id = $1;
 
 -- accountBalancesTable.exists
 -- $1 = "acc-1"
@@ -54,19 +54,58 @@ SELECT 1 FROM projections.account_balances WHERE account_id = $1;
 
 -- accountBalancesTable.moneyAfter
 -- $1 = "", $2 = 5000
-SELECT account_id, balance, total_granted, total_debited, total_refunded FROM projections.account_balances WHERE account_id > $1 ORDER BY account_id LIMIT $2;
+SELECT account_id, balance, total_granted, total_debited, total_refunded, total_expired, total_voided FROM projections.account_balances WHERE account_id > $1 ORDER BY account_id LIMIT $2;
 
 -- ledgerEntriesTable.pageByAccount (newest first)
 -- $1 = "acc-1", $2 = 51
-SELECT position, type, amount, balance_after, project_id, reason, source, reference, at
+SELECT position, type, amount, balance_after, paid_after, promotional_after, project_id, reason, source, reference, grant_id, lots, at
 FROM projections.ledger_entries WHERE account_id = $1
 ORDER BY position DESC LIMIT $2;
 
 -- ledgerEntriesTable.pageByAccount (oldest first, after a cursor)
 -- $1 = "acc-1", $2 = "42", $3 = 51
-SELECT position, type, amount, balance_after, project_id, reason, source, reference, at
+SELECT position, type, amount, balance_after, paid_after, promotional_after, project_id, reason, source, reference, grant_id, lots, at
 FROM projections.ledger_entries WHERE account_id = $1 AND position > $2
 ORDER BY position ASC LIMIT $3;
+
+-- ledgerEntriesTable.balancesAt
+-- $1 = "acc-1", $2 = "2030-01-01T00:00:00.000Z"
+SELECT balance_after, paid_after, promotional_after, position FROM projections.ledger_entries
+WHERE account_id = $1 AND at <= $2 ORDER BY at DESC, position DESC LIMIT 1;
+
+-- ledgerEntriesTable.between
+-- $1 = "acc-1", $2 = "2030-01-01T00:00:00.000Z", $3 = "2030-02-01T00:00:00.000Z", $4 = 10000
+SELECT position, type, amount, balance_after, paid_after, promotional_after, project_id, reason, source, reference, grant_id, lots, at FROM projections.ledger_entries
+WHERE account_id = $1 AND at >= $2 AND at <= $3 ORDER BY at, position LIMIT $4;
+
+-- lotsTable.page (active, first page)
+-- $1 = "acc-1", $2 = "active", $3 = 51
+SELECT grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE account_id = $1 AND status = $2
+ORDER BY priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position LIMIT $3;
+
+-- lotsTable.page (expired, after a cursor)
+-- $1 = "acc-1", $2 = "expired", $3 = "42", $4 = 51
+SELECT grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE account_id = $1 AND status = $2 AND (priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position) > (SELECT priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position FROM projections.lots WHERE granted_position = $3)
+ORDER BY priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position LIMIT $4;
+
+-- lotsTable.ofAccounts
+-- $1 = ["acc-1","acc-2"]
+SELECT account_id, grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE account_id = ANY($1) ORDER BY account_id, granted_position;
+
+-- lotsTable.summary
+-- $1 = "acc-1"
+SELECT coalesce(sum(remaining) FILTER (WHERE category = 'paid'), 0) AS paid,
+coalesce(sum(remaining) FILTER (WHERE category = 'promotional'), 0) AS promotional,
+min(expires_at) AS next_at,
+sum(remaining) FILTER (WHERE expires_at = (SELECT min(expires_at) FROM projections.lots
+WHERE account_id = $1 AND status = 'active' AND expires_at IS NOT NULL)) AS next_amount
+FROM projections.lots WHERE account_id = $1 AND status = 'active';
+
+-- lotsTable.dueForExpiry
+-- $1 = "2030-01-01T00:00:00.000Z", $2 = 100
+SELECT account_id, grant_id, expires_at FROM projections.lots
+WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1 AND remaining > 0
+ORDER BY expires_at, account_id, grant_id LIMIT $2;
 
 -- checkpointsTable.positions
 -- $1 = ["account_balances","projects"]

@@ -198,12 +198,21 @@ describe('queries over the read models', () => {
       };
     });
 
-    const entries = () => [
-      { type: 'Refunded', amount: 30, balanceAfter: 380, projectId: 'led-p', reason: 'project_failed' },
-      { type: 'Debited', amount: 30, balanceAfter: 350, projectId: 'led-p', reason: 'project_started' },
-      { type: 'Debited', amount: 120, balanceAfter: 380, reason: 'storage fee' },
-      { type: 'CreditsGranted', amount: 500, balanceAfter: 500, source: 'purchase', reference: 'order-1' },
-    ];
+    // A purchase is a paid lot: every balance after it is paid.
+    const entries = () =>
+      [
+        { type: 'Refunded', amount: 30, balanceAfter: 380, projectId: 'led-p', reason: 'project_failed' },
+        { type: 'Debited', amount: 30, balanceAfter: 350, projectId: 'led-p', reason: 'project_started' },
+        { type: 'Debited', amount: 120, balanceAfter: 380, reason: 'storage fee' },
+        {
+          type: 'CreditsGranted',
+          amount: 500,
+          balanceAfter: 500,
+          source: 'purchase',
+          reference: 'order-1',
+          grantId: expect.any(String),
+        },
+      ].map((entry) => ({ ...entry, paidAfter: entry.balanceAfter, promotionalAfter: 0 }));
 
     it('lists every money movement with the balance after it, newest first', async () => {
       const page = await read(`/v1/accounts/led/ledger?minPosition=${positions.fail}`);

@@ -2,7 +2,12 @@ import { accountIdOf, applyMoney, NO_MONEY, type AccountMoney } from '@ledger/do
 import type { StoredEvent } from '@ledger/event-store';
 import { asLedgerEvent, isAccountEvent } from '../ledger-event.js';
 import { amountOf, valuesList, type Projection, type RowChange } from '../projection.js';
-import { ACCOUNT_BALANCE_COLUMNS, ACCOUNT_BALANCES_TABLE } from './account-balances.table.js';
+import {
+  ACCOUNT_BALANCE_COLUMNS,
+  ACCOUNT_BALANCES_TABLE,
+  MONEY_COLUMNS,
+  MONEY_FIELDS,
+} from './account-balances.table.js';
 
 interface Delta {
   /** Only an account whose first money event is a grant may be created (as in the domain). */
@@ -59,24 +64,21 @@ export const accountBalancesProjection: Projection = {
               // New accounts start at zero (a CHECK is tested on a proposed row even when it
               // conflicts, so the sums can't ride on the insert).
               text: `INSERT INTO ${table} (${ACCOUNT_BALANCE_COLUMNS.join(', ')})
-               SELECT v.account_id, 0, 0, 0, 0, v.first_at::timestamptz, v.first_at::timestamptz, v.position::bigint
+               SELECT v.account_id, ${MONEY_COLUMNS.map(() => '0').join(', ')}, v.first_at::timestamptz, v.first_at::timestamptz, v.position::bigint
                FROM (VALUES ${valuesList(opening.length, 3)}) AS v(account_id, first_at, position)
                ON CONFLICT (account_id) DO NOTHING`,
               values: opening.flatMap(([accountId, d]) => [accountId, d.firstAt, d.position.toString()]),
             },
           ]),
       {
-        text: `UPDATE ${table} AS t SET balance = t.balance + v.balance::bigint, total_granted = t.total_granted + v.granted::bigint,
-                 total_debited = t.total_debited + v.debited::bigint, total_refunded = t.total_refunded + v.refunded::bigint,
+        text: `UPDATE ${table} AS t SET ${MONEY_COLUMNS.map((c) => `${c} = t.${c} + v.${c}::bigint`).join(', ')},
                  updated_at = v.last_at::timestamptz, position = v.position::bigint
-               FROM (VALUES ${valuesList(rows.length, 7)}) AS v(account_id, balance, granted, debited, refunded, last_at, position)
+               FROM (VALUES ${valuesList(rows.length, MONEY_COLUMNS.length + 3)})
+                 AS v(account_id, ${MONEY_COLUMNS.join(', ')}, last_at, position)
                WHERE t.account_id = v.account_id`,
         values: rows.flatMap(([accountId, d]) => [
           accountId,
-          String(d.money.balance),
-          String(d.money.totalGranted),
-          String(d.money.totalDebited),
-          String(d.money.totalRefunded),
+          ...MONEY_FIELDS.map((field) => String(d.money[field])),
           d.lastAt,
           d.position.toString(),
         ]),

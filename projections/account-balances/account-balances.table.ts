@@ -11,7 +11,23 @@ export const ACCOUNT_BALANCES_TABLE = 'account_balances';
 const TABLE = `${LIVE_SCHEMA}.${ACCOUNT_BALANCES_TABLE}`;
 
 // The account's money (AccountMoney), as bigint columns.
-const MONEY_COLUMNS = ['balance', 'total_granted', 'total_debited', 'total_refunded'] as const;
+export const MONEY_COLUMNS = [
+  'balance',
+  'total_granted',
+  'total_debited',
+  'total_refunded',
+  'total_expired',
+  'total_voided',
+] as const;
+/** AccountMoney's fields, in MONEY_COLUMNS' order. */
+export const MONEY_FIELDS = [
+  'balance',
+  'totalGranted',
+  'totalDebited',
+  'totalRefunded',
+  'totalExpired',
+  'totalVoided',
+] as const satisfies readonly (keyof AccountMoney)[];
 type MoneyRecord = Record<(typeof MONEY_COLUMNS)[number], string>;
 
 /** The columns in the table's order: the projection inserts them. */
@@ -38,6 +54,8 @@ function moneyOf(record: MoneyRecord): AccountMoney {
     totalGranted: integerOf(record.total_granted),
     totalDebited: integerOf(record.total_debited),
     totalRefunded: integerOf(record.total_refunded),
+    totalExpired: integerOf(record.total_expired),
+    totalVoided: integerOf(record.total_voided),
   };
 }
 

@@ -1,31 +1,95 @@
-import { accountIdOf, applyMoney, NO_MONEY } from '@ledger/domain';
+import { accountIdOf, applyMoney, NO_MONEY, type LotShare } from '@ledger/domain';
 import type { StoredEvent } from '@ledger/event-store';
 import { asLedgerEvent, isAccountEvent } from '../ledger-event.js';
+import { lotOfGrant } from '../lots/lots.projection.js';
 import { amountOf, valuesList, type Projection, type RowChange, type SqlValue } from '../projection.js';
 import { LEDGER_ENTRIES_TABLE, LEDGER_ENTRY_COLUMNS } from './ledger-entries.table.js';
 
 /** What an entry tells of its movement besides the amount; each kind of movement has some of them. */
 type EntryFields = Readonly<{ projectId?: string; reason?: string; source?: string; reference?: string }>;
 
-const COLUMNS = LEDGER_ENTRY_COLUMNS.length;
+/** How an entry moves the paid part of the balance: what the batch knows, and the shares of lots granted before it. */
+interface PaidMove {
+  /** The signed paid amount of the shares whose lot's category is known here. */
+  known: bigint;
+  /** Shares of lots granted in earlier batches: their category is read from their grant's entry. */
+  unresolved: LotShare[];
+}
+
+const VALUES = [
+  'position',
+  'account_id',
+  'type',
+  'amount',
+  'delta',
+  'project_id',
+  'reason',
+  'source',
+  'reference',
+  'event_id',
+  'at',
+  'grant_id',
+  'category',
+  'lots',
+  'paid_known',
+  'sign',
+  'unresolved',
+] as const;
 
 /**
- * One row per money movement, with the balance after it: why a balance is
- * what it is, for finance. Keeps its own running balance (the account's
- * latest entry before the batch plus a running sum within it), so it depends
- * on no other read model. A batch is one multi-row INSERT.
+ * One row per money movement, with the balance, paid and promotional, after it: why a
+ * balance is what it is, for finance, and a balance at any instant in one read. Keeps its
+ * own running balances (the account's latest entry before the batch plus a running sum
+ * within it), and its own lots' categories (on the grants' entries), so it depends on no
+ * other read model. A batch is one multi-row INSERT.
  */
 export const ledgerEntriesProjection: Projection = {
   name: 'ledger_entries',
   tables: [LEDGER_ENTRIES_TABLE],
   map(events: readonly StoredEvent[], schema: string): RowChange[] {
     const entries: SqlValue[][] = [];
+    // The category of each lot granted in this batch, by account and grant.
+    const categories = new Map<string, string>();
+    const paidMove = (accountId: string, shares: readonly LotShare[], sign: 1n | -1n): PaidMove => {
+      const move: PaidMove = { known: 0n, unresolved: [] };
+      for (const share of shares) {
+        const category = categories.get(JSON.stringify([accountId, share.grantId]));
+        if (category === undefined) move.unresolved.push({ grantId: share.grantId, amount: share.amount });
+        else if (category === 'paid') move.known += sign * BigInt(share.amount);
+      }
+      return move;
+    };
     for (const stored of events) {
       const event = asLedgerEvent(stored);
       const accountId = accountIdOf(stored.streamName);
       if (!accountId || !event || !isAccountEvent(event)) continue;
       const amount = amountOf(event);
-      const { projectId, reason, source, reference }: EntryFields = event.data;
+      const { projectId, reason, source, reference }: EntryFields = event.data as EntryFields;
+      let grantId: string | null = null;
+      let category: string | null = null;
+      let lots: readonly LotShare[] | null = null;
+      let move: PaidMove;
+      const sign = event.type === 'CreditsGranted' || event.type === 'Refunded' ? 1n : -1n;
+      switch (event.type) {
+        case 'CreditsGranted': {
+          const lot = lotOfGrant(event);
+          ({ grantId, category } = lot);
+          categories.set(JSON.stringify([accountId, lot.grantId]), lot.category);
+          move = { known: lot.category === 'paid' ? BigInt(amount) : 0n, unresolved: [] };
+          break;
+        }
+        case 'Debited':
+        case 'Refunded':
+          lots = event.data.lots ?? null;
+          // Before lots, every lot was paid (DESIGN.md): so was every movement.
+          move = lots ? paidMove(accountId, lots, sign) : { known: sign * BigInt(amount), unresolved: [] };
+          break;
+        case 'CreditsExpired':
+        case 'GrantVoided':
+          grantId = event.data.grantId;
+          move = paidMove(accountId, [event.data], sign);
+          break;
+      }
       entries.push([
         event.position.toString(),
         accountId,
@@ -39,21 +103,39 @@ export const ledgerEntriesProjection: Projection = {
         reference ?? null,
         event.id,
         event.createdAt,
+        grantId,
+        category,
+        lots === null ? null : JSON.stringify(lots),
+        move.known.toString(),
+        sign.toString(),
+        move.unresolved.length === 0 ? null : JSON.stringify(move.unresolved),
       ]);
     }
     if (entries.length === 0) return [];
     const table = `${schema}.${LEDGER_ENTRIES_TABLE}`;
     return [
       {
-        // The subquery reads the table as it was before this statement: the account's last
-        // balance before the batch, to which the window adds the batch's movements in order.
+        // The lateral join reads the table as it was before this statement: the account's last
+        // balances before the batch, to which the window adds the batch's movements in order.
         text: `INSERT INTO ${table} (${LEDGER_ENTRY_COLUMNS.join(', ')})
                SELECT v.position::bigint, v.account_id, v.type, v.amount::bigint,
-                 coalesce((SELECT p.balance_after FROM ${table} p WHERE p.account_id = v.account_id ORDER BY p.position DESC LIMIT 1), 0)
-                   + sum(v.delta::bigint) OVER (PARTITION BY v.account_id ORDER BY v.position::bigint),
-                 v.project_id, v.reason, v.source, v.reference, v.event_id::uuid, v.at::timestamptz
-               FROM (VALUES ${valuesList(entries.length, COLUMNS)})
-                 AS v(position, account_id, type, amount, delta, project_id, reason, source, reference, event_id, at)`,
+                 coalesce(p.balance_after, 0) + sum(v.delta::bigint) OVER w,
+                 v.project_id, v.reason, v.source, v.reference, v.event_id::uuid, v.at::timestamptz,
+                 v.grant_id, v.category, v.lots::jsonb,
+                 coalesce(p.paid_after, 0) + sum(v.paid_delta) OVER w,
+                 coalesce(p.promotional_after, 0) + sum(v.delta::bigint - v.paid_delta) OVER w
+               FROM (
+                 SELECT v.*, v.paid_known::bigint + v.sign::bigint * coalesce((
+                   SELECT sum(s.amount) FROM jsonb_to_recordset(v.unresolved::jsonb) AS s("grantId" text, amount bigint)
+                   JOIN ${table} g ON g.account_id = v.account_id AND g.grant_id = s."grantId" AND g.type = 'CreditsGranted'
+                   WHERE g.category = 'paid'), 0) AS paid_delta
+                 FROM (VALUES ${valuesList(entries.length, VALUES.length)}) AS v(${VALUES.join(', ')})
+               ) v
+               LEFT JOIN LATERAL (
+                 SELECT balance_after, paid_after, promotional_after FROM ${table} p
+                 WHERE p.account_id = v.account_id ORDER BY p.position DESC LIMIT 1
+               ) p ON true
+               WINDOW w AS (PARTITION BY v.account_id ORDER BY v.position::bigint)`,
         values: entries.flat(),
         expectRows: entries.length,
       },

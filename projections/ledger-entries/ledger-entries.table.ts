@@ -22,6 +22,11 @@ export const LEDGER_ENTRY_COLUMNS: readonly (keyof LedgerEntryRecord)[] = [
   'reference',
   'event_id',
   'at',
+  'grant_id',
+  'category',
+  'lots',
+  'paid_after',
+  'promotional_after',
 ];
 
 /** A row as pg returns it: bigint as text, timestamptz as Date. */
@@ -37,9 +42,18 @@ export interface LedgerEntryRecord {
   reference: string | null;
   event_id: string;
   at: Date;
+  /** The lot a grant made, or the lot an expiry or a void took from. */
+  grant_id: string | null;
+  /** A grant's lot's category (the entries that draw from the lot read it here). */
+  category: string | null;
+  /** What a debit drew from each lot or a refund returned (absent on entries from before lots). */
+  lots: { grantId: string; amount: number }[] | null;
+  paid_after: string;
+  promotional_after: string;
 }
 
-type ListedRecord = Omit<LedgerEntryRecord, 'account_id' | 'event_id'>;
+type ListedRecord = Omit<LedgerEntryRecord, 'account_id' | 'event_id' | 'category'>;
+const LISTED = `position, type, amount, balance_after, paid_after, promotional_after, project_id, reason, source, reference, grant_id, lots, at`;
 
 /** One money movement of an account and the balance right after it. Optional fields are left out when unset. */
 function ledgerEntryOf(record: ListedRecord) {
@@ -48,10 +62,14 @@ function ledgerEntryOf(record: ListedRecord) {
     type: record.type,
     amount: integerOf(record.amount),
     balanceAfter: integerOf(record.balance_after),
+    paidAfter: integerOf(record.paid_after),
+    promotionalAfter: integerOf(record.promotional_after),
     ...(record.project_id === null ? {} : { projectId: record.project_id }),
     ...(record.reason === null ? {} : { reason: record.reason }),
     ...(record.source === null ? {} : { source: record.source }),
     ...(record.reference === null ? {} : { reference: record.reference }),
+    ...(record.grant_id === null ? {} : { grantId: record.grant_id }),
+    ...(record.lots === null ? {} : { lots: record.lots }),
     at: isoOf(record.at),
   };
 }
@@ -80,11 +98,51 @@ export const ledgerEntriesTable = {
       where.push(`position ${order === 'desc' ? '<' : '>'} ${params.add(page.after.toString())}`);
     }
     const { rows } = await db.query<ListedRecord>(
-      `SELECT position, type, amount, balance_after, project_id, reason, source, reference, at
+      `SELECT ${LISTED}
        FROM ${TABLE} WHERE ${where.join(' AND ')}
        ORDER BY position ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${params.add(page.limit + 1)}`,
       params.values,
     );
     return rows.map((record) => ({ key: BigInt(record.position), row: ledgerEntryOf(record) }));
   },
+
+  /**
+   * The account's balances as of its last entry at or before `at` (the latest `at`, then
+   * the latest position; ledger_entries_account_at_idx), or undefined before its first.
+   */
+  async balancesAt(db: Queryable, accountId: string, at: Date): Promise<BalancesAt | undefined> {
+    const { rows } = await db.query<BalancesRecord>(
+      `SELECT balance_after, paid_after, promotional_after, position FROM ${TABLE}
+       WHERE account_id = $1 AND at <= $2 ORDER BY at DESC, position DESC LIMIT 1`,
+      [accountId, at],
+    );
+    return rows[0] && balancesOf(rows[0]);
+  },
+
+  /**
+   * The account's entries with `from` <= at <= `to`, oldest first (by `at`, then position),
+   * at most `limit`: a statement's lines.
+   */
+  async between(db: Queryable, accountId: string, from: Date, to: Date, limit: number): Promise<LedgerEntryRow[]> {
+    const { rows } = await db.query<ListedRecord>(
+      `SELECT ${LISTED} FROM ${TABLE}
+       WHERE account_id = $1 AND at >= $2 AND at <= $3 ORDER BY at, position LIMIT $4`,
+      [accountId, from, to, limit],
+    );
+    return rows.map(ledgerEntryOf);
+  },
 };
+
+type BalancesRecord = Pick<LedgerEntryRecord, 'balance_after' | 'paid_after' | 'promotional_after' | 'position'>;
+
+function balancesOf(record: BalancesRecord) {
+  return {
+    balance: integerOf(record.balance_after),
+    paid: integerOf(record.paid_after),
+    promotional: integerOf(record.promotional_after),
+    position: integerOf(record.position),
+  };
+}
+
+/** The balances right after one entry, and its position. */
+export type BalancesAt = ReturnType<typeof balancesOf>;

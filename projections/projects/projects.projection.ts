@@ -1,6 +1,6 @@
 import { accountIdOf, projectIdOf, type ProjectAssets, type ProjectEvent } from '@ledger/domain';
 import type { StoredEvent } from '@ledger/event-store';
-import { asLedgerEvent, type AsLedgerEvent } from '../ledger-event.js';
+import { asLedgerEvent, isAccountEvent, type AsLedgerEvent } from '../ledger-event.js';
 import { amountOf, type Projection, type RowChange, type SqlValue } from '../projection.js';
 import { PROJECTS_TABLE, type ProjectColumn } from './projects.table.js';
 import { insertFresh, started, type FreshProject } from './started-in-batch.js';
@@ -23,8 +23,10 @@ export const projectsProjection: Projection = {
     const changes: RowChange[] = [];
     for (const stored of events) {
       const event = asLedgerEvent(stored);
-      if (event === undefined || event.type === 'CreditsGranted' || event.type === 'Debited') continue;
-      if (event.type === 'Refunded') {
+      if (event === undefined) continue;
+      if (isAccountEvent(event)) {
+        // Of the account's events, only a refund moves a project's money.
+        if (event.type !== 'Refunded') continue;
         // A refund lands on the account stream, naming its project.
         const projectId = event.data.projectId;
         if (!projectId || !accountIdOf(event.streamName)) continue;

@@ -128,7 +128,12 @@ async function compareWithFold(pool: pg.Pool, store: PostgresEventStore) {
     after = page[page.length - 1]!.position;
   }
   const expected = foldExpected(events);
-  const entries = (await pool.query('SELECT position, account_id, balance_after FROM projections.ledger_entries')).rows;
+  const entries = (
+    await pool.query(
+      'SELECT position, account_id, balance_after, paid_after, promotional_after FROM projections.ledger_entries',
+    )
+  ).rows;
+  const lots = (await pool.query('SELECT account_id, grant_id, remaining, status FROM projections.lots')).rows;
   const balances = (await pool.query('SELECT * FROM projections.account_balances')).rows;
   const projects = (
     await pool.query('SELECT project_id, status, refunded, credits_used, attempt FROM projections.projects')
@@ -143,7 +148,22 @@ async function compareWithFold(pool: pg.Pool, store: PostgresEventStore) {
     seen.add(key);
     const want = expected.entries.get(key);
     if (!want) duplicated++;
-    else if (want.accountId !== row.account_id || want.balanceAfter !== Number(row.balance_after)) wrong++;
+    else if (
+      want.accountId !== row.account_id ||
+      want.balanceAfter !== Number(row.balance_after) ||
+      want.paidAfter !== Number(row.paid_after) ||
+      want.promotionalAfter !== Number(row.promotional_after)
+    ) {
+      wrong++;
+    }
+  }
+  const lotRows = new Map(lots.map((r) => [`${r.account_id}/${r.grant_id}`, r]));
+  if (lotRows.size !== lots.length) duplicated += lots.length - lotRows.size;
+  duplicated += [...lotRows.keys()].filter((key) => !expected.lots.has(key)).length;
+  for (const [key, want] of expected.lots) {
+    const row = lotRows.get(key);
+    if (!row) missing++;
+    else if (Number(row.remaining) !== want.remaining || row.status !== want.status) wrong++;
   }
   missing += [...expected.entries.keys()].filter((key) => !seen.has(key)).length;
   const balanceRows = new Map(balances.map((r) => [r.account_id as string, r]));
@@ -154,7 +174,9 @@ async function compareWithFold(pool: pg.Pool, store: PostgresEventStore) {
       Number(row.balance) !== want.balance ||
       Number(row.total_granted) !== want.granted ||
       Number(row.total_debited) !== want.debited ||
-      Number(row.total_refunded) !== want.refunded
+      Number(row.total_refunded) !== want.refunded ||
+      Number(row.total_expired) !== want.expired ||
+      Number(row.total_voided) !== want.voided
     ) {
       wrong++;
     }

@@ -110,9 +110,10 @@ export class InvariantChecker {
       return;
     }
     account.money = applyMoney(account.money, event);
-    if (event.type !== 'CreditsGranted' && event.data.projectId !== undefined) {
-      if (event.type === 'Debited') this.debitProject(event.data.projectId, accountId, amount, position);
-      else this.refundProject(event.data.projectId, accountId, amount, event.data.reason, position);
+    if (event.type === 'Debited' && event.data.projectId !== undefined) {
+      this.debitProject(event.data.projectId, accountId, amount, position);
+    } else if (event.type === 'Refunded' && event.data.projectId !== undefined) {
+      this.refundProject(event.data.projectId, accountId, amount, event.data.reason, position);
     }
     if (account.money.balance < 0 && !account.belowZeroReported) {
       account.belowZeroReported = true;

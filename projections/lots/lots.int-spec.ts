@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { PostgresEventStore } from '@ledger/event-store';
+import type { Projector } from '../engine/projector.js';
+import { accountBalancesTable } from '../account-balances/account-balances.table.js';
+import { ledgerEntriesTable } from '../ledger-entries/ledger-entries.table.js';
+import { startProjectedDatabase, type ProjectedDatabase } from '../testing/projected-database.js';
+import { lotsTable } from './lots.table.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+describe('lots and the lot columns: given events, expected rows', () => {
+  let db: ProjectedDatabase;
+  let store: PostgresEventStore;
+  let pool: pg.Pool;
+  let projector: Projector;
+
+  beforeAll(async () => {
+    db = await startProjectedDatabase('lots', quiet);
+    ({ store, pool, projector } = db);
+  });
+  afterAll(() => db.close());
+
+  const e = (type: string, data: Record<string, unknown>, id: string = randomUUID()) => ({ id, type, data });
+  async function given(stream: string, ...events: ReturnType<typeof e>[]): Promise<bigint> {
+    const result = await store.append([{ streamName: stream, expectedRevision: 'any', events }]);
+    await projector.caughtUp(result.position);
+    return result.position;
+  }
+  const lots = async (accountId: string) =>
+    (
+      await pool.query(
+        `SELECT grant_id, category, priority, granted, remaining, status FROM projections.lots
+         WHERE account_id = $1 ORDER BY granted_position`,
+        [accountId],
+      )
+    ).rows;
+  const entries = async (accountId: string) =>
+    (
+      await pool.query(
+        `SELECT type, amount, balance_after, paid_after, promotional_after, grant_id, lots FROM projections.ledger_entries
+         WHERE account_id = $1 ORDER BY position`,
+        [accountId],
+      )
+    ).rows;
+
+  it('draws, returns, expires and voids lots as the events name them', async () => {
+    const acc = `acc-${randomUUID()}`;
+    const stream = `account-${acc}`;
+    const promo = { source: 'promo', category: 'promotional', priority: 50, expiresAt: '2031-01-01T00:00:00.000Z' };
+    await given(stream, e('CreditsGranted', { amount: 30, grantId: 'promo-1', ...promo }));
+    // A batch of its own: the paid lot's category is read from the table by the debit below.
+    await given(
+      stream,
+      e('CreditsGranted', { amount: 100, source: 'purchase', grantId: 'paid-1', category: 'paid', priority: 50 }),
+    );
+    const lotsDrawn = [
+      { grantId: 'promo-1', amount: 30 },
+      { grantId: 'paid-1', amount: 10 },
+    ];
+    await given(stream, e('Debited', { amount: 40, reason: 'fee', lots: lotsDrawn }));
+    expect(await lots(acc)).toEqual([
+      {
+        grant_id: 'promo-1',
+        category: 'promotional',
+        priority: 50,
+        granted: '30',
+        remaining: '0',
+        status: 'exhausted',
+      },
+      { grant_id: 'paid-1', category: 'paid', priority: 50, granted: '100', remaining: '90', status: 'active' },
+    ]);
+    // The promo lot expired meanwhile: what comes back to it is expired again in the same append.
+    await given(
+      stream,
+      e('Refunded', {
+        amount: 15,
+        reason: 'goodwill',
+        lots: [
+          { grantId: 'paid-1', amount: 10 },
+          { grantId: 'promo-1', amount: 5 },
+        ],
+      }),
+      e('CreditsExpired', { grantId: 'promo-1', amount: 5 }),
+    );
+    await given(stream, e('GrantVoided', { grantId: 'paid-1', amount: 100, reason: 'chargeback' }));
+    expect(await lots(acc)).toEqual([
+      { grant_id: 'promo-1', category: 'promotional', priority: 50, granted: '30', remaining: '0', status: 'expired' },
+      { grant_id: 'paid-1', category: 'paid', priority: 50, granted: '100', remaining: '0', status: 'voided' },
+    ]);
+    expect(await entries(acc)).toEqual([
+      {
+        type: 'CreditsGranted',
+        amount: '30',
+        balance_after: '30',
+        paid_after: '0',
+        promotional_after: '30',
+        grant_id: 'promo-1',
+        lots: null,
+      },
+      {
+        type: 'CreditsGranted',
+        amount: '100',
+        balance_after: '130',
+        paid_after: '100',
+        promotional_after: '30',
+        grant_id: 'paid-1',
+        lots: null,
+      },
+      {
+        type: 'Debited',
+        amount: '40',
+        balance_after: '90',
+        paid_after: '90',
+        promotional_after: '0',
+        grant_id: null,
+        lots: lotsDrawn,
+      },
+      {
+        type: 'Refunded',
+        amount: '15',
+        balance_after: '105',
+        paid_after: '100',
+        promotional_after: '5',
+        grant_id: null,
+        lots: [
+          { grantId: 'paid-1', amount: 10 },
+          { grantId: 'promo-1', amount: 5 },
+        ],
+      },
+      {
+        type: 'CreditsExpired',
+        amount: '5',
+        balance_after: '100',
+        paid_after: '100',
+        promotional_after: '0',
+        grant_id: 'promo-1',
+        lots: null,
+      },
+      {
+        type: 'GrantVoided',
+        amount: '100',
+        balance_after: '0',
+        paid_after: '0',
+        promotional_after: '0',
+        grant_id: 'paid-1',
+        lots: null,
+      },
+    ]);
+    expect(await accountBalancesTable.byId(pool, acc)).toEqual(
+      expect.objectContaining({
+        balance: 0,
+        totalGranted: 130,
+        totalDebited: 40,
+        totalRefunded: 15,
+        totalExpired: 5,
+        totalVoided: 100,
+      }),
+    );
+  });
+
+  it('folds events from before lots as DESIGN.md says: paid lots named after their event, drawn by the spending order', async () => {
+    const acc = `acc-${randomUUID()}`;
+    const stream = `account-${acc}`;
+    const [first, second] = [randomUUID(), randomUUID()];
+    await given(stream, e('CreditsGranted', { amount: 10, source: 'purchase' }, first));
+    await given(
+      stream,
+      e('CreditsGranted', { amount: 20, source: 'migration' }, second),
+      e('Debited', { amount: 25, reason: 'fee' }),
+      e('Refunded', { amount: 12, reason: 'goodwill' }),
+    );
+    // The oldest grant first on the way out, and by the spending order on the way back.
+    expect(await lots(acc)).toEqual([
+      { grant_id: first, category: 'paid', priority: 50, granted: '10', remaining: '10', status: 'active' },
+      { grant_id: second, category: 'paid', priority: 50, granted: '20', remaining: '7', status: 'active' },
+    ]);
+    expect((await entries(acc)).map((row) => [row.type, row.paid_after, row.promotional_after, row.grant_id])).toEqual([
+      ['CreditsGranted', '10', '0', first],
+      ['CreditsGranted', '30', '0', second],
+      ['Debited', '5', '0', null],
+      ['Refunded', '17', '0', null],
+    ]);
+  });
+
+  it('lists active lots in the spending order, pages them, sums them, and finds the ones due for expiry', async () => {
+    const acc = `acc-${randomUUID()}`;
+    const grant = (grantId: string, category: string, priority: number, expiresAt?: string) =>
+      e('CreditsGranted', {
+        amount: 10,
+        source: 'purchase',
+        grantId,
+        category,
+        priority,
+        ...(expiresAt ? { expiresAt } : {}),
+      });
+    await given(
+      `account-${acc}`,
+      grant('never-paid', 'paid', 50),
+      grant('never-promo', 'promotional', 50),
+      grant('late', 'paid', 50, '2031-06-01T00:00:00.000Z'),
+      grant('soon-paid', 'paid', 50, '2031-01-01T00:00:00.000Z'),
+      grant('soon-promo', 'promotional', 50, '2031-01-01T00:00:00.000Z'),
+      grant('first', 'paid', 0),
+      grant('last', 'promotional', 100, '2030-01-01T00:00:00.000Z'),
+    );
+    const order = ['first', 'soon-promo', 'soon-paid', 'late', 'never-promo', 'never-paid', 'last'];
+    const all = await lotsTable.page(pool, acc, 'active', { limit: 50, after: undefined });
+    expect(all.map((k) => k.row.grantId)).toEqual(order);
+    const firstPage = await lotsTable.page(pool, acc, 'active', { limit: 3, after: undefined });
+    const secondPage = await lotsTable.page(pool, acc, 'active', { limit: 3, after: firstPage[2]!.key });
+    expect(secondPage.map((k) => k.row.grantId)).toEqual(order.slice(3, 7));
+    expect(await lotsTable.page(pool, acc, 'expired', { limit: 3, after: undefined })).toEqual([]);
+    expect(await lotsTable.summary(pool, acc)).toEqual({
+      paid: 40,
+      promotional: 30,
+      expiringNext: { at: '2030-01-01T00:00:00.000Z', amount: 10 },
+    });
+    const due = await lotsTable.dueForExpiry(pool, new Date('2031-01-01T00:00:00.000Z'), 1_000);
+    expect(due.filter((d) => d.accountId === acc).map((d) => d.grantId)).toEqual(['last', 'soon-paid', 'soon-promo']);
+    expect(await lotsTable.dueForExpiry(pool, new Date('2031-01-01T00:00:00.000Z'), 1)).toHaveLength(1);
+  });
+
+  it('answers balances at an instant and the entries of a range', async () => {
+    const acc = `acc-${randomUUID()}`;
+    const before = new Date();
+    await given(
+      `account-${acc}`,
+      e('CreditsGranted', { amount: 8, source: 'promo', grantId: 'g', category: 'promotional', priority: 50 }),
+    );
+    const position = await given(
+      `account-${acc}`,
+      e('Debited', { amount: 3, reason: 'fee', lots: [{ grantId: 'g', amount: 3 }] }),
+    );
+    const after = new Date(Date.now() + 1_000);
+    expect(await ledgerEntriesTable.balancesAt(pool, acc, new Date(before.getTime() - 1_000))).toBeUndefined();
+    expect(await ledgerEntriesTable.balancesAt(pool, acc, after)).toEqual({
+      balance: 5,
+      paid: 0,
+      promotional: 5,
+      position: Number(position),
+    });
+    const lines = await ledgerEntriesTable.between(pool, acc, before, after, 100);
+    expect(lines.map((line) => [line.type, line.amount, line.balanceAfter, line.promotionalAfter])).toEqual([
+      ['CreditsGranted', 8, 8, 8],
+      ['Debited', 3, 5, 5],
+    ]);
+    expect(lines[1]).toEqual(expect.objectContaining({ lots: [{ grantId: 'g', amount: 3 }] }));
+  });
+});
