@@ -81,14 +81,30 @@ describe('migrate: a folder of NNNN_name.sql files, checksummed', () => {
     );
   });
 
-  it('records the checksum of a row applied before checksums were kept, then holds it to that', async () => {
+  async function historyBeforeChecksums(name: string): Promise<void> {
     await pool.query(FILES['0001_items.sql']!);
     // The history as migrate() left it before checksums: no checksum for this row.
     await migrate(pool, { ...set, folder: pathToFileURL(`${await emptyFolder()}/`) });
     await pool.query(
       'INSERT INTO public.ledger_migrations (component, version, name, checksum) VALUES ($1, 1, $2, NULL)',
-      [set.component, 'items, as the old code named it'],
+      [set.component, name],
     );
+  }
+
+  it('stops on a row without a checksum that the set does not know from before checksums', async () => {
+    await historyBeforeChecksums('items, from some other build');
+    set = { ...set, recordedBeforeChecksums: { 1: 'items, as the old code named it' } };
+    await expect(migrate(pool, set)).rejects.toThrow(
+      new MigrationHistoryError(
+        `${set.component} migration 0001_items was applied without a checksum as "items, from some other build", which is not a migration this code knows from before checksums`,
+      ),
+    );
+    expect((await recorded()).map((r) => r.checksum)).toEqual([null]);
+  });
+
+  it('records the checksum of a row applied before checksums were kept, then holds it to that', async () => {
+    await historyBeforeChecksums('items, as the old code named it');
+    set = { ...set, recordedBeforeChecksums: { 1: 'items, as the old code named it' } };
     expect(await migrate(pool, set)).toEqual([2, 3]);
     const first = (await recorded())[0]!;
     expect(first.checksum).toBe(createHash('sha256').update(FILES['0001_items.sql']!).digest('hex'));

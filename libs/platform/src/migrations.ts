@@ -13,6 +13,12 @@ export interface MigrationSet {
   component: string;
   /** The folder of the component's `NNNN_name.sql` files, e.g. `new URL('./migrations/', import.meta.url)`. */
   folder: URL;
+  /**
+   * The versions applied before checksums were kept, by the name the old code
+   * recorded for each. Only such a row may be given its file's checksum on first
+   * sight; any other row without one is history this code cannot vouch for.
+   */
+  recordedBeforeChecksums?: Readonly<Record<number, string>>;
 }
 
 /** One versioned schema change, as read from its file. */
@@ -80,7 +86,7 @@ export async function migrate(pool: Pool, set: MigrationSet): Promise<number[]> 
     try {
       await ensureHistoryTable(client);
       const applied = await appliedMigrations(client, set.component);
-      await checkHistory(client, set.component, migrations, applied);
+      await checkHistory(client, set, migrations, applied);
       const done: number[] = [];
       for (const migration of migrations) {
         if (applied.has(migration.version)) continue;
@@ -124,15 +130,17 @@ async function appliedMigrations(client: PoolClient, component: string): Promise
 
 /**
  * Every applied migration must still be its file. A row without a checksum was
- * applied before checksums were kept, from the text the file froze: it gets the
- * file's checksum now, and is held to it from then on.
+ * applied before checksums were kept, from the text the file froze: if the set
+ * names that version with the name the old code recorded, it gets the file's
+ * checksum now and is held to it from then on; otherwise the start stops.
  */
 async function checkHistory(
   client: PoolClient,
-  component: string,
+  set: MigrationSet,
   migrations: readonly Migration[],
   applied: ReadonlyMap<number, AppliedRow>,
 ): Promise<void> {
+  const { component } = set;
   for (const row of applied.values()) {
     const migration = migrations[row.version - 1];
     if (!migration) {
@@ -141,6 +149,11 @@ async function checkHistory(
       );
     }
     if (row.checksum === null) {
+      if (set.recordedBeforeChecksums?.[row.version] !== row.name) {
+        throw new MigrationHistoryError(
+          `${component} migration ${migration.file} was applied without a checksum as "${row.name}", which is not a migration this code knows from before checksums`,
+        );
+      }
       await client.query('UPDATE public.ledger_migrations SET checksum = $3 WHERE component = $1 AND version = $2', [
         component,
         row.version,

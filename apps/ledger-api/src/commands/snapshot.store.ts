@@ -9,6 +9,11 @@ import type { MigrationSet } from '@ledger/platform';
 export const ledgerApiMigrations: MigrationSet = {
   component: 'ledger_api',
   folder: new URL('../migrations/', import.meta.url),
+  recordedBeforeChecksums: {
+    1: 'stream state snapshots',
+    2: 'refused commands by idempotency key',
+    3: 'provider webhooks for unknown tasks',
+  },
 };
 
 interface SnapshotRow {

@@ -8,4 +8,10 @@ import type { MigrationSet } from '@ledger/platform';
 export const eventStoreMigrations: MigrationSet = {
   component: 'event_store',
   folder: new URL('./migrations/', import.meta.url),
+  recordedBeforeChecksums: {
+    1: 'streams, events, append function',
+    2: 'group append',
+    3: 'group append, set-based when its streams are disjoint',
+    4: 'replay checks look each event up by its id',
+  },
 };
