@@ -7,13 +7,16 @@ import {
   type ApiKeyConfig,
   type Clock,
   type LedgerRuntime,
+  type Scope,
 } from '@ledger/ledger-api';
+import type { DestinationStream } from 'pino';
 import { createTestDatabase } from './database.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
   runtime: LedgerRuntime;
-  keys: Record<'admin' | 'commands' | 'read' | 'audit', string>;
+  /** One key per scope, named `test-<scope>`. */
+  keys: Record<Scope, string>;
   close(): Promise<void>;
 }
 
@@ -24,28 +27,32 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** More configuration, as environment variables (e.g. `LEDGER_WATCHDOG: 'off'`). */
   env?: Record<string, string>;
+  /** Where the service logs at level info (default: stdout, errors only); a test reads it back. */
+  logStream?: DestinationStream;
+  /** Request logs too (off by default). */
+  requestLogging?: boolean;
 }
+
+const TEST_SCOPES: readonly Scope[] = ['admin', 'commands', 'read', 'audit', 'grant', 'debit', 'start', 'work'];
 
 export async function startTestApp(label = 'app', options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(label));
-  const config = { ...loadConfig({ ...options.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }) };
-  const runtime = await openRuntime(config, () => undefined);
-  const keys = {
-    admin: secret(),
-    commands: secret(),
-    read: secret(),
-    audit: secret(),
+  const config = {
+    ...loadConfig({ ...options.env, DATABASE_URL: databaseUrl, LOG_LEVEL: options.logStream ? 'info' : 'error' }),
   };
-  const apiKeys: ApiKeyConfig[] = Object.entries(keys).map(([scope, value]) => ({
+  const runtime = await openRuntime(config, () => undefined);
+  const keys = Object.fromEntries(TEST_SCOPES.map((scope) => [scope, secret()])) as Record<Scope, string>;
+  const apiKeys: ApiKeyConfig[] = TEST_SCOPES.map((scope) => ({
     name: `test-${scope}`,
-    secret: value,
-    scopes: [scope as ApiKeyConfig['scopes'][number]],
+    secret: keys[scope],
+    scopes: [scope],
   }));
   const app = await createApp({
     runtime,
     apiKeys,
-    requestLogging: false,
+    requestLogging: options.requestLogging ?? false,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logStream ? { logStream: options.logStream } : {}),
   });
   return {
     app,

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
+import { LoggerModule, type Params } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { EVENT_STORE } from '@ledger/event-store';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -11,6 +12,7 @@ import { ProjectionsModule } from './projections/projections.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { WatchdogModule } from './watchdog/watchdog.module.js';
+import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { CLOCK, systemClock, type Clock } from './commands/clock.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyRegistry } from './auth/api-keys.js';
@@ -26,6 +28,8 @@ export interface AppModuleOptions {
   requestLogging?: boolean;
   /** The service's clock; tests pass one they can move. */
   clock?: Clock;
+  /** Where the log goes (default stdout); a test passes a stream to read what was logged. */
+  logStream?: DestinationStream;
 }
 
 @Module({})
@@ -36,14 +40,7 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: runtime.config.logLevel,
-            autoLogging: options.requestLogging ?? true,
-            // Secrets are never logged: not the API key, not a webhook signature.
-            redact: ['req.headers.authorization', 'req.headers["x-signature"]'],
-          },
-        }),
+        LoggerModule.forRoot({ pinoHttp: loggerOptions(options) }),
         HealthModule,
         MetricsModule,
         CommandsModule,
@@ -53,6 +50,7 @@ export class AppModule {
         AuditModule,
         WebhooksModule,
         WatchdogModule,
+        ApiKeysModule,
       ],
       providers: [
         { provide: LEDGER_CONFIG, useValue: runtime.config },
@@ -66,4 +64,14 @@ export class AppModule {
       exports: [LEDGER_CONFIG, EVENT_STORE, PG_POOL, API_KEYS, CLOCK],
     };
   }
+}
+
+function loggerOptions(options: AppModuleOptions): Params['pinoHttp'] {
+  const pinoOptions = {
+    level: options.runtime.config.logLevel,
+    autoLogging: options.requestLogging ?? true,
+    // Secrets are never logged: not the API key, not a webhook signature.
+    redact: ['req.headers.authorization', 'req.headers["x-signature"]'],
+  };
+  return options.logStream ? [pinoOptions, options.logStream] : pinoOptions;
 }

@@ -34,7 +34,7 @@ export class AccountsController {
   ) {}
 
   @Post(':accountId/grants')
-  @RequireScope('commands')
+  @RequireScope('grant')
   @CommandDocs(
     'Grant credits as a lot (creates the account on its first grant): `{accountId, grantId, balance, position}`',
     201,
@@ -57,7 +57,7 @@ export class AccountsController {
   }
 
   @Post(':accountId/grants/:grantId/void')
-  @RequireScope('commands')
+  @RequireScope('grant')
   @CommandDocs(
     'Void what remains of a lot (credits a running project holds come back voided): `{accountId, grantId, voided, balance, position}`',
     200,
@@ -80,7 +80,7 @@ export class AccountsController {
   }
 
   @Post(':accountId/debits')
-  @RequireScope('commands')
+  @RequireScope('debit')
   @CommandDocs('Charge credits outside any project', 201, [402, 404])
   async debit(
     @IdempotentRequest() context: CommandContext,

@@ -1,12 +1,30 @@
-import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readIfExists, writePrivate } from '@ledger/platform';
-import type { ApiKeyConfig, LedgerConfig, Scope } from '../config/ledger-config.js';
+import { apiKeyIdOf, type ApiKeyCreated, type ApiKeyRevoked, type Scope } from '@ledger/domain';
+import type { StoredEvent } from '@ledger/event-store';
+import type { ApiKeyConfig, LedgerConfig } from '../config/ledger-config.js';
 
+/** A key as the guard sees it: who, what it may do, how fast, and whether it still works. */
 export interface ApiKey {
+  keyId: string;
   name: string;
   scopes: ReadonlySet<Scope>;
+  source: 'config' | 'api';
+  /** Requests per second; undefined: the configured default. */
+  ratePerSecond: number | undefined;
+  expiresAt: Date | undefined;
+  revokedAt: Date | undefined;
+  createdAt: Date | undefined;
+  /** Where it is listed: configured keys first, in their order, then the log's by position. */
+  rank: bigint;
 }
+
+/** What a presented secret turned out to be; an unknown one is told apart only by a fingerprint. */
+export type Authentication =
+  | { outcome: 'valid'; key: ApiKey }
+  | { outcome: 'revoked' | 'expired'; key: ApiKey }
+  | { outcome: 'unknown'; fingerprint: string };
 
 export interface ResolvedKeys {
   keys: ApiKeyConfig[];
@@ -17,6 +35,21 @@ export interface ResolvedKeys {
 
 const ADMIN_KEY_FILE = 'admin-key';
 const GENERATED_KEY_NAME = 'admin';
+/** The prefix of every secret the service makes: easy to spot in a leak scanner. */
+export const SECRET_PREFIX = 'ldg_';
+// 32 random bytes: 256 bits, base64url (43 characters).
+const SECRET_BYTES = 32;
+const CONFIG_KEY_ID_PREFIX = 'config:';
+
+/** A new secret: `ldg_` and 256 random bits, base64url. */
+export function newSecret(): string {
+  return `${SECRET_PREFIX}${randomBytes(SECRET_BYTES).toString('base64url')}`;
+}
+
+/** sha256 of a secret, hex: all that the log and the registry keep of it. */
+export function secretDigest(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
 
 /**
  * Keys from LEDGER_API_KEYS; without them, one admin key generated on first
@@ -27,7 +60,7 @@ export async function resolveApiKeys(config: LedgerConfig): Promise<ResolvedKeys
   const file = join(config.dataDir, ADMIN_KEY_FILE);
   const stored = (await readIfExists(file))?.trim();
   if (stored) return { keys: [adminKey(stored)], generatedAdminSecret: undefined, adminKeyFile: file };
-  const secret = `ldg_${randomBytes(24).toString('base64url')}`;
+  const secret = newSecret();
   await writePrivate(file, `${secret}\n`);
   return { keys: [adminKey(secret)], generatedAdminSecret: secret, adminKeyFile: file };
 }
@@ -36,31 +69,105 @@ function adminKey(secret: string): ApiKeyConfig {
   return { name: GENERATED_KEY_NAME, secret, scopes: ['admin'] };
 }
 
+/** The id a configured key is listed under; the keys API refuses to revoke it (409). */
+export function configKeyId(name: string): string {
+  return `${CONFIG_KEY_ID_PREFIX}${name}`;
+}
+
+export function isConfigKeyId(keyId: string): boolean {
+  return keyId.startsWith(CONFIG_KEY_ID_PREFIX);
+}
+
 /**
- * Looks a presented secret up in constant time: every key is compared (as
- * SHA-256 digests, so lengths never leak) and no early exit reveals which.
+ * Every key this replica knows, by the digest of its secret: the configured ones, and
+ * those of the log (`apply`, fed by the key feed). Revoked keys stay, so that their
+ * refusal says why. A secret is looked up by its sha256: the map never holds a secret,
+ * and a lookup by digest tells a timing observer nothing about any stored secret.
  */
 export class ApiKeyRegistry {
-  private readonly entries: { digest: Buffer; key: ApiKey }[];
+  private readonly byDigest = new Map<string, ApiKey>();
+  private readonly byId = new Map<string, ApiKey>();
+
+  private readonly configured: bigint;
 
   constructor(keys: readonly ApiKeyConfig[]) {
-    this.entries = keys.map((k) => ({ digest: digest(k.secret), key: { name: k.name, scopes: new Set(k.scopes) } }));
-  }
-
-  authenticate(secret: string): ApiKey | undefined {
-    const presented = digest(secret);
-    let found: ApiKey | undefined;
-    for (const entry of this.entries) {
-      if (timingSafeEqual(entry.digest, presented)) found = entry.key;
+    this.configured = BigInt(keys.length);
+    for (const [index, k] of keys.entries()) {
+      this.add(secretDigest(k.secret), {
+        keyId: configKeyId(k.name),
+        name: k.name,
+        scopes: new Set(k.scopes),
+        source: 'config',
+        ratePerSecond: k.ratePerSecond,
+        expiresAt: undefined,
+        revokedAt: undefined,
+        createdAt: undefined,
+        rank: BigInt(index),
+      });
     }
-    return found;
+  }
+
+  authenticate(secret: string, now: Date): Authentication {
+    const digest = secretDigest(secret);
+    const key = this.byDigest.get(digest);
+    // Eight hex digits of the digest: enough to tell callers apart in a log, useless to guess the secret.
+    if (!key) return { outcome: 'unknown', fingerprint: digest.slice(0, 8) };
+    if (key.revokedAt) return { outcome: 'revoked', key };
+    if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) return { outcome: 'expired', key };
+    return { outcome: 'valid', key };
+  }
+
+  /** Takes in an event of the log; anything but a key's event is ignored. */
+  apply(event: StoredEvent): void {
+    if (apiKeyIdOf(event.streamName) === undefined) return;
+    const at = new Date(event.metadata.at ?? event.createdAt);
+    if (event.type === 'ApiKeyCreated') {
+      const data = event.data as ApiKeyCreated['data'];
+      // A configured key wins: its digest is taken already (only a copied secret could collide).
+      if (this.byDigest.has(data.digest) || this.byId.has(data.keyId)) return;
+      this.add(data.digest, {
+        keyId: data.keyId,
+        name: data.name,
+        scopes: new Set(data.scopes),
+        source: 'api',
+        ratePerSecond: data.ratePerSecond,
+        expiresAt: data.expiresAt === undefined ? undefined : new Date(data.expiresAt),
+        revokedAt: undefined,
+        createdAt: at,
+        rank: this.configured + event.position,
+      });
+    } else if (event.type === 'ApiKeyRevoked') {
+      const key = this.byId.get((event.data as ApiKeyRevoked['data']).keyId);
+      if (key && key.source === 'api' && !key.revokedAt) key.revokedAt = at;
+    }
+  }
+
+  get(keyId: string): ApiKey | undefined {
+    return this.byId.get(keyId);
+  }
+
+  /** Up to `limit` keys listed after `after` (a rank), configured keys first, then the log's as created. */
+  list(after: bigint | undefined, limit: number): ApiKey[] {
+    const keys: ApiKey[] = [];
+    // Insertion order is rank order: configured keys are added first, the log's in position order.
+    for (const key of this.byId.values()) {
+      if (after !== undefined && key.rank <= after) continue;
+      keys.push(key);
+      if (keys.length >= limit) break;
+    }
+    return keys;
+  }
+
+  private add(digest: string, key: ApiKey): void {
+    this.byDigest.set(digest, key);
+    this.byId.set(key.keyId, key);
   }
 }
 
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+/** `admin` passes every scope; `commands` is grant + debit + start + work. */
+export function hasScope(key: ApiKey, scope: Scope): boolean {
+  if (key.scopes.has('admin') || key.scopes.has(scope)) return true;
+  return key.scopes.has('commands') && COMMAND_SCOPES.has(scope);
 }
 
-export function hasScope(key: ApiKey, scope: Scope): boolean {
-  return key.scopes.has('admin') || key.scopes.has(scope);
-}
+const COMMAND_SCOPES: ReadonlySet<Scope> = new Set(['grant', 'debit', 'start', 'work']);

@@ -14,11 +14,28 @@ describe('configuration', () => {
     ]);
   });
 
+  it('parses the fine-grained scopes and an optional rate per key', () => {
+    expect(parseApiKeys('billing:0123456789abcdef:grant,read:20;worker:fedcba9876543210:work')).toEqual([
+      { name: 'billing', secret: '0123456789abcdef', scopes: ['grant', 'read'], ratePerSecond: 20 },
+      { name: 'worker', secret: 'fedcba9876543210', scopes: ['work'] },
+    ]);
+  });
+
+  it('limits each key to 500 requests a second unless LEDGER_RATE_LIMIT_PER_SECOND says otherwise', () => {
+    expect(loadConfig({}).rateLimitPerSecond).toBe(500);
+    expect(loadConfig({ LEDGER_RATE_LIMIT_PER_SECOND: '7' }).rateLimitPerSecond).toBe(7);
+    expect(() => loadConfig({ LEDGER_RATE_LIMIT_PER_SECOND: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ LEDGER_RATE_LIMIT_PER_SECOND: '1.5' })).toThrow(ConfigError);
+  });
+
   it.each([
     ['svc:0123456789abcdef', /name:secret:scope/],
     ['svc:short:read', /shorter than 16/],
     ['svc:0123456789abcdef:root', /unknown scope 'root'/],
     ['a:0123456789abcdef:read;a:fedcba9876543210:read', /unique/],
+    ['svc:0123456789abcdef:read:', /rate of 'svc'/],
+    ['svc:0123456789abcdef:read:0', /rate of 'svc'/],
+    ['svc:0123456789abcdef:read:5:x', /name:secret:scope/],
   ])('refuses the API keys %s', (value, message) => {
     expect(() => parseApiKeys(value)).toThrow(message);
   });

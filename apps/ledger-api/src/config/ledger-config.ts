@@ -1,15 +1,24 @@
 import { resolve } from 'node:path';
-import { DEADLINE_SECONDS_DEFAULT, DEADLINE_SECONDS_MAX } from '@ledger/domain';
+import {
+  DEADLINE_SECONDS_DEFAULT,
+  DEADLINE_SECONDS_MAX,
+  RATE_PER_SECOND_MAX,
+  SCOPES,
+  type Scope,
+} from '@ledger/domain';
 
+export { SCOPES, type Scope };
 export type EventStoreKind = 'postgres' | 'kurrentdb';
-export type Scope = 'commands' | 'read' | 'audit' | 'admin';
-export const SCOPES: readonly Scope[] = ['commands', 'read', 'audit', 'admin'];
 
 export interface ApiKeyConfig {
   name: string;
   secret: string;
   scopes: Scope[];
+  /** Requests per second (per replica); unset: `rateLimitPerSecond`. */
+  ratePerSecond?: number;
 }
+
+export const RATE_LIMIT_PER_SECOND_DEFAULT = 500;
 
 export interface LedgerConfig {
   port: number;
@@ -22,6 +31,8 @@ export interface LedgerConfig {
   /** Unset: one admin key is generated on first start and kept in `dataDir`. */
   apiKeys: ApiKeyConfig[] | undefined;
   webhookSecrets: Map<string, string[]>;
+  /** The rate of a key that names none (requests per second, per replica; the burst is twice it). */
+  rateLimitPerSecond: number;
   logLevel: string;
   /** `inline`: this process runs the projector too (the embedded default); `external`: another process does. */
   projector: 'inline' | 'external';
@@ -72,6 +83,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
     eventStoreConnectionString,
     apiKeys: nonEmpty(env.LEDGER_API_KEYS) ? parseApiKeys(env.LEDGER_API_KEYS!) : undefined,
     webhookSecrets: parseWebhookSecrets(env.LEDGER_WEBHOOK_SECRETS ?? ''),
+    rateLimitPerSecond: parseInteger(
+      'LEDGER_RATE_LIMIT_PER_SECOND',
+      env.LEDGER_RATE_LIMIT_PER_SECOND,
+      RATE_LIMIT_PER_SECOND_DEFAULT,
+      1,
+      RATE_PER_SECOND_MAX,
+    ),
     logLevel: env.LOG_LEVEL ?? 'info',
     projector: parseProjector(env.LEDGER_PROJECTOR ?? 'inline'),
     deadlineSecondsDefault: parseInteger(
@@ -127,16 +145,16 @@ function parsePort(value: string): number {
   return port;
 }
 
-/** `name:secret:scope,scope;...` */
+/** `name:secret:scope,scope;...`, each optionally with `:rate` (requests per second) after its scopes. */
 export function parseApiKeys(value: string): ApiKeyConfig[] {
   const keys = value
     .split(';')
     .map((entry) => entry.trim())
     .filter(Boolean)
     .map((entry, index) => {
-      const [name, secret, scopeList, ...rest] = entry.split(':');
+      const [name, secret, scopeList, rate, ...rest] = entry.split(':');
       if (!name || !secret || !scopeList || rest.length > 0) {
-        throw new ConfigError(`LEDGER_API_KEYS entry #${index + 1} must be name:secret:scope,scope`);
+        throw new ConfigError(`LEDGER_API_KEYS entry #${index + 1} must be name:secret:scope,scope[:rate]`);
       }
       if (SERVICE_CALLERS.includes(name)) {
         throw new ConfigError(`LEDGER_API_KEYS: the name '${name}' is reserved for the service's own commands`);
@@ -151,7 +169,15 @@ export function parseApiKeys(value: string): ApiKeyConfig[] {
           );
         }
       }
-      return { name, secret, scopes: scopes as Scope[] };
+      if (rate === undefined) return { name, secret, scopes: scopes as Scope[] };
+      const ratePerSecond = parseInteger(
+        `LEDGER_API_KEYS: the rate of '${name}'`,
+        rate || 'none',
+        0,
+        1,
+        RATE_PER_SECOND_MAX,
+      );
+      return { name, secret, scopes: scopes as Scope[], ratePerSecond };
     });
   const names = new Set(keys.map((k) => k.name));
   if (names.size !== keys.length) throw new ConfigError('LEDGER_API_KEYS: key names must be unique');

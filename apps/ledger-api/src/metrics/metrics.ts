@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Histogram, register } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
 
 /**
  * The service's Prometheus metrics, on prom-client's default registry. Made
@@ -13,6 +13,11 @@ export const ledgerMetrics = (() => {
       help: 'Appends committed by one statement (group commit); outcome one-by-one: the group failed and each append went alone',
       labelNames: ['outcome'] as const,
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    }),
+    authRefusals: new Counter({
+      name: 'ledger_auth_refusals_total',
+      help: 'Requests refused before any work, by reason: unauthenticated (no or unknown key), revoked, expired, forbidden (scope), rate_limited',
+      labelNames: ['reason'] as const,
     }),
     httpDuration: new Histogram({
       name: 'ledger_http_request_duration_seconds',

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Inject, Param, Post, Query, Res } from '@nestjs/
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { RequireScope } from '../auth/scopes.decorator.js';
+import { CANCEL_OR_FAIL, RequireScope } from '../auth/scopes.decorator.js';
 import { CommandExecutor } from '../commands/command-executor.js';
 import type { CommandContext } from '../commands/idempotency.js';
 import type { LedgerConfig } from '../config/ledger-config.js';
@@ -40,7 +40,7 @@ export class ProjectsController {
   ) {}
 
   @Post()
-  @RequireScope('commands')
+  @RequireScope('start')
   @CommandDocs('Start a project: debit its cost and queue it, in one atomic step', 201, [402, 404, 409])
   async start(
     @IdempotentRequest() context: CommandContext,
@@ -57,7 +57,7 @@ export class ProjectsController {
   }
 
   @Post(':projectId/claim')
-  @RequireScope('commands')
+  @RequireScope('work')
   @CommandDocs('A worker claims the project: a new attempt (fencing token) and a lease', 200, [404, 409])
   async claim(
     @IdempotentRequest() context: CommandContext,
@@ -70,7 +70,7 @@ export class ProjectsController {
   }
 
   @Post(':projectId/heartbeat')
-  @RequireScope('commands')
+  @RequireScope('work')
   @CommandDocs("Extend the current attempt's lease", 200, [404, 409])
   async heartbeat(
     @IdempotentRequest() context: CommandContext,
@@ -88,7 +88,7 @@ export class ProjectsController {
   }
 
   @Post(':projectId/complete')
-  @RequireScope('commands')
+  @RequireScope('work')
   @CommandDocs('Complete with the result assets; unused credits are refunded in the same step', 200, [404, 409])
   async complete(
     @IdempotentRequest() context: CommandContext,
@@ -106,7 +106,7 @@ export class ProjectsController {
   }
 
   @Post(':projectId/fail')
-  @RequireScope('commands')
+  @RequireScope(CANCEL_OR_FAIL)
   @CommandDocs('Fail (with attempt) or cancel (without): refunds what was not refunded, once', 200, [404, 409])
   async fail(
     @IdempotentRequest() context: CommandContext,
@@ -119,7 +119,7 @@ export class ProjectsController {
   }
 
   @Post(':projectId/assets')
-  @RequireScope('commands')
+  @RequireScope('work')
   @CommandDocs(
     'Attach result assets to a completed project (keys given replace its own, the rest stay): `{projectId, status, assets}`',
     200,

@@ -13,6 +13,6 @@ export type CreateApiKey = Readonly<{
   now: Date;
 }>;
 
-export type RevokeApiKey = Readonly<{ type: 'RevokeApiKey'; keyId: string; reason?: string }>;
+export type RevokeApiKey = Readonly<{ type: 'RevokeApiKey'; keyId: string; reason?: string; now: Date }>;
 
 export type ApiKeyCommand = CreateApiKey | RevokeApiKey;

@@ -91,12 +91,12 @@ describe('API key decider', () => {
 
   it('revokes an active key, with its name and reason', () => {
     given([created])
-      .when({ type: 'RevokeApiKey', keyId: 'key_1', reason: 'leaked' })
+      .when({ type: 'RevokeApiKey', keyId: 'key_1', reason: 'leaked', now: NOW })
       .then([{ type: 'ApiKeyRevoked', data: { keyId: 'key_1', name: 'billing', reason: 'leaked' } }]);
   });
 
   it('refuses to revoke an unknown key or one already revoked', () => {
-    given([]).when({ type: 'RevokeApiKey', keyId: 'key_1' }).thenFails('not_found');
-    given([created, revoked]).when({ type: 'RevokeApiKey', keyId: 'key_1' }).thenFails('invalid_transition');
+    given([]).when({ type: 'RevokeApiKey', keyId: 'key_1', now: NOW }).thenFails('not_found');
+    given([created, revoked]).when({ type: 'RevokeApiKey', keyId: 'key_1', now: NOW }).thenFails('invalid_transition');
   });
 });

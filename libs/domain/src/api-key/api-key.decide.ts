@@ -2,7 +2,7 @@ import { RuleViolation } from '../rule-violation.js';
 import { TEXT_LENGTH_MAX } from '../limits.js';
 import { RULES, isId, isIntegerBetween, isOptional, isText, requireValid } from '../validation.js';
 import type { CreateApiKey, RevokeApiKey } from './api-key.commands.js';
-import { SCOPES, type ApiKeyEvent } from './api-key.events.js';
+import { SCOPES, type ApiKeyEvent, type Scope } from './api-key.events.js';
 import type { ApiKeyState } from './api-key.state.js';
 
 /** A key name: what logs and idempotency scopes show; no ':' (the service's own callers use it). */
@@ -12,7 +12,18 @@ export const RATE_PER_SECOND_MAX = 100_000;
 export const API_KEY_LIFETIME_DAYS_MAX = 3_660;
 const DIGEST_PATTERN = /^[0-9a-f]{64}$/;
 
-export type ApiKeyReply = Readonly<{ keyId: string }>;
+/** What the answers need: the key as created (the secret is the caller's to add), or when it was revoked. */
+export type ApiKeyReply = Readonly<
+  | {
+      keyId: string;
+      name: string;
+      scopes: readonly Scope[];
+      expiresAt: string | null;
+      ratePerSecond: number | null;
+      createdAt: string;
+    }
+  | { keyId: string; revokedAt: string }
+>;
 export type ApiKeyDecision = Readonly<{ apiKey: readonly ApiKeyEvent[]; reply: ApiKeyReply }>;
 
 export function decideCreateApiKey(state: ApiKeyState, command: CreateApiKey): ApiKeyDecision {
@@ -58,7 +69,17 @@ export function decideCreateApiKey(state: ApiKeyState, command: CreateApiKey): A
       ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
     },
   };
-  return { apiKey: [event], reply: { keyId } };
+  return {
+    apiKey: [event],
+    reply: {
+      keyId,
+      name,
+      scopes,
+      expiresAt: event.data.expiresAt ?? null,
+      ratePerSecond: ratePerSecond ?? null,
+      createdAt: command.now.toISOString(),
+    },
+  };
 }
 
 /**
@@ -87,7 +108,7 @@ export function decideRevokeApiKey(state: ApiKeyState, command: RevokeApiKey): A
       ...(command.reason === undefined ? {} : { reason: command.reason }),
     },
   };
-  return { apiKey: [event], reply: { keyId: command.keyId } };
+  return { apiKey: [event], reply: { keyId: command.keyId, revokedAt: command.now.toISOString() } };
 }
 
 export function decideApiKey(state: ApiKeyState, command: CreateApiKey | RevokeApiKey): ApiKeyDecision {
