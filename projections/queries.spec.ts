@@ -41,10 +41,7 @@ const READS: [name: string, read: (db: Queryable) => Promise<unknown>][] = [
     (db) => ledgerEntriesTable.pageByAccount(db, 'acc-1', 'asc', { limit: 50, after: 42n }),
   ],
   ['ledgerEntriesTable.balancesAt', (db) => ledgerEntriesTable.balancesAt(db, 'acc-1', AT)],
-  [
-    'ledgerEntriesTable.between',
-    (db) => ledgerEntriesTable.between(db, 'acc-1', AT, new Date(Date.UTC(2030, 1, 1)), 10_000),
-  ],
+  ['ledgerEntriesTable.range', (db) => ledgerEntriesTable.range(db, 'acc-1', 41, 420, 10_001)],
   [
     'lotsTable.page (active, first page)',
     (db) => lotsTable.page(db, 'acc-1', 'active', { limit: 50, after: undefined }),
@@ -53,7 +50,7 @@ const READS: [name: string, read: (db: Queryable) => Promise<unknown>][] = [
     'lotsTable.page (expired, after a cursor)',
     (db) => lotsTable.page(db, 'acc-1', 'expired', { limit: 50, after: 42n }),
   ],
-  ['lotsTable.ofAccounts', (db) => lotsTable.ofAccounts(db, ['acc-1', 'acc-2'])],
+  ['lotsTable.figuresAfter', (db) => lotsTable.figuresAfter(db, 0n, 5_000)],
   ['lotsTable.summary', (db) => lotsTable.summary(db, 'acc-1')],
   ['lotsTable.dueForExpiry', (db) => lotsTable.dueForExpiry(db, AT, 100)],
   ['checkpointsTable.positions', (db) => checkpointsTable.positions(db, ['account_balances', 'projects'])],

@@ -73,10 +73,10 @@ ORDER BY position ASC LIMIT $3;
 SELECT balance_after, paid_after, promotional_after, position FROM projections.ledger_entries
 WHERE account_id = $1 AND at <= $2 ORDER BY at DESC, position DESC LIMIT 1;
 
--- ledgerEntriesTable.between
--- $1 = "acc-1", $2 = "2030-01-01T00:00:00.000Z", $3 = "2030-02-01T00:00:00.000Z", $4 = 10000
+-- ledgerEntriesTable.range
+-- $1 = "acc-1", $2 = 41, $3 = 420, $4 = 10001
 SELECT position, type, amount, balance_after, paid_after, promotional_after, project_id, reason, source, reference, grant_id, lots, at FROM projections.ledger_entries
-WHERE account_id = $1 AND at >= $2 AND at <= $3 ORDER BY at, position LIMIT $4;
+WHERE account_id = $1 AND position > $2 AND position <= $3 ORDER BY position LIMIT $4;
 
 -- lotsTable.page (active, first page)
 -- $1 = "acc-1", $2 = "active", $3 = 51
@@ -88,9 +88,9 @@ ORDER BY priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'p
 SELECT grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE account_id = $1 AND status = $2 AND (priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position) > (SELECT priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position FROM projections.lots WHERE granted_position = $3)
 ORDER BY priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'paid'), granted_position LIMIT $4;
 
--- lotsTable.ofAccounts
--- $1 = ["acc-1","acc-2"]
-SELECT account_id, grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE account_id = ANY($1) ORDER BY account_id, granted_position;
+-- lotsTable.figuresAfter
+-- $1 = "0", $2 = 5000
+SELECT account_id, grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE granted_position > $1 ORDER BY granted_position LIMIT $2;
 
 -- lotsTable.summary
 -- $1 = "acc-1"

@@ -106,9 +106,11 @@ describe('audit over HTTP', () => {
         expect(report.body.mismatches).toEqual([
           { accountId: 'acc-c', field: 'balance', projected: balance + 1, folded: balance },
         ]);
-        // The row also breaks I1 on its own: its balance is no longer its totals' sum.
+        // The row also breaks I1 on its own (its balance is no longer its totals' sum) and
+        // I7 (its lots no longer hold its balance).
         expect(report.body.violations).toEqual([
           expect.objectContaining({ invariant: 'I1', id: 'acc-c', position: null }),
+          expect.objectContaining({ invariant: 'I7', id: 'acc-c', position: null }),
         ]);
       } finally {
         await tamper(-1);

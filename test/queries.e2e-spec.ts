@@ -181,11 +181,13 @@ describe('queries over the read models', () => {
 
   describe('GET /v1/accounts/{accountId}/ledger', () => {
     let positions: Record<'grant' | 'debit' | 'start' | 'fail', number>;
+    const grantId = 'led-order-1';
     beforeAll(async () => {
       const grantReply = await api.post('/v1/accounts/led/grants', {
         amount: 500,
         source: 'purchase',
         reference: 'order-1',
+        grantId,
       });
       const debit = await api.post('/v1/accounts/led/debits', { amount: 120, reason: 'storage fee' });
       const started = await start('led-p', 'led', 30);
@@ -198,20 +200,27 @@ describe('queries over the read models', () => {
       };
     });
 
-    // A purchase is a paid lot: every balance after it is paid.
+    // A purchase is a paid lot: every balance after it is paid, and every movement draws or returns to it.
     const entries = () =>
       [
-        { type: 'Refunded', amount: 30, balanceAfter: 380, projectId: 'led-p', reason: 'project_failed' },
-        { type: 'Debited', amount: 30, balanceAfter: 350, projectId: 'led-p', reason: 'project_started' },
-        { type: 'Debited', amount: 120, balanceAfter: 380, reason: 'storage fee' },
         {
-          type: 'CreditsGranted',
-          amount: 500,
-          balanceAfter: 500,
-          source: 'purchase',
-          reference: 'order-1',
-          grantId: expect.any(String),
+          type: 'Refunded',
+          amount: 30,
+          balanceAfter: 380,
+          projectId: 'led-p',
+          reason: 'project_failed',
+          lots: [{ grantId, amount: 30 }],
         },
+        {
+          type: 'Debited',
+          amount: 30,
+          balanceAfter: 350,
+          projectId: 'led-p',
+          reason: 'project_started',
+          lots: [{ grantId, amount: 30 }],
+        },
+        { type: 'Debited', amount: 120, balanceAfter: 380, reason: 'storage fee', lots: [{ grantId, amount: 120 }] },
+        { type: 'CreditsGranted', amount: 500, balanceAfter: 500, source: 'purchase', reference: 'order-1', grantId },
       ].map((entry) => ({ ...entry, paidAfter: entry.balanceAfter, promotionalAfter: 0 }));
 
     it('lists every money movement with the balance after it, newest first', async () => {

@@ -64,6 +64,8 @@ export const ledgerEntriesProjection: Projection = {
       const accountId = accountIdOf(stored.streamName);
       if (!accountId || !event || !isAccountEvent(event)) continue;
       const amount = amountOf(event);
+      // A void of a lot with nothing left moves no money (the lot's row says it is voided).
+      if (amount === '0') continue;
       const { projectId, reason, source, reference }: EntryFields = event.data as EntryFields;
       let grantId: string | null = null;
       let category: string | null = null;

@@ -69,7 +69,8 @@ function ledgerEntryOf(record: ListedRecord) {
     ...(record.source === null ? {} : { source: record.source }),
     ...(record.reference === null ? {} : { reference: record.reference }),
     ...(record.grant_id === null ? {} : { grantId: record.grant_id }),
-    ...(record.lots === null ? {} : { lots: record.lots }),
+    // jsonb keeps its keys sorted: named in the events' order again.
+    ...(record.lots === null ? {} : { lots: record.lots.map(({ grantId, amount }) => ({ grantId, amount })) }),
     at: isoOf(record.at),
   };
 }
@@ -107,27 +108,33 @@ export const ledgerEntriesTable = {
   },
 
   /**
-   * The account's balances as of its last entry at or before `at` (the latest `at`, then
-   * the latest position; ledger_entries_account_at_idx), or undefined before its first.
+   * The account's balances as of its last entry at or before `at` (or strictly before it:
+   * `bound` 'before'), the latest `at` then the latest position (ledger_entries_account_at_idx);
+   * undefined before its first.
    */
-  async balancesAt(db: Queryable, accountId: string, at: Date): Promise<BalancesAt | undefined> {
+  async balancesAt(
+    db: Queryable,
+    accountId: string,
+    at: Date,
+    bound: 'at-or-before' | 'before' = 'at-or-before',
+  ): Promise<BalancesAt | undefined> {
     const { rows } = await db.query<BalancesRecord>(
       `SELECT balance_after, paid_after, promotional_after, position FROM ${TABLE}
-       WHERE account_id = $1 AND at <= $2 ORDER BY at DESC, position DESC LIMIT 1`,
+       WHERE account_id = $1 AND at ${bound === 'before' ? '<' : '<='} $2 ORDER BY at DESC, position DESC LIMIT 1`,
       [accountId, at],
     );
     return rows[0] && balancesOf(rows[0]);
   },
 
   /**
-   * The account's entries with `from` <= at <= `to`, oldest first (by `at`, then position),
-   * at most `limit`: a statement's lines.
+   * The account's entries after position `after` up to `last` included, oldest first, at
+   * most `limit`: a statement's lines between its opening and its closing entry.
    */
-  async between(db: Queryable, accountId: string, from: Date, to: Date, limit: number): Promise<LedgerEntryRow[]> {
+  async range(db: Queryable, accountId: string, after: number, last: number, limit: number): Promise<LedgerEntryRow[]> {
     const { rows } = await db.query<ListedRecord>(
       `SELECT ${LISTED} FROM ${TABLE}
-       WHERE account_id = $1 AND at >= $2 AND at <= $3 ORDER BY at, position LIMIT $4`,
-      [accountId, from, to, limit],
+       WHERE account_id = $1 AND position > $2 AND position <= $3 ORDER BY position LIMIT $4`,
+      [accountId, after, last, limit],
     );
     return rows.map(ledgerEntryOf);
   },

@@ -159,6 +159,24 @@ describe('lots and the lot columns: given events, expected rows', () => {
     );
   });
 
+  it('voids a lot with nothing left: the lot is voided, no ledger entry (no money moved)', async () => {
+    const acc = `acc-${randomUUID()}`;
+    const stream = `account-${acc}`;
+    await given(
+      stream,
+      e('CreditsGranted', { amount: 5, source: 'promo', grantId: 'g', category: 'promotional', priority: 50 }),
+    );
+    await given(
+      stream,
+      e('Debited', { amount: 5, reason: 'fee', lots: [{ grantId: 'g', amount: 5 }] }),
+      e('GrantVoided', { grantId: 'g', amount: 0, reason: 'campaign withdrawn' }),
+    );
+    expect(await lots(acc)).toEqual([
+      { grant_id: 'g', category: 'promotional', priority: 50, granted: '5', remaining: '0', status: 'voided' },
+    ]);
+    expect((await entries(acc)).map((row) => row.type)).toEqual(['CreditsGranted', 'Debited']);
+  });
+
   it('folds events from before lots as DESIGN.md says: paid lots named after their event, drawn by the spending order', async () => {
     const acc = `acc-${randomUUID()}`;
     const stream = `account-${acc}`;
@@ -221,7 +239,7 @@ describe('lots and the lot columns: given events, expected rows', () => {
     expect(await lotsTable.dueForExpiry(pool, new Date('2031-01-01T00:00:00.000Z'), 1)).toHaveLength(1);
   });
 
-  it('answers balances at an instant and the entries of a range', async () => {
+  it('answers balances at an instant and the entries up to a position', async () => {
     const acc = `acc-${randomUUID()}`;
     const before = new Date();
     await given(
@@ -240,7 +258,7 @@ describe('lots and the lot columns: given events, expected rows', () => {
       promotional: 5,
       position: Number(position),
     });
-    const lines = await ledgerEntriesTable.between(pool, acc, before, after, 100);
+    const lines = await ledgerEntriesTable.range(pool, acc, 0, Number(position), 100);
     expect(lines.map((line) => [line.type, line.amount, line.balanceAfter, line.promotionalAfter])).toEqual([
       ['CreditsGranted', 8, 8, 8],
       ['Debited', 3, 5, 5],

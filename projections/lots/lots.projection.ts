@@ -1,4 +1,4 @@
-import { accountIdOf, type CreditsGranted, type LotShare } from '@ledger/domain';
+import { accountIdOf, LOT_PRIORITY_DEFAULT, type CreditsGranted, type LotShare } from '@ledger/domain';
 import type { StoredEvent } from '@ledger/event-store';
 import { asLedgerEvent, isAccountEvent } from '../ledger-event.js';
 import { amountOf, valuesList, type Projection, type RowChange, type SqlValue } from '../projection.js';
@@ -13,150 +13,179 @@ export function lotOfGrant(event: Readonly<{ id: string; data: CreditsGranted['d
   return {
     grantId: data.grantId ?? event.id,
     category: data.category ?? 'paid',
-    priority: data.priority ?? LEGACY_PRIORITY,
+    priority: data.priority ?? LOT_PRIORITY_DEFAULT,
     expiresAt: data.expiresAt ?? null,
   };
 }
 
-// API.md's default priority, which a grant from before lots is given.
-const LEGACY_PRIORITY = 50;
-
-/** What a batch does to one lot granted before it, summed. */
+/** What a run of events that name their lots does to one lot, summed. */
 interface LotDelta {
   accountId: string;
   grantId: string;
   remaining: bigint;
-  /** Set when the batch expired or voided the lot: its final status. */
+  /** The run voided the lot, or recorded an expiry of it (which closes it once nothing remains). */
   closedAs: 'expired' | 'voided' | null;
   at: Date;
   position: bigint;
 }
 
-/** The statements of a run of events whose lots are named: one insert, one update. */
-class Segment {
-  readonly grants: SqlValue[][] = [];
-  readonly deltas = new Map<string, LotDelta>();
+/** A debit or refund from before lots, which names none. */
+interface Unnamed {
+  account_id: string;
+  kind: 'Debited' | 'Refunded';
+  amount: number;
+  at: string;
+  position: string;
+}
 
-  share(
-    accountId: string,
-    share: LotShare,
-    sign: 1n | -1n,
-    at: Date,
-    position: bigint,
-    closedAs?: 'expired' | 'voided',
-  ) {
-    const key = JSON.stringify([accountId, share.grantId]);
-    const delta = this.deltas.get(key) ?? {
-      accountId,
-      grantId: share.grantId,
-      remaining: 0n,
-      closedAs: null,
-      at,
-      position,
-    };
-    delta.remaining += sign * BigInt(share.amount);
-    delta.closedAs = closedAs ?? delta.closedAs;
-    delta.at = at;
-    delta.position = position;
-    this.deltas.set(key, delta);
-  }
+/** Every lot the batch grants, in one insert (they must exist before anything names them). */
+function insertGrants(table: string, grants: SqlValue[][]): RowChange[] {
+  if (grants.length === 0) return [];
+  return [
+    {
+      text: `INSERT INTO ${table} (${LOT_COLUMNS.join(', ')})
+             SELECT v.account_id, v.grant_id, v.category, v.source, v.reference, v.priority::integer, v.granted::bigint,
+               v.granted::bigint, v.expires_at::timestamptz, 'active', v.at::timestamptz, v.position::bigint,
+               v.at::timestamptz, v.position::bigint
+             FROM (VALUES ${valuesList(grants.length, 10)})
+               AS v(account_id, grant_id, category, source, reference, priority, granted, expires_at, at, position)`,
+      values: grants.flat(),
+      expectRows: grants.length,
+    },
+  ];
+}
 
-  statements(table: string): RowChange[] {
-    const changes: RowChange[] = [];
-    if (this.grants.length > 0) {
-      changes.push({
-        text: `INSERT INTO ${table} (${LOT_COLUMNS.join(', ')})
-               SELECT v.account_id, v.grant_id, v.category, v.source, v.reference, v.priority::integer, v.granted::bigint,
-                 v.granted::bigint, v.expires_at::timestamptz, 'active', v.at::timestamptz, v.position::bigint,
-                 v.at::timestamptz, v.position::bigint
-               FROM (VALUES ${valuesList(this.grants.length, 10)})
-                 AS v(account_id, grant_id, category, source, reference, priority, granted, expires_at, at, position)`,
-        values: this.grants.flat(),
-        expectRows: this.grants.length,
-      });
-    }
-    const deltas = [...this.deltas.values()];
-    if (deltas.length > 0) {
-      changes.push({
-        // A lot expired or voided keeps that status (a refund to it is taken again in the
-        // same append); otherwise it is active while it holds credits.
-        text: `UPDATE ${table} AS t SET remaining = t.remaining + v.delta::bigint,
-                 status = CASE WHEN v.closed_as IS NOT NULL THEN v.closed_as
-                               WHEN t.status IN ('expired', 'voided') THEN t.status
-                               WHEN t.remaining + v.delta::bigint > 0 THEN 'active' ELSE 'exhausted' END,
-                 updated_at = v.at::timestamptz, position = v.position::bigint
-               FROM (VALUES ${valuesList(deltas.length, 6)}) AS v(account_id, grant_id, delta, closed_as, at, position)
-               WHERE t.account_id = v.account_id AND t.grant_id = v.grant_id`,
-        values: deltas.flatMap((d) => [
-          d.accountId,
-          d.grantId,
-          d.remaining.toString(),
-          d.closedAs,
-          d.at,
-          d.position.toString(),
-        ]),
-        expectRows: deltas.length,
-      });
-    }
-    return changes;
-  }
+/** A run of named shares, summed per lot: one update of every lot it touched. */
+function updateNamed(table: string, deltas: readonly LotDelta[]): RowChange[] {
+  if (deltas.length === 0) return [];
+  return [
+    {
+      // As the domain's fold: a lot expired or voided keeps that status (a refund to it is
+      // taken again in the same append); a void closes a lot; an expiry closes it once
+      // nothing remains (a refund's part expired again leaves the rest to the sweep);
+      // otherwise a lot is active while it holds credits.
+      text: `UPDATE ${table} AS t SET remaining = t.remaining + v.delta::bigint,
+               status = CASE WHEN t.status IN ('expired', 'voided') THEN t.status
+                             WHEN v.closed_as = 'voided' THEN 'voided'
+                             WHEN t.remaining + v.delta::bigint > 0 THEN 'active'
+                             WHEN v.closed_as = 'expired' THEN 'expired' ELSE 'exhausted' END,
+               updated_at = v.at::timestamptz, position = v.position::bigint
+             FROM (VALUES ${valuesList(deltas.length, 6)}) AS v(account_id, grant_id, delta, closed_as, at, position)
+             WHERE t.account_id = v.account_id AND t.grant_id = v.grant_id`,
+      values: deltas.flatMap((d) => [
+        d.accountId,
+        d.grantId,
+        d.remaining.toString(),
+        d.closedAs,
+        d.at,
+        d.position.toString(),
+      ]),
+      expectRows: deltas.length,
+    },
+  ];
 }
 
 /**
- * A debit or refund written before lots names no lots: it drew (returned) by the spending
- * order, as the domain's `drawInOrder` and `returnInOrder` fold it (nothing counts as
- * expired then). Only streams from before lots hold them, so this runs for history alone,
- * one statement per such event; every event written since names its lots.
+ * A run of debits and refunds written before lots, which name none: each drew (returned)
+ * by the spending order, as the domain's `drawInOrder` and `returnInOrder` fold them
+ * (nothing counts as expired then), from the lots granted before it. Which lots depends
+ * on every earlier one, so the run is applied in order, in one block per batch; only
+ * streams from before lots hold such events (every event written since names its lots).
+ * One that finds too little to draw or return leaves the lots short of the balance:
+ * reconciliation's I7 check reports it.
  */
-function unnamedShares(
-  table: string,
-  accountId: string,
-  kind: 'Debited' | 'Refunded',
-  amount: string,
-  at: Date,
-  position: bigint,
-): RowChange {
-  // A debit takes from the active lots; a refund gives each lot back up to what was drawn
-  // from it. Both in the spending order.
-  const debit = kind === 'Debited';
-  const room = debit ? 'remaining' : '(granted - remaining)';
-  return {
-    text: `WITH ordered AS (
-             SELECT grant_id, ${room} AS room, sum(${room}) OVER (ORDER BY ${LOT_SPENDING_ORDER_KEY}) - ${room} AS before
-             FROM ${table} WHERE account_id = $1 AND ${debit ? `status = 'active'` : `granted > remaining`}),
-           shares AS (SELECT grant_id, least(room, $2::bigint - before) AS amount FROM ordered WHERE before < $2::bigint)
-           UPDATE ${table} AS t SET remaining = t.remaining ${debit ? '-' : '+'} s.amount,
-             status = CASE WHEN t.status IN ('expired', 'voided') THEN t.status
-                           WHEN t.remaining ${debit ? '-' : '+'} s.amount > 0 THEN 'active' ELSE 'exhausted' END,
-             updated_at = $3::timestamptz, position = $4::bigint
-           FROM shares s WHERE t.account_id = $1 AND t.grant_id = s.grant_id`,
-    values: [accountId, amount, at, position.toString()],
-  };
+function applyUnnamed(table: string, run: readonly Unnamed[]): RowChange[] {
+  if (run.length === 0) return [];
+  const order = LOT_SPENDING_ORDER_KEY;
+  return [
+    {
+      text: `DO $unnamed$
+DECLARE e record; l record; left_over bigint; take bigint;
+BEGIN
+  FOR e IN SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint) ORDER BY position LOOP
+    left_over := e.amount;
+    IF e.kind = 'Debited' THEN
+      FOR l IN SELECT grant_id, remaining AS room FROM ${table}
+          WHERE account_id = e.account_id AND status = 'active' AND granted_position < e.position ORDER BY ${order} LOOP
+        EXIT WHEN left_over = 0;
+        take := least(l.room, left_over);
+        UPDATE ${table} SET remaining = remaining - take,
+            status = CASE WHEN remaining - take > 0 THEN 'active' ELSE 'exhausted' END, updated_at = e.at, position = e.position
+          WHERE account_id = e.account_id AND grant_id = l.grant_id;
+        left_over := left_over - take;
+      END LOOP;
+    ELSE
+      FOR l IN SELECT grant_id, granted - remaining AS room FROM ${table}
+          WHERE account_id = e.account_id AND granted > remaining AND granted_position < e.position ORDER BY ${order} LOOP
+        EXIT WHEN left_over = 0;
+        take := least(l.room, left_over);
+        UPDATE ${table} SET remaining = remaining + take,
+            status = CASE WHEN status IN ('expired', 'voided') THEN status ELSE 'active' END, updated_at = e.at, position = e.position
+          WHERE account_id = e.account_id AND grant_id = l.grant_id;
+        left_over := left_over - take;
+      END LOOP;
+    END IF;
+  END LOOP;
+END
+$unnamed$`,
+      values: [run],
+    },
+  ];
 }
 
 /**
  * One row per lot with what remains of it and its status (`GET .../lots`, the
- * watchdog's expiry sweep, reconciliation's I7). Events that name their lots are summed
- * per lot over the batch: one insert of the new lots and one update of the lots they
- * touched. Each debit or refund from before lots is applied in its place in the order.
+ * watchdog's expiry sweep, reconciliation's I7). A batch is an insert of its lots, then
+ * its events that name their lots summed per lot (one update), and the debits and
+ * refunds from before lots applied in order; the two alternate only where a batch
+ * crosses from history to events with lots.
  */
 export const lotsProjection: Projection = {
   name: 'lots',
   tables: [LOTS_TABLE],
   map(events: readonly StoredEvent[], schema: string): RowChange[] {
     const table = `${schema}.${LOTS_TABLE}`;
-    const changes: RowChange[] = [];
-    let segment = new Segment();
+    const grants: SqlValue[][] = [];
+    const runs: RowChange[] = [];
+    let named = new Map<string, LotDelta>();
+    let unnamed: Unnamed[] = [];
+    const share = (
+      accountId: string,
+      lot: LotShare,
+      sign: 1n | -1n,
+      event: { createdAt: Date; position: bigint },
+      closedAs?: 'expired' | 'voided',
+    ) => {
+      if (unnamed.length > 0) {
+        runs.push(...applyUnnamed(table, unnamed));
+        unnamed = [];
+      }
+      const key = JSON.stringify([accountId, lot.grantId]);
+      const delta = named.get(key) ?? {
+        accountId,
+        grantId: lot.grantId,
+        remaining: 0n,
+        closedAs: null,
+        at: event.createdAt,
+        position: event.position,
+      };
+      delta.remaining += sign * BigInt(lot.amount);
+      // A void wins over an expiry in the same run (an expired lot can't be voided).
+      if (closedAs === 'voided' || (closedAs === 'expired' && delta.closedAs === null)) delta.closedAs = closedAs;
+      delta.at = event.createdAt;
+      delta.position = event.position;
+      named.set(key, delta);
+    };
     for (const stored of events) {
       const event = asLedgerEvent(stored);
       const accountId = accountIdOf(stored.streamName);
       if (!accountId || !event || !isAccountEvent(event)) continue;
       const amount = amountOf(event);
-      const { createdAt: at, position } = event;
       switch (event.type) {
         case 'CreditsGranted': {
           const lot = lotOfGrant(event);
-          segment.grants.push([
+          grants.push([
             accountId,
             lot.grantId,
             lot.category,
@@ -165,33 +194,43 @@ export const lotsProjection: Projection = {
             String(lot.priority),
             amount,
             lot.expiresAt,
-            at,
-            position.toString(),
+            event.createdAt,
+            event.position.toString(),
           ]);
           break;
         }
         case 'Debited':
-        case 'Refunded': {
-          const sign = event.type === 'Debited' ? -1n : 1n;
+        case 'Refunded':
           if (event.data.lots) {
-            for (const share of event.data.lots) segment.share(accountId, share, sign, at, position);
+            for (const lot of event.data.lots) share(accountId, lot, event.type === 'Debited' ? -1n : 1n, event);
           } else {
-            changes.push(
-              ...segment.statements(table),
-              unnamedShares(table, accountId, event.type, amount, at, position),
-            );
-            segment = new Segment();
+            if (named.size > 0) {
+              runs.push(...updateNamed(table, [...named.values()]));
+              named = new Map();
+            }
+            const { createdAt, position } = event;
+            unnamed.push({
+              account_id: accountId,
+              kind: event.type,
+              amount: Number(amount),
+              at: createdAt.toISOString(),
+              position: position.toString(),
+            });
           }
           break;
-        }
         case 'CreditsExpired':
-          segment.share(accountId, event.data, -1n, at, position, 'expired');
+          share(accountId, event.data, -1n, event, 'expired');
           break;
         case 'GrantVoided':
-          segment.share(accountId, event.data, -1n, at, position, 'voided');
+          share(accountId, event.data, -1n, event, 'voided');
           break;
       }
     }
-    return [...changes, ...segment.statements(table)];
+    return [
+      ...insertGrants(table, grants),
+      ...runs,
+      ...updateNamed(table, [...named.values()]),
+      ...applyUnnamed(table, unnamed),
+    ];
   },
 };

@@ -134,19 +134,19 @@ export const lotsTable = {
     return rows.map((record) => ({ key: BigInt(record.granted_position), row: lotOf(record) }));
   },
 
-  /** The lots of `accountIds` (any status), oldest grant first: reconciliation reads a page of accounts at a time. */
-  async ofAccounts(db: Queryable, accountIds: readonly string[]): Promise<Map<string, LotRow[]>> {
+  /**
+   * Up to `limit` lots by grant position, after `after`: pages of the whole table, for
+   * reconciliation to compare with a fold.
+   */
+  async figuresAfter(db: Queryable, after: bigint, limit: number): Promise<Keyed<LotRow & { accountId: string }>[]> {
     const { rows } = await db.query<ListedRecord & { account_id: string }>(
-      `SELECT account_id, ${LISTED} FROM ${TABLE} WHERE account_id = ANY($1) ORDER BY account_id, granted_position`,
-      [accountIds],
+      `SELECT account_id, ${LISTED} FROM ${TABLE} WHERE granted_position > $1 ORDER BY granted_position LIMIT $2`,
+      [after.toString(), limit],
     );
-    const byAccount = new Map<string, LotRow[]>();
-    for (const record of rows) {
-      const lots = byAccount.get(record.account_id) ?? [];
-      lots.push(lotOf(record));
-      byAccount.set(record.account_id, lots);
-    }
-    return byAccount;
+    return rows.map((record) => ({
+      key: BigInt(record.granted_position),
+      row: { accountId: record.account_id, ...lotOf(record) },
+    }));
   },
 
   /** What remains of the account's active lots, paid and promotional, and the soonest expiry with its amount. */

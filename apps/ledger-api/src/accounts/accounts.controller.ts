@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -24,6 +24,15 @@ import { PROJECT_LIST_DESCRIPTION } from '../projects/project.view.js';
 import { GetAccountQuery } from './get-account/get-account.query.js';
 import { ListLedgerEntriesQuery } from './list-ledger-entries/list-ledger-entries.query.js';
 import { ListLedgerEntriesQueryDto } from './list-ledger-entries/list-ledger-entries.dto.js';
+import { ListLotsQuery } from './list-lots/list-lots.query.js';
+import { ListLotsQueryDto } from './list-lots/list-lots.dto.js';
+import { GetBalanceAtQuery } from './get-balance-at/get-balance-at.query.js';
+import { GetBalanceAtQueryDto } from './get-balance-at/get-balance-at.dto.js';
+import { instantOf } from './get-balance-at/instant.js';
+import { GetStatementQuery } from './get-statement/get-statement.query.js';
+import { GetStatementQueryDto } from './get-statement/get-statement.dto.js';
+import { CSV, statementCsv } from './get-statement/statement.csv.js';
+import { accepts } from '../queries/accepts.js';
 
 @ApiTags('accounts')
 @Controller('v1/accounts')
@@ -100,8 +109,8 @@ export class AccountsController {
   @Get(':accountId')
   @RequireScope('read')
   @QueryDocs(
-    "An account's balance and totals",
-    '`{accountId, balance, totalGranted, totalDebited, totalRefunded, updatedAt, position}`',
+    "An account's balance and totals, and what remains of its lots (a lot past its expiry counts until its expiry is recorded, within the watchdog interval; it is never spent)",
+    '`{accountId, balance, paid, promotional, totalGranted, totalDebited, totalRefunded, totalExpired, totalVoided, expiringNext: {at, amount} | null, updatedAt, position}`',
     [404],
   )
   get(@Param('accountId', IdPipe) accountId: string, @Query() query: ReadQueryDto) {
@@ -111,14 +120,59 @@ export class AccountsController {
   @Get(':accountId/ledger')
   @RequireScope('read')
   @QueryDocs(
-    "An account's ledger: every grant, debit and refund with the balance after it, newest first",
-    'page of `{position, type, amount, balanceAfter, projectId?, reason?, source?, reference?, at}`: `{items, nextCursor}`',
+    "An account's ledger: every grant, debit, refund, expiry and void with the balances after it, newest first",
+    'page of `{position, type, amount, balanceAfter, paidAfter, promotionalAfter, projectId?, reason?, source?, reference?, grantId?, lots?, at}`: `{items, nextCursor}`',
     [404],
   )
   ledger(@Param('accountId', IdPipe) accountId: string, @Query() query: ListLedgerEntriesQueryDto) {
     return this.queries.execute(
       new ListLedgerEntriesQuery(accountId, query.order ?? 'desc', pageRequestOf(query), consistencyOf(query)),
     );
+  }
+
+  @Get(':accountId/lots')
+  @RequireScope('read')
+  @QueryDocs(
+    "An account's lots of one status (default active), in the spending order",
+    'page of `{grantId, category, source, reference, priority, granted, remaining, expiresAt, status, grantedAt}`: `{items, nextCursor}`',
+    [404],
+  )
+  lots(@Param('accountId', IdPipe) accountId: string, @Query() query: ListLotsQueryDto) {
+    return this.queries.execute(
+      new ListLotsQuery(accountId, query.status ?? 'active', pageRequestOf(query), consistencyOf(query)),
+    );
+  }
+
+  @Get(':accountId/balance')
+  @RequireScope('read')
+  @QueryDocs(
+    "An account's balances as of its last ledger entry at or before `at` (all zero before its first)",
+    '`{accountId, at, balance, paid, promotional, position}`',
+    [404],
+  )
+  balanceAt(@Param('accountId', IdPipe) accountId: string, @Query() query: GetBalanceAtQueryDto) {
+    return this.queries.execute(new GetBalanceAtQuery(accountId, instantOf(query.at, 'at'), consistencyOf(query)));
+  }
+
+  @Get(':accountId/statement')
+  @RequireScope('read')
+  @QueryDocs(
+    "An account's statement from `from` to `to` (both included): closing.balance = opening.balance + granted − debited + refunded − expired − voided",
+    `\`{accountId, from, to, opening: {balance, paid, promotional}, closing: {…}, totals: {granted, debited, refunded, expired, voided}, entries}\` (entries oldest first, as in the ledger); with \`Accept: ${CSV}\`, the entries as CSV with a header row`,
+    [404],
+  )
+  async statement(
+    @Param('accountId', IdPipe) accountId: string,
+    @Query() query: GetStatementQueryDto,
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const statement = await this.queries.execute(
+      new GetStatementQuery(accountId, instantOf(query.from, 'from'), instantOf(query.to, 'to'), consistencyOf(query)),
+    );
+    if (!accepts(accept, CSV)) return statement;
+    void reply.header('content-type', `${CSV}; charset=utf-8`);
+    return statementCsv(statement.entries);
   }
 
   @Get(':accountId/projects')

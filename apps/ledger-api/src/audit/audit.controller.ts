@@ -26,6 +26,7 @@ import {
   StreamReader,
   checkStreamName,
 } from './read-stream/read-stream.query.js';
+import { accepts } from '../queries/accepts.js';
 import { Reconciliation } from './reconciliation/reconciliation.service.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -143,9 +144,4 @@ export class AuditController {
 /** An optional integer query parameter, in the API docs. */
 function OptionalInteger(name: string, minimum: number, maximum: number, fallback: number): MethodDecorator {
   return ApiQuery({ name, required: false, schema: { type: 'integer', minimum, maximum, default: fallback } });
-}
-
-/** Whether an Accept header names `type` (parameters and weights aside). */
-function accepts(accept: string | undefined, type: string): boolean {
-  return (accept ?? '').split(',').some((part) => part.split(';')[0]!.trim().toLowerCase() === type);
 }

@@ -32,6 +32,31 @@ export class ReadModel {
     }
   }
 
+  /**
+   * Like `read`, with every statement of `read` on one snapshot of the read models
+   * (a repeatable-read transaction): an answer made of several reads (an account and
+   * its lots, a statement's balances and lines) never mixes two batches.
+   */
+  async snapshot<T>(consistency: Consistency, read: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.read(consistency, async () => {
+      const client = await this.pool.connect();
+      let failure: Error | undefined;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const result = await read(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // A connection that failed is dropped, not handed back to the pool.
+        failure = error instanceof Error ? error : new Error(String(error));
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release(failure);
+      }
+    });
+  }
+
   /** The one row `read` finds; 404 `not_found`, naming the resource, when there is none. */
   async found<T>(
     consistency: Consistency,
@@ -59,6 +84,6 @@ export class ReadModel {
 
 type Resource = 'account' | 'project';
 
-function notFound(resource: Resource, id: string): ApiError {
+export function notFound(resource: Resource, id: string): ApiError {
   return new ApiError(404, 'not_found', `${resource} ${id} does not exist`, { [`${resource}Id`]: id });
 }

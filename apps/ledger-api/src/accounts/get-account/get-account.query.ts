@@ -1,8 +1,11 @@
 import { Query } from '@nestjs/cqrs';
-import type { AccountBalanceRow } from '@ledger/projections';
+import type { AccountBalanceRow, LotsSummary } from '@ledger/projections';
 import type { Consistency } from '../../queries/read-query.dto.js';
 
-export class GetAccountQuery extends Query<AccountBalanceRow> {
+/** What `GET /v1/accounts/{accountId}` answers: the balance row and what its lots add. */
+export type AccountView = AccountBalanceRow & LotsSummary;
+
+export class GetAccountQuery extends Query<AccountView> {
   constructor(
     readonly accountId: string,
     readonly consistency: Consistency,

@@ -11,7 +11,7 @@
 import { accountIdOf, applyMoney, NO_MONEY, projectIdOf, type AccountMoney } from '@ledger/domain';
 import { asLedgerEvent, isAccountEvent } from '@ledger/projections';
 
-export type Invariant = 'I1' | 'I2' | 'I3' | 'I4';
+export type Invariant = 'I1' | 'I2' | 'I3' | 'I4' | 'I7';
 
 export interface Violation {
   invariant: Invariant;

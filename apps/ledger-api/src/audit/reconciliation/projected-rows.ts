@@ -4,18 +4,24 @@ import {
   accountBalancesProjection,
   accountBalancesTable,
   checkpointsTable,
+  lotsProjection,
+  lotsTable,
   projectsProjection,
   projectsTable,
   type ProjectFigures,
 } from '@ledger/projections';
 import { isPostgresUnavailable, StoreUnavailableError } from '@ledger/event-store';
+import type { LotFigures } from './lot-audit.js';
 
 /** The read models' rows and the checkpoint each one is exactly the fold of. */
 export interface ProjectedRows {
   accountsCheckpoint: bigint;
   projectsCheckpoint: bigint;
+  lotsCheckpoint: bigint;
   accounts: Map<string, AccountMoney>;
   projects: Map<string, ProjectFigures>;
+  /** By account, by grant id. */
+  lots: Map<string, Map<string, LotFigures>>;
 }
 
 // Keyset pages: no single result holds the whole table.
@@ -34,16 +40,20 @@ export async function readProjectedRows(pool: pg.Pool): Promise<ProjectedRows> {
     const checkpoints = await checkpointsTable.positions(client, [
       accountBalancesProjection.name,
       projectsProjection.name,
+      lotsProjection.name,
     ]);
     const checkpointOf = (name: string) => checkpoints.get(name) ?? 0n;
     const accounts = await readAll((after) => accountBalancesTable.moneyAfter(client, after, PAGE_ROWS));
     const projects = await readAll((after) => projectsTable.figuresAfter(client, after, PAGE_ROWS));
+    const lots = await readLots(client);
     await client.query('COMMIT');
     return {
       accountsCheckpoint: checkpointOf(accountBalancesProjection.name),
       projectsCheckpoint: checkpointOf(projectsProjection.name),
+      lotsCheckpoint: checkpointOf(lotsProjection.name),
       accounts,
       projects,
+      lots,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -62,6 +72,22 @@ async function readAll<Row>(page: (afterId: string) => Promise<[string, Row][]>)
     for (const [id, row] of entries) rows.set(id, row);
     if (entries.length < PAGE_ROWS) return rows;
     after = entries.at(-1)![0];
+  }
+}
+
+/** Every lot row, by account and grant, a keyset page of `PAGE_ROWS` at a time. */
+async function readLots(client: pg.PoolClient): Promise<Map<string, Map<string, LotFigures>>> {
+  const lots = new Map<string, Map<string, LotFigures>>();
+  for (let after = 0n; ;) {
+    const page = await lotsTable.figuresAfter(client, after, PAGE_ROWS);
+    for (const { row } of page) {
+      const ofAccount = lots.get(row.accountId) ?? new Map<string, LotFigures>();
+      const { category, granted, remaining, status } = row;
+      ofAccount.set(row.grantId, { category, granted, remaining, status });
+      lots.set(row.accountId, ofAccount);
+    }
+    if (page.length < PAGE_ROWS) return lots;
+    after = page.at(-1)!.key;
   }
 }
 

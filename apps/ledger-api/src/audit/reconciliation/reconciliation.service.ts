@@ -5,6 +5,7 @@ import { PG_POOL } from '../../infrastructure/tokens.js';
 import { ProjectionProgress } from '../../projections/projection-progress.js';
 import { InvariantChecker, type Violation } from './invariant-checker.js';
 import { readProjectedRows, type ProjectedRows } from './projected-rows.js';
+import { LotAudit } from './lot-audit.js';
 import { ReadModelFold, compareRows, type Mismatch } from './read-model-fold.js';
 
 export interface ReconciliationReport {
@@ -18,7 +19,7 @@ export interface ReconciliationReport {
   /** The invariants hold (or not) over every event up to here. */
   position: number;
   /** Each read model was compared with the fold of the events up to its own checkpoint. */
-  checkpoints: { accountBalances: number; projects: number };
+  checkpoints: { accountBalances: number; projects: number; lots: number };
 }
 
 // The store allows 4096 a read; smaller reads keep each step's memory and latency low.
@@ -44,9 +45,11 @@ export class Reconciliation {
   async run(minPosition: bigint | undefined, waitMs: number): Promise<ReconciliationReport> {
     await this.progress.waitFor(minPosition, waitMs);
     const rows = await readProjectedRows(this.pool);
-    const upTo = max(rows.accountsCheckpoint, rows.projectsCheckpoint);
+    const upTo = max(max(rows.accountsCheckpoint, rows.projectsCheckpoint), rows.lotsCheckpoint);
     const fold = new ReadModelFold(rows.accountsCheckpoint, rows.projectsCheckpoint);
     const checker = new InvariantChecker(REPORTED_MAX);
+    const lotViolations = new Collector<Violation>();
+    const lots = new LotAudit(rows.lotsCheckpoint, (v) => lotViolations.add(v));
     let last: StoredEvent | undefined;
     for (let after = 0n; after < upTo;) {
       const events = await this.store.readAll({ afterPosition: after, limit: READ_BATCH });
@@ -54,6 +57,7 @@ export class Reconciliation {
         if (event.position > upTo) break;
         fold.feed(event);
         checker.feed(event);
+        lots.feed(event);
         last = event;
       }
       const end = events.at(-1)?.position;
@@ -65,7 +69,10 @@ export class Reconciliation {
     const mismatches = new Collector<Mismatch>();
     const checkedAccounts = compareRows('accountId', rows.accounts, fold.accounts, (m) => mismatches.add(m));
     const checkedProjects = compareRows('projectId', rows.projects, fold.projects, (m) => mismatches.add(m));
+    lots.compare(rows.lots, (m) => mismatches.add(m));
     const violations = new Collector<Violation>(report.violations, report.violationCount);
+    for (const violation of lotViolations.items) violations.add(violation);
+    violations.count += lotViolations.count - lotViolations.items.length;
     balanceIdentity(rows, (v) => violations.add(v));
     return {
       checkedAccounts,
@@ -75,7 +82,11 @@ export class Reconciliation {
       violations: violations.items,
       violationCount: violations.count,
       position: Number(position),
-      checkpoints: { accountBalances: Number(rows.accountsCheckpoint), projects: Number(rows.projectsCheckpoint) },
+      checkpoints: {
+        accountBalances: Number(rows.accountsCheckpoint),
+        projects: Number(rows.projectsCheckpoint),
+        lots: Number(rows.lotsCheckpoint),
+      },
     };
   }
 
@@ -99,15 +110,28 @@ export class Reconciliation {
   }
 }
 
-/** I1 on the read model itself: a row's balance is its totals' sum. */
+/**
+ * I1 on the read model itself: a row's balance is its totals' sum; and I7: its projected
+ * lots hold the balance (when both read models stand at the same checkpoint).
+ */
 function balanceIdentity(rows: ProjectedRows, report: (violation: Violation) => void): void {
+  const sameCheckpoint = rows.accountsCheckpoint === rows.lotsCheckpoint;
   for (const [accountId, row] of rows.accounts) {
-    const expected = row.totalGranted - row.totalDebited + row.totalRefunded;
+    const expected = row.totalGranted - row.totalDebited + row.totalRefunded - row.totalExpired - row.totalVoided;
     if (row.balance !== expected) {
       report({
         invariant: 'I1',
         id: accountId,
-        message: `account ${accountId}: projected balance ${row.balance} is not granted − debited + refunded = ${expected}`,
+        message: `account ${accountId}: projected balance ${row.balance} is not granted − debited + refunded − expired − voided = ${expected}`,
+        position: null,
+      });
+    }
+    const lots = [...(rows.lots.get(accountId)?.values() ?? [])].reduce((sum, lot) => sum + lot.remaining, 0);
+    if (sameCheckpoint && lots !== row.balance) {
+      report({
+        invariant: 'I7',
+        id: accountId,
+        message: `account ${accountId}: projected lots hold ${lots}, the projected balance is ${row.balance}`,
         position: null,
       });
     }
