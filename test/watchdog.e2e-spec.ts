@@ -115,7 +115,10 @@ describe('the watchdog: no dead projects', () => {
     expect(project.errorMessage).toContain(deadlineAt);
     expect((await read(api, `/v1/accounts/${accountId}`)).body).toMatchObject({ balance: 100, totalRefunded: 40 });
     const refunds = await refundsOf(t, projectId, accountId);
-    expect(refunds.map((e) => e.data)).toEqual([{ amount: 40, projectId, reason: 'project_failed' }]);
+    // Back to the one lot the start drew from (the grant named after its Idempotency-Key).
+    expect(refunds.map((e) => e.data)).toEqual([
+      { amount: 40, projectId, reason: 'project_failed', lots: [{ grantId: expect.any(String), amount: 40 }] },
+    ]);
     const [failed] = await terminalEventsOf(t, projectId);
     expect(failed).toMatchObject({ type: 'ProjectFailed', metadata: { caller: 'watchdog' } });
     expect(failed!.metadata.idempotencyKey).toBe(`expire:${projectId}:1:deadline_exceeded`);

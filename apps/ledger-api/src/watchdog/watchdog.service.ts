@@ -11,6 +11,7 @@ import { LEDGER_CONFIG, PG_POOL } from '../infrastructure/tokens.js';
 import { DUE_PROJECTS_LIMIT_MAX, findDueProjects, type DueProject } from './due-projects.js';
 import { expireContext } from './expire-project/expire-context.js';
 import { expireProject } from './expire-project/expire-project.handler.js';
+import { sweepDueLots } from './expire-credits/lot-sweep.js';
 import { WatchdogLock } from './watchdog-lock.js';
 
 /** `off`: disabled by configuration; `stopped`: the application shut down. */
@@ -25,6 +26,8 @@ export interface WatchdogStatus {
   sweeps: number;
   /** Projects this process's sweeps failed (with their refunds) since it started. */
   projectsFailed: number;
+  /** Lots whose expiry this process's sweeps recorded since it started. */
+  lotsExpired: number;
   /** What went wrong last (a lock try, a sweep's query or commands); cleared by a clean sweep. */
   lastError: string | null;
 }
@@ -37,6 +40,10 @@ export interface SweepResult {
   /** Of those, the projects this sweep failed. */
   failed: number;
   errors: number;
+  /** Present when the sweep ran: lots the read model offered as past their expiry (at most DUE_LOTS_LIMIT_MAX). */
+  lotsDue?: number;
+  /** Of those, the lots whose expiry this sweep recorded. */
+  lotsExpired?: number;
 }
 
 // Expiries of one sweep run side by side, each on its own project stream; bounded so a
@@ -47,7 +54,8 @@ const LOCK_RETRY_MS_MAX = 5_000;
 
 /**
  * Fails projects that would otherwise stay in flight forever, holding credits (DESIGN.md,
- * failure 4): past their deadline, or out of attempts with the lease run out. One replica
+ * failure 4): past their deadline, or out of attempts with the lease run out. And records
+ * the expiry of every lot past its `expiresAt` (API.md, credit lots) within its interval. One replica
  * is active (a PostgreSQL advisory lock), the others stand by and take over when it goes.
  * Every interval the active one reads the due projects from the read model and sends each
  * an ExpireProject through the command executor, like any caller.
@@ -61,10 +69,11 @@ export class WatchdogService implements OnApplicationBootstrap, OnApplicationShu
   private running: Promise<void> | undefined;
   private sweeping: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  private counters: Pick<WatchdogStatus, 'lastSweepAt' | 'sweeps' | 'projectsFailed' | 'lastError'> = {
+  private counters: Pick<WatchdogStatus, 'lastSweepAt' | 'sweeps' | 'projectsFailed' | 'lotsExpired' | 'lastError'> = {
     lastSweepAt: null,
     sweeps: 0,
     projectsFailed: 0,
+    lotsExpired: 0,
     lastError: null,
   };
 
@@ -169,12 +178,32 @@ export class WatchdogService implements OnApplicationBootstrap, OnApplicationShu
       lastError = `due projects: ${(error as Error).message}`;
       this.log.logger.warn({ err: error }, 'watchdog: cannot read the due projects');
     }
+    // Lots after projects: a project failed above may have refunded credits to an expired
+    // lot, which its own append already expired, so the order changes no amount.
+    try {
+      const lots = await sweepDueLots(
+        this.pool,
+        this.commands,
+        { now, correlationId: `watchdog-lots-${randomUUID()}`, signal: this.abort.signal },
+        (error, lot) => this.log.logger.warn({ err: error, ...lot }, 'watchdog: cannot expire the lot'),
+      );
+      result.lotsDue = lots.due;
+      result.lotsExpired = lots.expired;
+      result.errors += lots.errors;
+      lastError = lots.lastError ?? lastError;
+    } catch (error) {
+      result.errors++;
+      lastError = `due lots: ${(error as Error).message}`;
+      this.log.logger.warn({ err: error }, 'watchdog: cannot read the lots due for expiry');
+    }
     this.counters = {
       lastSweepAt: now.toISOString(),
       sweeps: this.counters.sweeps + 1,
       projectsFailed: this.counters.projectsFailed + result.failed,
+      lotsExpired: this.counters.lotsExpired + (result.lotsExpired ?? 0),
       lastError,
     };
+    if ((result.lotsExpired ?? 0) > 0) this.log.logger.info({ ...result }, 'watchdog: recorded expired lots');
     if (result.failed > 0) this.log.logger.info({ ...result }, 'watchdog: failed projects past deadline or attempts');
     this.changed();
     return result;

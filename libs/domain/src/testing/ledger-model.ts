@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { checkLots } from './lots-model.js';
 import type { AccountEvent } from '../account/account.events.js';
 import { evolveAccount, initialAccountState } from '../account/account.state.js';
 import { applyMoney, isAccountEventType, NO_MONEY } from '../account/account.money.js';
@@ -23,9 +24,15 @@ export type Outcome =
  */
 export class InMemoryLedger {
   private readonly streams = new Map<string, LedgerEvent[]>();
+  /** When each event was appended (its command's `now`), by stream, parallel to the events. */
+  private readonly times = new Map<string, number[]>();
 
   eventsOf(streamName: string): readonly LedgerEvent[] {
     return this.streams.get(streamName) ?? [];
+  }
+
+  timesOf(streamName: string): readonly number[] {
+    return this.times.get(streamName) ?? [];
   }
 
   streamNames(): string[] {
@@ -50,8 +57,9 @@ export class InMemoryLedger {
     const outcome = this.decide(command);
     if (outcome.accepted) {
       const { decision } = outcome;
-      this.append(accountStream(decision.accountId), decision.account);
-      if ('projectId' in command) this.append(projectStream(command.projectId), decision.project);
+      const atMs = command.now.getTime();
+      this.append(accountStream(decision.accountId), decision.account, atMs);
+      if ('projectId' in command) this.append(projectStream(command.projectId), decision.project, atMs);
       else assert.strictEqual(decision.project.length, 0, 'an account command decided project events');
     }
     return outcome;
@@ -64,9 +72,10 @@ export class InMemoryLedger {
     return { account: accountEvents.reduce(evolveAccount, initialAccountState()), project };
   }
 
-  private append(streamName: string, events: readonly LedgerEvent[]): void {
+  private append(streamName: string, events: readonly LedgerEvent[], atMs: number): void {
     if (events.length === 0) return;
     this.streams.set(streamName, [...this.eventsOf(streamName), ...events]);
+    this.times.set(streamName, [...this.timesOf(streamName), ...events.map(() => atMs)]);
   }
 }
 
@@ -96,6 +105,7 @@ export function checkInvariants(ledger: InMemoryLedger): void {
     if (accountId === undefined) continue;
     const events = ledger.eventsOf(streamName) as AccountEvent[];
     const balance = balanceFromLog(events);
+    checkLots(events, ledger.timesOf(streamName), balance);
     assert.strictEqual(
       events.reduce(evolveAccount, initialAccountState()).balance,
       balance,
