@@ -148,6 +148,16 @@ describe('keys that fit the caller', () => {
     expect(await api.head()).toBe(head);
   });
 
+  it('leaves the read models and the audit undisturbed by key events (projections skip them)', async () => {
+    expect((await api.post('/v1/api-keys', { name: 'audited', scopes: ['audit'] })).status).toBe(201);
+    const report = await api.get(`/v1/audit/reconciliation?minPosition=${await api.head()}&waitMs=10000`, {
+      key: t.keys.audit,
+    });
+    expect(report).toMatchObject({ status: 200, body: { mismatches: [], violations: [] } });
+    const log = await api.get('/v1/audit/events?limit=500', { key: t.keys.audit });
+    expect(log.body.items.map((e: { type: string }) => e.type)).toContain('ApiKeyCreated');
+  });
+
   it('never lets a secret reach the logs, the list or the store, and counts refusals by reason', async () => {
     const metric = async (reason: string) => {
       const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;

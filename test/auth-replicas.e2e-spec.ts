@@ -53,10 +53,20 @@ describe('keys across replicas', () => {
   });
 
   it(
-    'knows, after a restart, the keys created before it',
+    'knows, after a restart, the keys created before it, starting from the saved registry',
     async () => {
       const onA = client(a);
       const create = await onA.post('/v1/api-keys', { name: 'restart', scopes: ['read'] });
+      // The registry's snapshot reaches the key's event (saved after it, off the request's path).
+      const snapshot = async () =>
+        (
+          await a.runtime.pool.query<{ position: string; events: string }>(
+            'SELECT position, events::text AS events FROM ledger_api.api_key_registry',
+          )
+        ).rows[0];
+      const saved = async () => (await snapshot())?.events.includes(create.body.keyId as string) ?? false;
+      expect(await within(PROPAGATION_MS_MAX, saved)).toBeDefined();
+      expect((await snapshot())!.events).not.toContain(create.body.secret);
       const c = await startTestApp('auth_replicas_c', { databaseUrl: a.runtime.databaseUrl });
       try {
         // The start waits for the log up to its head: the key works from the first request.

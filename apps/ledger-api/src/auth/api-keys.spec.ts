@@ -1,24 +1,14 @@
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StoredEvent } from '@ledger/event-store';
 import { apiKeyStream } from '@ledger/domain';
 import { loadConfig } from '../config/ledger-config.js';
-import { ApiKeyRegistry, hasScope, resolveApiKeys, secretDigest, type ApiKey } from './api-keys.js';
+import { ApiKeyRegistry, hasScope, resolveApiKeys, secretDigest, type ApiKey, type KeyEvent } from './api-keys.js';
 
 const NOW = new Date('2026-01-01T00:00:00Z');
 
-function logged(position: bigint, type: string, data: Record<string, unknown>): StoredEvent {
-  return {
-    id: `e${position}`,
-    type,
-    data,
-    metadata: { at: NOW.toISOString() },
-    streamName: apiKeyStream(data.keyId as string),
-    revision: 0n,
-    position,
-    createdAt: NOW,
-  };
+function logged(position: bigint, type: string, data: Record<string, unknown>): KeyEvent {
+  return { type, data, streamName: apiKeyStream(data.keyId as string), position, at: NOW };
 }
 
 function valid(registry: ApiKeyRegistry, secret: string): ApiKey {

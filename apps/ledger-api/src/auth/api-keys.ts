@@ -2,7 +2,6 @@ import { randomBytes, createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readIfExists, writePrivate } from '@ledger/platform';
 import { apiKeyIdOf, type ApiKeyCreated, type ApiKeyRevoked, type Scope } from '@ledger/domain';
-import type { StoredEvent } from '@ledger/event-store';
 import type { ApiKeyConfig, LedgerConfig } from '../config/ledger-config.js';
 
 /** A key as the guard sees it: who, what it may do, how fast, and whether it still works. */
@@ -18,6 +17,16 @@ export interface ApiKey {
   createdAt: Date | undefined;
   /** Where it is listed: configured keys first, in their order, then the log's by position. */
   rank: bigint;
+}
+
+/** A key's event as the registry keeps it (and its snapshot stores it): no more of the log than it needs. */
+export interface KeyEvent {
+  streamName: string;
+  type: string;
+  data: Record<string, unknown>;
+  position: bigint;
+  /** When the command was decided (the event's metadata), else when it was stored. */
+  at: Date;
 }
 
 /** What a presented secret turned out to be; an unknown one is told apart only by a fingerprint. */
@@ -87,6 +96,7 @@ export function isConfigKeyId(keyId: string): boolean {
 export class ApiKeyRegistry {
   private readonly byDigest = new Map<string, ApiKey>();
   private readonly byId = new Map<string, ApiKey>();
+  private readonly applied: KeyEvent[] = [];
 
   private readonly configured: bigint;
 
@@ -117,14 +127,15 @@ export class ApiKeyRegistry {
     return { outcome: 'valid', key };
   }
 
-  /** Takes in an event of the log; anything but a key's event is ignored. */
-  apply(event: StoredEvent): void {
-    if (apiKeyIdOf(event.streamName) === undefined) return;
-    const at = new Date(event.metadata.at ?? event.createdAt);
+  /** Takes in an event of the log; anything but a key's event is ignored. True if it was a key's. */
+  apply(event: KeyEvent): boolean {
+    if (apiKeyIdOf(event.streamName) === undefined) return false;
+    this.applied.push(event);
+    const at = event.at;
     if (event.type === 'ApiKeyCreated') {
       const data = event.data as ApiKeyCreated['data'];
       // A configured key wins: its digest is taken already (only a copied secret could collide).
-      if (this.byDigest.has(data.digest) || this.byId.has(data.keyId)) return;
+      if (this.byDigest.has(data.digest) || this.byId.has(data.keyId)) return true;
       this.add(data.digest, {
         keyId: data.keyId,
         name: data.name,
@@ -140,6 +151,12 @@ export class ApiKeyRegistry {
       const key = this.byId.get((event.data as ApiKeyRevoked['data']).keyId);
       if (key && key.source === 'api' && !key.revokedAt) key.revokedAt = at;
     }
+    return true;
+  }
+
+  /** Every key event taken in, in log order: what a snapshot of the registry keeps. */
+  keyEvents(): readonly KeyEvent[] {
+    return this.applied;
   }
 
   get(keyId: string): ApiKey | undefined {
