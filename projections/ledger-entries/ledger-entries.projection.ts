@@ -117,8 +117,9 @@ export const ledgerEntriesProjection: Projection = {
     const table = `${schema}.${LEDGER_ENTRIES_TABLE}`;
     return [
       {
-        // The lateral join reads the table as it was before this statement: the account's last
-        // balances before the batch, to which the window adds the batch's movements in order.
+        // The lateral join reads the table as it was before this statement: each account's last
+        // balances before the batch (once per account), to which the window adds the batch's
+        // movements in order.
         text: `INSERT INTO ${table} (${LEDGER_ENTRY_COLUMNS.join(', ')})
                SELECT v.position::bigint, v.account_id, v.type, v.amount::bigint,
                  coalesce(p.balance_after, 0) + sum(v.delta::bigint) OVER w,
@@ -127,18 +128,23 @@ export const ledgerEntriesProjection: Projection = {
                  coalesce(p.paid_after, 0) + sum(v.paid_delta) OVER w,
                  coalesce(p.promotional_after, 0) + sum(v.delta::bigint - v.paid_delta) OVER w
                FROM (
-                 SELECT v.*, v.paid_known::bigint + v.sign::bigint * coalesce((
-                   SELECT sum(s.amount) FROM jsonb_to_recordset(v.unresolved::jsonb) AS s("grantId" text, amount bigint)
-                   JOIN ${table} g ON g.account_id = v.account_id AND g.grant_id = s."grantId" AND g.type = 'CreditsGranted'
-                   WHERE g.category = 'paid'), 0) AS paid_delta
+                 SELECT v.*, CASE WHEN v.unresolved IS NULL THEN v.paid_known::bigint
+                   ELSE v.paid_known::bigint + v.sign::bigint * coalesce((
+                     SELECT sum(s.amount) FROM jsonb_to_recordset(v.unresolved::jsonb) AS s("grantId" text, amount bigint)
+                     JOIN ${table} g ON g.account_id = v.account_id AND g.grant_id = s."grantId" AND g.type = 'CreditsGranted'
+                     WHERE g.category = 'paid'), 0) END AS paid_delta
                  FROM (VALUES ${valuesList(entries.length, VALUES.length)}) AS v(${VALUES.join(', ')})
                ) v
-               LEFT JOIN LATERAL (
-                 SELECT balance_after, paid_after, promotional_after FROM ${table} p
-                 WHERE p.account_id = v.account_id ORDER BY p.position DESC LIMIT 1
-               ) p ON true
+               JOIN (
+                 SELECT a.account_id, p.balance_after, p.paid_after, p.promotional_after
+                 FROM jsonb_array_elements_text($${entries.length * VALUES.length + 1}::jsonb) AS a(account_id)
+                 LEFT JOIN LATERAL (
+                   SELECT balance_after, paid_after, promotional_after FROM ${table} p
+                   WHERE p.account_id = a.account_id ORDER BY p.position DESC LIMIT 1
+                 ) p ON true
+               ) p ON p.account_id = v.account_id
                WINDOW w AS (PARTITION BY v.account_id ORDER BY v.position::bigint)`,
-        values: entries.flat(),
+        values: [...entries.flat(), [...new Set(entries.map((entry) => entry[1] as string))]],
         expectRows: entries.length,
       },
     ];

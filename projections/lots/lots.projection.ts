@@ -150,6 +150,10 @@ export const lotsProjection: Projection = {
     const runs: RowChange[] = [];
     let named = new Map<string, LotDelta>();
     let unnamed: Unnamed[] = [];
+    // Each account's last unnamed event of the run: the next one of the same kind adds to
+    // it (two draws from the front are one draw of both; so are two returns), unless the
+    // account was granted a lot between them.
+    const lastUnnamed = new Map<string, Unnamed>();
     const share = (
       accountId: string,
       lot: LotShare,
@@ -160,6 +164,7 @@ export const lotsProjection: Projection = {
       if (unnamed.length > 0) {
         runs.push(...applyUnnamed(table, unnamed));
         unnamed = [];
+        lastUnnamed.clear();
       }
       const key = JSON.stringify([accountId, lot.grantId]);
       const delta = named.get(key) ?? {
@@ -185,6 +190,7 @@ export const lotsProjection: Projection = {
       switch (event.type) {
         case 'CreditsGranted': {
           const lot = lotOfGrant(event);
+          lastUnnamed.delete(accountId);
           grants.push([
             accountId,
             lot.grantId,
@@ -209,13 +215,22 @@ export const lotsProjection: Projection = {
               named = new Map();
             }
             const { createdAt, position } = event;
-            unnamed.push({
-              account_id: accountId,
-              kind: event.type,
-              amount: Number(amount),
-              at: createdAt.toISOString(),
-              position: position.toString(),
-            });
+            const last = lastUnnamed.get(accountId);
+            if (last?.kind === event.type) {
+              last.amount += Number(amount);
+              last.at = createdAt.toISOString();
+              last.position = position.toString();
+            } else {
+              const next: Unnamed = {
+                account_id: accountId,
+                kind: event.type,
+                amount: Number(amount),
+                at: createdAt.toISOString(),
+                position: position.toString(),
+              };
+              unnamed.push(next);
+              lastUnnamed.set(accountId, next);
+            }
           }
           break;
         case 'CreditsExpired':
