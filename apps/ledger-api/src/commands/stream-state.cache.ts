@@ -9,6 +9,8 @@ export interface StreamFold<S> {
   initial(): S;
   /** `id`: the stored event's, which an account's fold needs for grants written before lots. */
   evolve(state: S, event: { type: string; data: Record<string, unknown>; id?: string }): S;
+  /** About how many bytes the state takes, for the cache's bound; absent: its JSON's length. */
+  sizeOf?(state: S): number;
 }
 
 /** A stream's state as of `revision` (undefined: the stream does not exist). */
@@ -45,7 +47,8 @@ export class StreamStateCache<S> {
   private readonly cache = new LRUCache<string, LoadedState<S> & { snapshotRevision: bigint | undefined }>({
     max: CACHED_STREAMS_MAX,
     maxSize: CACHE_BYTES_MAX,
-    sizeCalculation: (entry, key) => key.length + JSON.stringify(entry.state).length + 64,
+    sizeCalculation: (entry, key) =>
+      key.length + (this.fold.sizeOf ? this.fold.sizeOf(entry.state) : JSON.stringify(entry.state).length) + 64,
   });
 
   constructor(

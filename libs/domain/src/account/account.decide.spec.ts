@@ -179,6 +179,7 @@ describe('evolveAccount', () => {
       lots: [
         {
           grantId: 'g0',
+          seq: 0,
           category: 'paid',
           priority: 50,
           source: 'purchase',

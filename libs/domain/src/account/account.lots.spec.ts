@@ -366,6 +366,7 @@ describe('events written before lots', () => {
     expect(state.lots).toEqual([
       {
         grantId: 'evt-1',
+        seq: 0,
         category: 'paid',
         priority: 50,
         source: 'purchase',
@@ -376,6 +377,7 @@ describe('events written before lots', () => {
       },
       {
         grantId: 'evt-2',
+        seq: 1,
         category: 'paid',
         priority: 50,
         source: 'promo',

@@ -10,6 +10,8 @@ import type { GrantSource, LotCategory, LotShare } from './account.events.js';
  */
 export type Lot = Readonly<{
   grantId: string;
+  /** Its place among the account's grants, oldest first: the spending order's last rule. */
+  seq: number;
   category: LotCategory;
   priority: number;
   /** ISO 8601 as Date.toISOString writes it (so two of them compare as strings); absent: never expires. */
@@ -23,12 +25,29 @@ export type Lot = Readonly<{
 }>;
 
 export function isExpiredAt(lot: Lot, nowMs: number): boolean {
-  return lot.expiresAt !== undefined && nowMs >= Date.parse(lot.expiresAt);
+  return lot.expiresAt !== undefined && lot.expiresAt <= instantOf(nowMs);
 }
 
-/** Can be drawn from at `nowMs`; without a time (folding events written before lots), nothing is expired. */
+/**
+ * `nowMs` as Date.toISOString writes it, the form every `expiresAt` is kept in: then an
+ * expiry compares with a string comparison, not a parse per lot (decisions run over up to
+ * ACTIVE_LOTS_MAX lots). Commands' `now` is validated to a four-digit year, so the forms agree.
+ */
+function instantOf(nowMs: number): string {
+  return new Date(nowMs).toISOString();
+}
+
+/** Can be drawn from at `nowIso`; without a time (folding events written before lots), nothing is expired. */
+function isSpendableAt(lot: Lot, nowIso: string | undefined): boolean {
+  return (
+    lot.status === 'open' &&
+    lot.remaining > 0 &&
+    (nowIso === undefined || lot.expiresAt === undefined || lot.expiresAt > nowIso)
+  );
+}
+
 export function isSpendable(lot: Lot, nowMs: number | undefined): boolean {
-  return lot.status === 'open' && lot.remaining > 0 && (nowMs === undefined || !isExpiredAt(lot, nowMs));
+  return isSpendableAt(lot, nowMs === undefined ? undefined : instantOf(nowMs));
 }
 
 /** Holds credits (spent or not) and was not closed: what the bound on active lots counts. */
@@ -38,25 +57,19 @@ export function isActive(lot: Lot): boolean {
 
 /** What can be spent now: the remaining credits of the lots not expired at `nowMs`. */
 export function spendableAt(lots: readonly Lot[], nowMs: number): number {
+  const nowIso = instantOf(nowMs);
   let sum = 0;
-  for (const lot of lots) if (isSpendable(lot, nowMs)) sum += lot.remaining;
+  for (const lot of lots) if (isSpendableAt(lot, nowIso)) sum += lot.remaining;
   return sum;
 }
 
 /**
  * The spending order (API.md): lowest priority; then the earliest expiry, lots that never
- * expire last; then promotional before paid; then the oldest grant (`lots` is in grant order).
+ * expire last; then promotional before paid; then the oldest grant. None of these ever
+ * changes for a lot, so the state keeps its lots in this order (`withNewLot`) and a debit
+ * only scans from the front.
  */
-export function inSpendingOrder(lots: readonly Lot[], keep: (lot: Lot) => boolean): Lot[] {
-  const kept: { lot: Lot; index: number }[] = [];
-  lots.forEach((lot, index) => {
-    if (keep(lot)) kept.push({ lot, index });
-  });
-  kept.sort((a, b) => compareForSpending(a.lot, b.lot) || a.index - b.index);
-  return kept.map((entry) => entry.lot);
-}
-
-function compareForSpending(a: Lot, b: Lot): number {
+export function compareForSpending(a: Lot, b: Lot): number {
   if (a.priority !== b.priority) return a.priority - b.priority;
   if (a.expiresAt !== b.expiresAt) {
     if (a.expiresAt === undefined) return 1;
@@ -64,15 +77,29 @@ function compareForSpending(a: Lot, b: Lot): number {
     return a.expiresAt < b.expiresAt ? -1 : 1;
   }
   if (a.category !== b.category) return a.category === 'promotional' ? -1 : 1;
-  return 0;
+  return a.seq - b.seq;
+}
+
+/** The lots with `lot` in its place in the spending order (after every lot it does not precede). */
+export function withNewLot(lots: readonly Lot[], lot: Lot): Lot[] {
+  let low = 0;
+  let high = lots.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareForSpending(lots[middle]!, lot) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return [...lots.slice(0, low), lot, ...lots.slice(low)];
 }
 
 /** What a debit of `amount` draws, lot by lot, in the spending order; the caller checked there is enough. */
 export function drawInOrder(lots: readonly Lot[], amount: number, nowMs: number | undefined): LotShare[] {
+  const nowIso = nowMs === undefined ? undefined : instantOf(nowMs);
   const shares: LotShare[] = [];
   let left = amount;
-  for (const lot of inSpendingOrder(lots, (l) => isSpendable(l, nowMs))) {
+  for (const lot of lots) {
     if (left === 0) break;
+    if (!isSpendableAt(lot, nowIso)) continue;
     const take = Math.min(lot.remaining, left);
     shares.push({ grantId: lot.grantId, amount: take });
     left -= take;
@@ -109,8 +136,9 @@ export function returnLastDrawnFirst(draws: readonly LotShare[], alreadyReturned
 export function returnInOrder(lots: readonly Lot[], amount: number): LotShare[] {
   const shares: LotShare[] = [];
   let left = amount;
-  for (const lot of inSpendingOrder(lots, (l) => l.outstanding > 0)) {
+  for (const lot of lots) {
     if (left === 0) break;
+    if (lot.outstanding === 0) continue;
     const take = Math.min(lot.outstanding, left);
     shares.push({ grantId: lot.grantId, amount: take });
     left -= take;

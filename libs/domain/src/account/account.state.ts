@@ -1,13 +1,13 @@
 import assert from 'node:assert';
 import type { AccountEvent, CreditsGranted } from './account.events.js';
-import { drawInOrder, returnInOrder, withLot, type Lot } from './account.lots.js';
+import { drawInOrder, returnInOrder, withLot, withNewLot, type Lot } from './account.lots.js';
 import { applyMoney, NO_MONEY, type AccountMoney } from './account.money.js';
 
 /** The priority of a lot whose grant named none (API.md): lower is spent first. */
 export const LOT_PRIORITY_DEFAULT = 50;
 
 /**
- * An account as its events leave it: its money and its lots, in grant order. All amounts
+ * An account as its events leave it: its money and its lots, in the spending order. All amounts
  * are credits, kept as JS numbers and asserted to be safe integers: the decisions refuse
  * anything that would take a total past Number.MAX_SAFE_INTEGER, so the sums are exact.
  * Plain arrays and objects only: the state is cached and snapshotted as JSON.
@@ -50,7 +50,7 @@ export function evolveAccount(state: AccountState, event: StoredAccountEvent): A
 function lotsAfter(lots: readonly Lot[], event: StoredAccountEvent): readonly Lot[] {
   switch (event.type) {
     case 'CreditsGranted':
-      return [...lots, lotOf(event, event.id)];
+      return withNewLot(lots, lotOf(event, event.id, lots.length));
     case 'Debited': {
       // Written before lots: drawn by the spending order, when no lot could expire yet.
       const shares = event.data.lots ?? drawInOrder(lots, event.data.amount, undefined);
@@ -92,13 +92,14 @@ function lotsAfter(lots: readonly Lot[], event: StoredAccountEvent): readonly Lo
   }
 }
 
-function lotOf(event: CreditsGranted, eventId: string | undefined): Lot {
+function lotOf(event: CreditsGranted, eventId: string | undefined, seq: number): Lot {
   const { amount, source, reference, grantId, category, priority, expiresAt } = event.data;
   // Written before lots: a paid lot that never expires, named after its event (DESIGN.md).
   const id = grantId ?? eventId;
   assert(id !== undefined, 'a CreditsGranted without grantId needs its event id');
   return {
     grantId: id,
+    seq,
     category: category ?? 'paid',
     priority: priority ?? LOT_PRIORITY_DEFAULT,
     ...(expiresAt === undefined ? {} : { expiresAt }),
