@@ -13,6 +13,7 @@ import {
 } from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
+import { claimProject } from '../projects/claim-project/claim-project.handler.js';
 import { failProject } from '../projects/fail-project/fail-project.handler.js';
 import { startProject } from '../projects/start-project/start-project.handler.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
@@ -155,6 +156,45 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       [accountStream(accountId), 1n],
       [projectStream(projectId), 0n],
       [cancel.record, 'no_stream'],
+    ]);
+  });
+
+  it("reads a project's payer ahead with the project once the project is in memory: two round trips", async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const projectId = `prj-${randomUUID()}`;
+    const calls: { method: string; args: unknown[] }[] = [];
+    const warm = replica(recording(store, calls));
+    await warm.execute(context(randomUUID()), grantCredits, grant(accountId), created);
+    await warm.execute(
+      context(randomUUID()),
+      startProject,
+      { type: 'StartProject', projectId, accountId, cost: 5 },
+      created,
+    );
+    // The claim loads the started project into memory; the worker's failure then names its payer.
+    const claim = { type: 'ClaimProject', projectId, workerId: 'w1', leaseSeconds: 60 } as const;
+    await warm.execute(context(randomUUID()), claimProject, claim, created);
+    calls.length = 0;
+    const key = context(randomUUID());
+    const cancel = await warm.execute(
+      key,
+      failProject,
+      { type: 'FailProject', projectId, attempt: 1, errorMessage: 'no' },
+      created,
+    );
+    expect(cancel).toMatchObject({ replayed: false, answer: { body: { status: 'failed', refunded: 5 } } });
+    expect(calls.map((call) => call.method)).toEqual(['readStreams', 'append']);
+    const [reads] = calls[0]!.args as [StreamRead[]];
+    expect(reads.map((read) => read.streamName)).toEqual([
+      idempotencyStream(key.caller, key.idempotencyKey),
+      projectStream(projectId),
+      accountStream(accountId),
+    ]);
+    const [appends] = calls[1]!.args as [StreamAppend[]];
+    expect(appends.map((append) => [append.streamName, append.expectedRevision])).toEqual([
+      [accountStream(accountId), 1n],
+      [projectStream(projectId), 1n],
+      [idempotencyStream(key.caller, key.idempotencyKey), 'no_stream'],
     ]);
   });
 });

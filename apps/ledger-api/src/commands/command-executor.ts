@@ -101,8 +101,8 @@ export class CommandExecutor {
     // A command that reads an account runs one at a time with the others on it: its balance
     // is what they contend for (a start spends it). Any other, with those on its project.
     const serializeOn = (reads.find((read) => read.kind === 'account') ?? reads[0]!).name;
-    // A payer read after the project is not serialised on here: a refund only conflicts with
-    // the account's other commands in the store, and the bounded retry settles that.
+    // A payer read with or after the project is not serialised on here: a refund only conflicts
+    // with the account's other commands in the store, and the bounded retry settles that.
     return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf, payerOf));
   }
 
@@ -114,8 +114,16 @@ export class CommandExecutor {
     payerOf?: (states: Partial<StreamStates>) => string | undefined,
   ): Promise<CommandResult<Reply>> {
     for (let attempt = 1; ; attempt++) {
+      // A payer named by a project this process holds in memory is known before reading (a
+      // project's payer never changes): its account is read ahead with the rest.
+      const guessed = payerOf && this.cachedPayer(reads, payerOf);
+      const readsAhead: readonly StreamRead[] =
+        guessed === undefined ? reads : [...reads, { kind: 'account', name: accountStream(guessed) }];
       // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
-      const [ahead, refusal] = await Promise.allSettled([this.readAhead(context, reads), this.refusals.find(context)]);
+      const [ahead, refusal] = await Promise.allSettled([
+        this.readAhead(context, readsAhead),
+        this.refusals.find(context),
+      ]);
       if (ahead.status === 'rejected') throw ahead.reason;
       const { accepted, prefetched } = ahead.value;
       // An acceptance answers even if the refusal lookup failed.
@@ -132,7 +140,7 @@ export class CommandExecutor {
       if (payer !== undefined) {
         // Kept in `loaded` too, so the append expects the revision this decision saw.
         const name = accountStream(payer);
-        const account = await this.caches.account.load(name);
+        const account = await this.caches.account.load(name, prefetched.get(name));
         loaded.set(name, account);
         states.account = account.state;
       }
@@ -170,6 +178,20 @@ export class CommandExecutor {
         await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
       }
     }
+  }
+
+  /** The payer the states in memory name, if every stream the command reads is in memory. */
+  private cachedPayer(
+    reads: readonly StreamRead[],
+    payerOf: (states: Partial<StreamStates>) => string | undefined,
+  ): string | undefined {
+    const states: Partial<Record<StreamKind, unknown>> = {};
+    for (const read of reads) {
+      const state = this.caches[read.kind].peek(read.name);
+      if (state === undefined) return undefined;
+      states[read.kind] = state;
+    }
+    return payerOf(states as Partial<StreamStates>);
   }
 
   /**

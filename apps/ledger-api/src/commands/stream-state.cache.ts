@@ -103,6 +103,11 @@ export class StreamStateCache<S> {
     return entry;
   }
 
+  /** The state in memory, if any, as of its last load (not refreshed, not marked as used). */
+  peek(streamName: string): S | undefined {
+    return this.cache.peek(streamName)?.state;
+  }
+
   /** After a conflict the cached revision is behind; the next load catches up from the store anyway. */
   forget(streamName: string): void {
     this.cache.delete(streamName);
