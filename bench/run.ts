@@ -15,6 +15,7 @@ import { load, type LoadResult, type Scenario } from './load.js';
 import { BENCH_KEY, startHttpCeiling, startService, type BenchService } from './service.js';
 import { measureCatchUp } from './catch-up.js';
 import { measureLag } from './lag.js';
+import { measureLots } from './lots.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 8;
@@ -78,11 +79,13 @@ async function main(): Promise<void> {
     const lag = await measureLag(service, maxStartRate / 2, LAG_SECONDS);
     log('decision latency against stream length ...');
     const growth = await decisionGrowth(service);
+    log('decision latency against the number of lots ...');
+    const lots = await measureLots(service, quick ? 30 : 150);
     const rssMb = await service.peakRssMb();
     log(`projection catch-up over ${CATCH_UP_EVENTS} events ...`);
     const catchUp = await measureCatchUp(await createDatabase(service.databaseUrl, 'bench_catch_up'), CATCH_UP_EVENTS);
 
-    const report = summarise(rows, ceilings, { lag, growth, rssMb, catchUp });
+    const report = summarise(rows, ceilings, { lag, growth, lots, rssMb, catchUp });
     print(report);
     await mkdir('bench/results', { recursive: true });
     const document = {
@@ -208,6 +211,7 @@ function summarise(
   growth: {
     lag: Awaited<ReturnType<typeof measureLag>>;
     growth: Awaited<ReturnType<typeof decisionGrowth>>;
+    lots: Awaited<ReturnType<typeof measureLots>>;
     rssMb: number;
     catchUp: Awaited<ReturnType<typeof measureCatchUp>>;
   },
@@ -236,6 +240,7 @@ function summarise(
       startAt64OverPgCeiling: { value: start64?.ratioToPgCeiling, target: 0.5 },
       startP99At16Ms: { value: start16?.p99Ms, target: 20 },
       decisionLargestOverSmallest: { value: largest.ratioToSmallest, target: 1.5 },
+      decisionThousandLotsOverOne: { value: growth.lots.thousandOverOne, target: 2 },
       catchUpEventsPerSecond: { value: growth.catchUp.eventsPerSecond, target: 30_000 },
       lagP99Ms: { value: growth.lag.lagMs.p99, target: 250 },
       serviceRssMb: { value: growth.rssMb, target: 300 },
@@ -292,7 +297,11 @@ function print(report: ReturnType<typeof summarise>): void {
     console.log(
       `  ${String(g.events).padStart(7)} events: ${g.p50Ms.toFixed(2)} ms (${g.ratioToSmallest.toFixed(2)}x)`,
     );
-  const { lag, catchUp, rssMb } = report.growth;
+  const { lag, catchUp, rssMb, lots } = report.growth;
+  console.log(
+    `\ndecision latency by lots: debit p50 ${lots.debitOneLotP50Ms.toFixed(2)} ms with 1 lot, ${lots.debitThousandLotsP50Ms.toFixed(2)} ms with 1,000 (${lots.thousandOverOne.toFixed(2)}x); ` +
+      `start p50 ${lots.startOneLotP50Ms.toFixed(2)} ms from 1 lot, ${lots.startTenLotsP50Ms.toFixed(2)} ms over 10 (${lots.tenOverOne.toFixed(2)}x)`,
+  );
   console.log(
     `\nprojection lag at ${lag.rate.toFixed(0)} starts/s: p50 ${lag.lagMs.p50.toFixed(0)} ms, p99 ${lag.lagMs.p99.toFixed(0)} ms, max ${lag.lagMs.max.toFixed(0)} ms; positions behind p99 ${lag.lagPositions.p99}`,
   );
