@@ -1,89 +1,20 @@
-import type { GrantCredits } from './account.commands.js';
-import type { AccountEvent, CreditsGranted, LotShare } from './account.events.js';
-import { evolveAccount, initialAccountState, type StoredAccountEvent } from './account.state.js';
 import { ACTIVE_LOTS_MAX } from '../limits.js';
 import type { LedgerCommand, LedgerEvent } from '../ledger.js';
 import { ACCOUNT_ID, PROJECT_ID, at, badFields, claimed, given, iso } from '../testing/ledger-fixtures.js';
-import type { ProjectEvent } from '../project/project.events.js';
+import {
+  lot,
+  promo,
+  grant,
+  debit,
+  debitedFrom,
+  refundedTo,
+  startedWith,
+  start,
+  cancel,
+  failed,
+} from '../testing/lot-fixtures.js';
 
-/** Lots in the spending order, refunds to their lots, expiry and void (API.md "Credit lots"). */
-
-const lot = (grantId: string, amount: number, extra: Partial<CreditsGranted['data']> = {}): AccountEvent => ({
-  type: 'CreditsGranted',
-  data: { amount, source: 'purchase', grantId, category: 'paid', priority: 50, ...extra },
-});
-const promo = (grantId: string, amount: number, expiresInSeconds?: number): AccountEvent =>
-  lot(grantId, amount, {
-    source: 'promo',
-    category: 'promotional',
-    ...(expiresInSeconds === undefined ? {} : { expiresAt: iso(expiresInSeconds) }),
-  });
-const grant = (amount: number, extra: Partial<GrantCredits> = {}): LedgerCommand => ({
-  type: 'GrantCredits',
-  accountId: ACCOUNT_ID,
-  amount,
-  source: 'purchase',
-  grantId: 'new',
-  now: at(0),
-  ...extra,
-});
-const debit = (amount: number, seconds = 0): LedgerCommand => ({
-  type: 'DebitCredits',
-  accountId: ACCOUNT_ID,
-  amount,
-  reason: 'fee',
-  now: at(seconds),
-});
-const debitedFrom = (lots: LotShare[], projectId?: string): AccountEvent => {
-  const amount = lots.reduce((sum, share) => sum + share.amount, 0);
-  return {
-    type: 'Debited',
-    data:
-      projectId === undefined
-        ? { amount, reason: 'fee', lots }
-        : { amount, projectId, reason: 'project_started', lots },
-  };
-};
-const refundedTo = (lots: LotShare[], reason = 'project_failed'): AccountEvent => ({
-  type: 'Refunded',
-  data: { amount: lots.reduce((sum, share) => sum + share.amount, 0), projectId: PROJECT_ID, reason, lots },
-});
-const startedWith = (lots: LotShare[]): ProjectEvent => ({
-  type: 'ProjectStarted',
-  data: {
-    accountId: ACCOUNT_ID,
-    cost: lots.reduce((sum, share) => sum + share.amount, 0),
-    deadlineAt: iso(3600),
-    lots,
-  },
-});
-const start = (cost: number, seconds = 0): LedgerCommand => ({
-  type: 'StartProject',
-  projectId: PROJECT_ID,
-  accountId: ACCOUNT_ID,
-  cost,
-  now: at(seconds),
-});
-const cancel = (seconds: number): LedgerCommand => ({
-  type: 'FailProject',
-  projectId: PROJECT_ID,
-  errorMessage: 'user cancelled',
-  now: at(seconds),
-});
-const voidGrant = (grantId: string, seconds = 0): LedgerCommand => ({
-  type: 'VoidGrant',
-  accountId: ACCOUNT_ID,
-  grantId,
-  reason: 'chargeback',
-  now: at(seconds),
-});
-const expireLot = (grantId: string, seconds: number): LedgerCommand => ({
-  type: 'ExpireCredits',
-  accountId: ACCOUNT_ID,
-  grantId,
-  now: at(seconds),
-});
-const failed: ProjectEvent = { type: 'ProjectFailed', data: { code: 'cancelled', errorMessage: 'user cancelled' } };
+/** Lots as grants make them, the spending order, and refunds to their lots (API.md "Credit lots"). */
 
 describe('GrantCredits as a lot', () => {
   it('names the lot, defaults a promo grant to promotional at priority 50, and keeps its expiry as an ISO instant', () => {
@@ -293,99 +224,5 @@ describe('refunds go back to their lots, the last drawn first', () => {
     given(history)
       .when(cancel(10))
       .then([refundedTo([{ grantId: 'paid', amount: 40 }]), failed]);
-  });
-});
-
-describe('VoidGrant', () => {
-  it('removes what remains of the lot', () => {
-    const decision = given([lot('a', 10), lot('b', 5), debitedFrom([{ grantId: 'a', amount: 4 }])])
-      .when(voidGrant('a'))
-      .then([{ type: 'GrantVoided', data: { grantId: 'a', amount: 6, reason: 'chargeback' } }]);
-    expect(decision.reply).toEqual({ accountId: ACCOUNT_ID, grantId: 'a', voided: 6, balance: 5 });
-  });
-
-  it('leaves credits a running project holds with it; refunded, they come back voided', () => {
-    const draws = [{ grantId: 'a', amount: 10 }];
-    const running = [lot('a', 10), debitedFrom(draws, PROJECT_ID), startedWith(draws)];
-    given(running)
-      .when(voidGrant('a'))
-      .then([{ type: 'GrantVoided', data: { grantId: 'a', amount: 0, reason: 'chargeback' } }]);
-    const voided: AccountEvent = { type: 'GrantVoided', data: { grantId: 'a', amount: 0, reason: 'chargeback' } };
-    const decision = given([...running, voided])
-      .when(cancel(5))
-      .then([
-        refundedTo(draws),
-        { type: 'GrantVoided', data: { grantId: 'a', amount: 10, reason: 'refunded_to_voided_lot' } },
-        failed,
-      ]);
-    expect(decision.reply).toMatchObject({ refunded: 10 });
-  });
-
-  it('refuses a lot already voided or expired (recorded or not) as invalid_transition, an unknown one as not_found', () => {
-    const voided: AccountEvent = { type: 'GrantVoided', data: { grantId: 'a', amount: 10, reason: 'x' } };
-    given([lot('a', 10), voided])
-      .when(voidGrant('a'))
-      .thenFails('invalid_transition');
-    given([promo('p', 10, 60)])
-      .when(voidGrant('p', 60))
-      .thenFails('invalid_transition');
-    given([promo('p', 10, 60), { type: 'CreditsExpired', data: { grantId: 'p', amount: 10 } }])
-      .when(voidGrant('p', 61))
-      .thenFails('invalid_transition');
-    given([lot('a', 10)])
-      .when(voidGrant('b'))
-      .thenFails('not_found');
-  });
-});
-
-describe('ExpireCredits (the sweep)', () => {
-  it('records what remains of a lot from its expiry on, and nothing before or after that', () => {
-    const history = [promo('p', 10, 60), debitedFrom([{ grantId: 'p', amount: 3 }])];
-    given(history).when(expireLot('p', 59)).then([]);
-    const decision = given(history)
-      .when(expireLot('p', 60))
-      .then([{ type: 'CreditsExpired', data: { grantId: 'p', amount: 7 } }]);
-    expect(decision.reply).toEqual({ accountId: ACCOUNT_ID, grantId: 'p', expired: 7, balance: 0 });
-    given([...history, { type: 'CreditsExpired', data: { grantId: 'p', amount: 7 } }])
-      .when(expireLot('p', 61))
-      .then([]);
-    given(history).when(expireLot('unknown', 61)).then([]);
-  });
-});
-
-describe('events written before lots', () => {
-  it('fold as DESIGN.md says: a paid lot that never expires named after its event, drawn and returned by the order', () => {
-    const events: StoredAccountEvent[] = [
-      { id: 'evt-1', type: 'CreditsGranted', data: { amount: 30, source: 'purchase' } },
-      { id: 'evt-2', type: 'CreditsGranted', data: { amount: 20, source: 'promo' } },
-      { id: 'evt-3', type: 'Debited', data: { amount: 40, projectId: 'p0', reason: 'project_started' } },
-      { id: 'evt-4', type: 'Refunded', data: { amount: 15, projectId: 'p0', reason: 'project_failed' } },
-    ];
-    const state = events.reduce(evolveAccount, initialAccountState());
-    expect(state.balance).toBe(25);
-    expect(state.lots).toEqual([
-      {
-        grantId: 'evt-1',
-        seq: 0,
-        category: 'paid',
-        priority: 50,
-        source: 'purchase',
-        granted: 30,
-        remaining: 15,
-        outstanding: 15,
-        status: 'open',
-      },
-      {
-        grantId: 'evt-2',
-        seq: 1,
-        category: 'paid',
-        priority: 50,
-        source: 'promo',
-        granted: 20,
-        remaining: 10,
-        outstanding: 10,
-        status: 'open',
-      },
-    ]);
   });
 });
