@@ -91,7 +91,8 @@ function updateNamed(table: string, deltas: readonly LotDelta[]): RowChange[] {
  * (nothing counts as expired then), from the lots granted before it. Which lots depends
  * on every earlier one, so the run is applied in order, in one block per batch; only
  * streams from before lots hold such events (every event written since names its lots).
- * One that finds too little to draw or return leaves the lots short of the balance:
+ * An account with a single lot (a common case: one grant so far) gets the run's net in one
+ * update. One that finds too little to draw or return leaves the lots short of the balance:
  * reconciliation's I7 check reports it.
  */
 function applyUnnamed(table: string, run: readonly Unnamed[]): RowChange[] {
@@ -100,10 +101,24 @@ function applyUnnamed(table: string, run: readonly Unnamed[]): RowChange[] {
   return [
     {
       text: `DO $unnamed$
-DECLARE e record; l record; left_over bigint; take bigint;
+DECLARE e record; l record; left_over bigint; take bigint; single text[];
 BEGIN
+  -- An account with one lot draws and returns all of it there: the run's net, in one update.
+  SELECT coalesce(array_agg(r.account_id), '{}') INTO single
+    FROM (SELECT DISTINCT account_id FROM jsonb_to_recordset($1::jsonb) AS x(account_id text)) r
+   WHERE (SELECT count(*) FROM ${table} c WHERE c.account_id = r.account_id) = 1;
+  UPDATE ${table} AS t SET remaining = t.remaining + n.delta,
+      status = CASE WHEN t.status IN ('expired', 'voided') THEN t.status
+                    WHEN t.remaining + n.delta > 0 THEN 'active' ELSE 'exhausted' END,
+      updated_at = n.at, position = n.position
+    FROM (SELECT account_id, sum(CASE WHEN kind = 'Debited' THEN -amount ELSE amount END) AS delta,
+                 max(position) AS position, (array_agg(at ORDER BY position DESC))[1] AS at
+            FROM jsonb_to_recordset($1::jsonb) AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
+           WHERE account_id = ANY(single) GROUP BY account_id) n
+   WHERE t.account_id = n.account_id;
   FOR e IN SELECT * FROM jsonb_to_recordset($1::jsonb)
-      AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint) ORDER BY position LOOP
+      AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
+      WHERE NOT (account_id = ANY(single)) ORDER BY position LOOP
     left_over := e.amount;
     IF e.kind = 'Debited' THEN
       FOR l IN SELECT grant_id, remaining AS room FROM ${table}
