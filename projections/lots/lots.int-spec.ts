@@ -5,6 +5,7 @@ import type { Projector } from '../engine/projector.js';
 import { accountBalancesTable } from '../account-balances/account-balances.table.js';
 import { ledgerEntriesTable } from '../ledger-entries/ledger-entries.table.js';
 import { startProjectedDatabase, type ProjectedDatabase } from '../testing/projected-database.js';
+import { compareForSpending, type Lot } from '@ledger/domain';
 import { lotsTable } from './lots.table.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -237,6 +238,42 @@ describe('lots and the lot columns: given events, expected rows', () => {
     const due = await lotsTable.dueForExpiry(pool, new Date('2031-01-01T00:00:00.000Z'), 1_000);
     expect(due.filter((d) => d.accountId === acc).map((d) => d.grantId)).toEqual(['last', 'soon-paid', 'soon-promo']);
     expect(await lotsTable.dueForExpiry(pool, new Date('2031-01-01T00:00:00.000Z'), 1)).toHaveLength(1);
+  });
+
+  it("lists active lots in the domain's spending order (compareForSpending), ties and all", async () => {
+    const acc = `acc-${randomUUID()}`;
+    const expiries = [undefined, '2031-01-01T00:00:00.000Z', '2031-01-01T00:00:00.001Z', '2032-06-01T00:00:00.000Z'];
+    const lots: Lot[] = Array.from({ length: 60 }, (_, i) => ({
+      grantId: `g-${i}`,
+      seq: i,
+      category: Math.random() < 0.5 ? 'paid' : 'promotional',
+      priority: [0, 50, 50, 100][Math.floor(Math.random() * 4)]!,
+      ...(() => {
+        const expiresAt = expiries[Math.floor(Math.random() * expiries.length)];
+        return expiresAt === undefined ? {} : { expiresAt };
+      })(),
+      source: 'purchase',
+      granted: 1,
+      remaining: 1,
+      outstanding: 0,
+      status: 'open',
+    }));
+    await given(
+      `account-${acc}`,
+      ...lots.map((lot) =>
+        e('CreditsGranted', {
+          amount: 1,
+          source: 'purchase',
+          grantId: lot.grantId,
+          category: lot.category,
+          priority: lot.priority,
+          ...(lot.expiresAt === undefined ? {} : { expiresAt: lot.expiresAt }),
+        }),
+      ),
+    );
+    const listed = await lotsTable.page(pool, acc, 'active', { limit: 100, after: undefined });
+    const inOrder = [...lots].sort(compareForSpending).map((lot) => lot.grantId);
+    expect(listed.map((k) => k.row.grantId)).toEqual(inOrder);
   });
 
   it('answers balances at an instant and the entries up to a position', async () => {

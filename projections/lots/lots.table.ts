@@ -51,7 +51,7 @@ export interface LotRecord {
 
 /**
  * The spending order (API.md) as an ORDER BY over the table's columns, matching
- * lots_spending_order_idx. The domain decides with its own comparator; this key only
+ * lots_spending_order_idx. The domain decides with its `compareForSpending`; this key only
  * lists lots in that order (a spec checks the two agree).
  */
 export const LOT_SPENDING_ORDER = [
