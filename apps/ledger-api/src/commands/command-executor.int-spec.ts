@@ -12,6 +12,7 @@ import {
   type ProjectState,
 } from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
+import { debitCredits } from '../accounts/debit-credits/debit-credits.handler.js';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
 import { claimProject } from '../projects/claim-project/claim-project.handler.js';
 import { failProject } from '../projects/fail-project/fail-project.handler.js';
@@ -197,6 +198,32 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       [idempotencyStream(key.caller, key.idempotencyKey), 'no_stream'],
     ]);
   });
+
+  it("fences a refund by the payer's revision: a debit on another replica in between makes it decide again", async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const projectId = `prj-${randomUUID()}`;
+    await replica().execute(context(randomUUID()), grantCredits, grant(accountId), created);
+    const start = { type: 'StartProject', projectId, accountId, cost: 3 } as const;
+    await replica().execute(context(randomUUID()), startProject, start, created);
+    // The other replica spends the rest of the lot after this one decided, before it appends.
+    const debit = { type: 'DebitCredits', accountId, amount: 2, reason: 'fee' } as const;
+    const appends: bigint[] = [];
+    const racing = replica(
+      appendingAfter(store, appends, () => replica().execute(context(randomUUID()), debitCredits, debit, created)),
+    );
+    const cancel = { type: 'FailProject', projectId, errorMessage: 'no' } as const;
+    const result = await racing.execute(context(randomUUID()), failProject, cancel, created);
+    expect(result).toMatchObject({ replayed: false, answer: { body: { status: 'failed', refunded: 3 } } });
+    // The first append expected the account after the start (revision 1) and conflicted.
+    expect(appends).toEqual([1n, 2n]);
+    const events = await store.readStream(accountStream(accountId), { limit: 10 });
+    expect(events.map((e) => [e.type, e.data.amount])).toEqual([
+      ['CreditsGranted', 5],
+      ['Debited', 3],
+      ['Debited', 2],
+      ['Refunded', 3],
+    ]);
+  });
 });
 
 /** The store, recording each call of its methods. */
@@ -208,6 +235,27 @@ function recording(store: EventStore, calls: { method: string; args: unknown[] }
       return (...args: unknown[]) => {
         calls.push({ method: String(property), args });
         return value.apply(target, args) as unknown;
+      };
+    },
+  });
+}
+
+/**
+ * The store, but its first `append` runs `then` before it appends; `expected` collects the
+ * revision each append expects of the first stream it names (the account, for a refund).
+ */
+function appendingAfter(store: EventStore, expected: bigint[], then: () => Promise<unknown>): EventStore {
+  let pending: (() => Promise<unknown>) | undefined = then;
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property !== 'append') return typeof value === 'function' ? value.bind(target) : value;
+      return async (appends: StreamAppend[]) => {
+        expected.push(appends[0]!.expectedRevision as bigint);
+        const run = pending;
+        pending = undefined;
+        await run?.();
+        return target.append(appends);
       };
     },
   });

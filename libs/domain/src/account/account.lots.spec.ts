@@ -1,3 +1,5 @@
+import { inSpendingOrder } from './account.lots.js';
+import { evolveAccount, initialAccountState } from './account.state.js';
 import { ACTIVE_LOTS_MAX } from '../limits.js';
 import type { LedgerCommand, LedgerEvent } from '../ledger.js';
 import { ACCOUNT_ID, PROJECT_ID, at, badFields, claimed, given, iso } from '../testing/ledger-fixtures.js';
@@ -157,6 +159,23 @@ describe('the spending order', () => {
     given([promo('promo', 30, 60), lot('paid', 50)])
       .when(start(50))
       .then([debitedFrom(draws, PROJECT_ID), startedWith(draws)]);
+  });
+});
+
+describe('inSpendingOrder', () => {
+  it('sorts lots held in any order as the state keeps them', () => {
+    const events = [
+      lot('paid-old', 5),
+      promo('promo-late', 5, 7200),
+      lot('paid-soon', 5, { expiresAt: iso(3600) }),
+      promo('promo-never', 5),
+      lot('urgent', 5, { priority: 10 }),
+    ];
+    const state = events.reduce(evolveAccount, initialAccountState());
+    const inGrantOrder = [...state.lots].sort((a, b) => a.seq - b.seq);
+    const shuffled = [inGrantOrder[3]!, inGrantOrder[0]!, inGrantOrder[4]!, inGrantOrder[2]!, inGrantOrder[1]!];
+    expect(inSpendingOrder(shuffled).map((l) => l.grantId)).toEqual(state.lots.map((l) => l.grantId));
+    expect(state.lots.map((l) => l.grantId)).toEqual(['urgent', 'paid-soon', 'promo-late', 'promo-never', 'paid-old']);
   });
 });
 

@@ -69,7 +69,9 @@ export function spendableAt(lots: readonly Lot[], nowMs: number): number {
  * changes for a lot, so the state keeps its lots in this order (`withNewLot`) and a debit
  * only scans from the front.
  */
-export function compareForSpending(a: Lot, b: Lot): number {
+type Ranked = Pick<Lot, 'priority' | 'expiresAt' | 'category' | 'seq'>;
+
+export function compareForSpending(a: Ranked, b: Ranked): number {
   if (a.priority !== b.priority) return a.priority - b.priority;
   if (a.expiresAt !== b.expiresAt) {
     if (a.expiresAt === undefined) return 1;
@@ -78,6 +80,20 @@ export function compareForSpending(a: Lot, b: Lot): number {
   }
   if (a.category !== b.category) return a.category === 'promotional' ? -1 : 1;
   return a.seq - b.seq;
+}
+
+/**
+ * Lots in any order sorted into the spending order, those `keep` keeps: for readers that
+ * hold lots of their own (the state's are in this order already). A lot without `seq`
+ * takes its index as its grant order.
+ */
+export function inSpendingOrder<L extends Omit<Ranked, 'seq'> & { seq?: number }>(
+  lots: readonly L[],
+  keep: (lot: L) => boolean = () => true,
+): L[] {
+  const ranked = lots.flatMap((lot, index) => (keep(lot) ? [{ lot, rank: { ...lot, seq: lot.seq ?? index } }] : []));
+  ranked.sort((a, b) => compareForSpending(a.rank, b.rank));
+  return ranked.map((entry) => entry.lot);
 }
 
 /** The lots with `lot` in its place in the spending order (after every lot it does not precede). */
