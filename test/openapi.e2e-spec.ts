@@ -34,6 +34,19 @@ describe('OpenAPI document', () => {
 
   it('documents the queries and health', () => {
     expect(document.paths['/v1/accounts/{accountId}']).toHaveProperty('get');
+    for (const path of ['lots', 'balance', 'statement']) {
+      expect(document.paths[`/v1/accounts/{accountId}/${path}`]).toHaveProperty('get');
+    }
+    const parameters = (path: string) =>
+      (document.paths[`/v1/accounts/{accountId}/${path}`]?.get?.parameters ?? []).map((p) => [p.name, !!p.required]);
+    expect(parameters('balance')).toContainEqual(['at', true]);
+    expect(parameters('statement')).toEqual(
+      expect.arrayContaining([
+        ['from', true],
+        ['to', true],
+      ]),
+    );
+    expect(parameters('lots')).toContainEqual(['status', false]);
     expect(document.paths['/v1/projects/{projectId}']).toHaveProperty('get');
     expect(document.paths['/health/ready']).toHaveProperty('get');
   });
