@@ -95,9 +95,16 @@ export function decideGrantCredits(state: AccountState, command: GrantCredits): 
   return accountDecision(state, accountId, command.now, [{ type: 'CreditsGranted', data }], { grantId });
 }
 
-/** An expiry a grant may carry: an instant after `now`, at most ten years ahead, with a four-digit year. */
+/**
+ * An expiry a grant may carry: an instant after `now`, at most ten years ahead, with a
+ * four-digit year. A time must name its zone (`Z` or an offset): without one JavaScript
+ * reads it in the server's local time, and a lot would expire at a different instant
+ * on each replica. A date alone is midnight UTC.
+ */
+const ZONED_INSTANT = /^\d{4}-\d{2}-\d{2}(T.+(Z|[+-]\d{2}:?\d{2}))?$/i;
+
 function isExpiry(expiresAt: unknown, now: Date): boolean {
-  if (typeof expiresAt !== 'string' || !isInstant(now)) return false;
+  if (typeof expiresAt !== 'string' || !ZONED_INSTANT.test(expiresAt) || !isInstant(now)) return false;
   const ms = Date.parse(expiresAt);
   const latest = new Date(now.getTime());
   latest.setUTCFullYear(latest.getUTCFullYear() + LOT_EXPIRY_YEARS_MAX);

@@ -62,6 +62,13 @@ describe('GrantCredits as a lot', () => {
     given([])
       .when(grant(1, { expiresAt: 'tomorrow' }))
       .thenFails('validation_failed');
+    // Without a zone, the server's local time would decide when it expires.
+    given([])
+      .when(grant(1, { expiresAt: '2030-06-01T00:00:00' }))
+      .thenFails('validation_failed');
+    given([])
+      .when(grant(1, { expiresAt: '2030-06-01T02:00:00+02:00' }))
+      .then([lot('new', 1, { expiresAt: '2030-06-01T00:00:00.000Z' })]);
   });
 
   it('answers the same grantId with the same body as a repeat, and with another body already_exists', () => {

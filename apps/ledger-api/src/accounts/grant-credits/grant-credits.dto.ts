@@ -43,7 +43,8 @@ export class GrantCreditsDto {
   @ApiPropertyOptional({
     format: 'date-time',
     example: '2031-01-01T00:00:00Z',
-    description: 'in the future, at most 10 years ahead; absent: never expires',
+    description:
+      'an instant with its zone (Z or an offset), in the future, at most 10 years ahead; absent: never expires',
   })
   @IsOptional()
   @IsISO8601({ strict: true })
