@@ -101,11 +101,11 @@ function applyUnnamed(table: string, run: readonly Unnamed[]): RowChange[] {
   return [
     {
       text: `DO $unnamed$
-DECLARE e record; l record; left_over bigint; take bigint; single text[];
+DECLARE run jsonb := $1::jsonb; e record; l record; left_over bigint; take bigint; single text[];
 BEGIN
   -- An account with one lot draws and returns all of it there: the run's net, in one update.
   SELECT coalesce(array_agg(r.account_id), '{}') INTO single
-    FROM (SELECT DISTINCT account_id FROM jsonb_to_recordset($1::jsonb) AS x(account_id text)) r
+    FROM (SELECT DISTINCT account_id FROM jsonb_to_recordset(run) AS x(account_id text)) r
    WHERE (SELECT count(*) FROM ${table} c WHERE c.account_id = r.account_id) = 1;
   UPDATE ${table} AS t SET remaining = t.remaining + n.delta,
       status = CASE WHEN t.status IN ('expired', 'voided') THEN t.status
@@ -113,10 +113,10 @@ BEGIN
       updated_at = n.at, position = n.position
     FROM (SELECT account_id, sum(CASE WHEN kind = 'Debited' THEN -amount ELSE amount END) AS delta,
                  max(position) AS position, (array_agg(at ORDER BY position DESC))[1] AS at
-            FROM jsonb_to_recordset($1::jsonb) AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
+            FROM jsonb_to_recordset(run) AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
            WHERE account_id = ANY(single) GROUP BY account_id) n
    WHERE t.account_id = n.account_id;
-  FOR e IN SELECT * FROM jsonb_to_recordset($1::jsonb)
+  FOR e IN SELECT * FROM jsonb_to_recordset(run)
       AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
       WHERE NOT (account_id = ANY(single)) ORDER BY position LOOP
     left_over := e.amount;
