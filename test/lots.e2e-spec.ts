@@ -207,6 +207,7 @@ describe('credit lots: the queries', () => {
     const bad = [
       `${base}/balance`,
       `${base}/balance?at=yesterday`,
+      `${base}/balance?at=2030-01-01T00:00:00`,
       `${base}/statement?from=${before}`,
       `${base}/statement?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z`,
       `${base}/lots?status=spent`,
