@@ -31,6 +31,9 @@ const shared = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',
+  // A bound, not a wait: the end-to-end tests start apps and processes on two
+  // shared cores (CI's size), where jest's 5 s default trips under load.
+  testTimeout: 30_000,
   testPathIgnorePatterns: ['/node_modules/', '/dist/', ...kurrentIgnored],
   rootDir: '.',
 };
