@@ -6,11 +6,35 @@
  * this process (the projector, nothing else runs in it meanwhile) spent per
  * event: what catch-up costs the service it runs in.
  *
- *   npm run bench:catch-up [-- --events 200000]
+ * The main figure replays events as today's code writes them: built by the domain's
+ * deciders (grants with grantId, category and priority; debits, refunds and
+ * ProjectStarted naming their lots), so the format can't drift from the service's.
+ * A second, labelled figure replays events written before lots (grants without lot
+ * fields, debits and refunds naming no lot), which the lots projection draws by the
+ * spending order itself.
+ *
+ *   npm run bench:catch-up [-- --events 200000] [-- --only current|before-lots]
  */
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import pg from 'pg';
+import {
+  accountStream,
+  decideCompleteProject,
+  decideFailProject,
+  decideGrantCredits,
+  decideStartProject,
+  decideClaimProject,
+  evolveAccount,
+  evolveProject,
+  initialAccountState,
+  initialProjectState,
+  projectStream,
+  type AccountState,
+  type DomainEvent,
+  type ProjectDecision,
+  type ProjectState,
+} from '@ledger/domain';
 import { PostgresEventStore, type EventToAppend, type StreamAppend } from '@ledger/event-store';
 import { Projector } from '@ledger/projections';
 import { benchDatabase } from './support.js';
@@ -23,7 +47,15 @@ const EVENTS = argument('events', 200_000);
 const ACCOUNTS = 2_000;
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
+/** `current`: events as today's deciders write them; `before-lots`: as written before lots (no lot named). */
+export type EventFormat = 'current' | 'before-lots';
+export const FORMAT_LABELS: Record<EventFormat, string> = {
+  current: 'catch-up',
+  'before-lots': 'catch-up of events written before lots',
+};
+
 export interface CatchUpResult {
+  format: EventFormat;
   events: number;
   seconds: number;
   eventsPerSecond: number;
@@ -34,13 +66,17 @@ export interface CatchUpResult {
 }
 
 /** Seeds `events` into the empty database at `url`, then times a projector replaying them from zero. */
-export async function measureCatchUp(url: string, events: number): Promise<CatchUpResult> {
+export async function measureCatchUp(
+  url: string,
+  events: number,
+  format: EventFormat = 'current',
+): Promise<CatchUpResult> {
   const store = await PostgresEventStore.connect({ connectionString: url, poolSize: 4 });
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   // Stopping the embedded server terminates idle connections: not a failure of the measurement.
   pool.on('error', () => undefined);
   try {
-    const seeded = await seed(store, events);
+    const seeded = await (format === 'current' ? seed : seedBeforeLots)(store, events);
     const head = await store.headPosition();
     log(`replaying ${seeded} events into empty read models ...`);
     const projector = new Projector({ pool, connectionString: url, store, log: quiet });
@@ -57,6 +93,7 @@ export async function measureCatchUp(url: string, events: number): Promise<Catch
     await projector.stop();
     const baseline = await insertBaseline(pool, seeded);
     return {
+      format,
       events: seeded,
       seconds,
       eventsPerSecond: seeded / seconds,
@@ -70,26 +107,172 @@ export async function measureCatchUp(url: string, events: number): Promise<Catch
   }
 }
 
+/** One line per figure, as `npm run bench:catch-up` prints it. */
+export function describeCatchUp(result: CatchUpResult): string {
+  return (
+    `${FORMAT_LABELS[result.format]}: ${result.events} events in ${result.seconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s; ` +
+    `baseline (100-row INSERTs from Node) ${result.baselineRowsPerSecond.toFixed(0)} rows/s; ratio ${result.ratio.toFixed(2)}; ` +
+    `projector CPU ${result.projectorCpuMicrosPerEvent.toFixed(1)} µs/event`
+  );
+}
+
 async function main(): Promise<void> {
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const formats = (['current', 'before-lots'] as const).filter((f) => only === undefined || only === f);
+  if (formats.length === 0) throw new Error(`--only takes current or before-lots, not ${only}`);
   const database = await benchDatabase();
   try {
-    const result = await measureCatchUp(await database.createDatabase('bench_catch_up'), EVENTS);
-    console.log(
-      `catch-up: ${result.events} events in ${result.seconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s; ` +
-        `baseline (100-row INSERTs from Node) ${result.baselineRowsPerSecond.toFixed(0)} rows/s; ratio ${result.ratio.toFixed(2)}; ` +
-        `projector CPU ${result.projectorCpuMicrosPerEvent.toFixed(1)} µs/event`,
-    );
+    const results: CatchUpResult[] = [];
+    for (const format of formats) {
+      const name = format === 'current' ? 'bench_catch_up' : 'bench_catch_up_before_lots';
+      const result = await measureCatchUp(await database.createDatabase(name), EVENTS, format);
+      console.log(describeCatchUp(result));
+      results.push(result);
+    }
+    const [main, ...others] = results;
     await writeFile(
       'bench/results/catch-up.json',
-      JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2),
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          ...main,
+          ...(others.length > 0 ? { beforeLots: others[0] } : {}),
+        },
+        null,
+        2,
+      ),
     );
   } finally {
     await database.close();
   }
 }
 
-/** Grants, and projects that start (with their debit), get claimed and complete or fail (with refunds). */
+/**
+ * As the service writes them, built by the domain's deciders: each account gets a small
+ * promotional lot spent first (so debits and refunds come to span two lots) and a large
+ * paid one; then projects start (debit and ProjectStarted naming their lots), get claimed
+ * and complete or fail (refunds naming their lots, in a later append, as in the service).
+ * Each batch's starts are decided before its finishes, in the order the log holds them.
+ */
 export async function seed(store: PostgresEventStore, events = EVENTS): Promise<number> {
+  let appended = 0;
+  let clock = Date.parse('2026-01-01T00:00:00.000Z');
+  const now = () => new Date((clock += 1000));
+  const accounts: AccountState[] = Array.from({ length: ACCOUNTS }, () => initialAccountState());
+  const grants: StreamAppend[] = [];
+  for (let a = 0; a < ACCOUNTS; a++) {
+    const accountId = `a${a}`;
+    const decided: DomainEvent<string, Record<string, unknown>>[] = [];
+    for (const [amount, source, priority] of [
+      [300, 'promo', 10],
+      [1_000_000, 'purchase', 50],
+    ] as const) {
+      const decision = decideGrantCredits(accounts[a]!, {
+        type: 'GrantCredits',
+        accountId,
+        amount,
+        source,
+        grantId: randomUUID(),
+        priority,
+        ...(source === 'promo' ? { expiresAt: '2030-01-01T00:00:00.000Z' } : {}),
+        now: now(),
+      });
+      accounts[a] = decision.account.reduce(evolveAccount, accounts[a]!);
+      decided.push(...decision.account);
+    }
+    grants.push({ streamName: accountStream(accountId), expectedRevision: 'any', events: decided.map(stored) });
+  }
+  for (let i = 0; i < grants.length; i += 200) appended += await append(store, grants.slice(i, i + 200));
+  while (appended < events) {
+    const batch: StreamAppend[] = [];
+    const refunds: StreamAppend[] = [];
+    const started: { a: number; projectId: string; cost: number; project: ProjectState }[] = [];
+    const apply = (a: number, project: ProjectState, decision: ProjectDecision<unknown>): ProjectState => {
+      accounts[a] = decision.account.reduce(evolveAccount, accounts[a]!);
+      return decision.project.reduce(evolveProject, project);
+    };
+    for (let k = 0; k < 60; k++) {
+      const a = Math.floor(Math.random() * ACCOUNTS);
+      const accountId = `a${a}`;
+      const projectId = randomUUID();
+      const cost = 1 + Math.floor(Math.random() * 50);
+      const start = decideStartProject(accounts[a]!, initialProjectState(), {
+        type: 'StartProject',
+        projectId,
+        accountId,
+        cost,
+        now: now(),
+      });
+      let project = apply(a, initialProjectState(), start);
+      const claim = decideClaimProject(project, {
+        type: 'ClaimProject',
+        projectId,
+        workerId: 'w',
+        leaseSeconds: 3600,
+        now: now(),
+      });
+      project = apply(a, project, claim);
+      batch.push(
+        { streamName: accountStream(accountId), expectedRevision: 'any', events: start.account.map(stored) },
+        {
+          streamName: projectStream(projectId),
+          expectedRevision: 'no_stream',
+          events: [...start.project, ...claim.project].map(stored),
+        },
+      );
+      started.push({ a, projectId, cost, project });
+    }
+    // The finishes, decided after every start of the batch: the log holds them after.
+    for (const { a, projectId, cost, project } of started) {
+      const accountId = `a${a}`;
+      const used = Math.floor(Math.random() * (cost + 1));
+      const finish =
+        Math.random() < 0.2
+          ? decideFailProject(accounts[a]!, project, {
+              type: 'FailProject',
+              projectId,
+              attempt: 1,
+              code: 'failed',
+              errorMessage: 'boom',
+              now: now(),
+            })
+          : decideCompleteProject(accounts[a]!, project, {
+              type: 'CompleteProject',
+              projectId,
+              attempt: 1,
+              creditsUsed: used,
+              assets: { assetUrl: 'https://cdn.test/a' },
+              now: now(),
+            });
+      apply(a, project, finish);
+      const projectAppend = batch.find((s) => s.streamName === projectStream(projectId))!;
+      projectAppend.events.push(...finish.project.map(stored));
+      // A refund follows its project's end, as in the service: in a later append.
+      if (finish.account.length > 0)
+        refunds.push({
+          streamName: accountStream(accountId),
+          expectedRevision: 'any',
+          events: finish.account.map(stored),
+        });
+    }
+    // One account may appear twice in a batch: merge its events so each stream appears once.
+    appended += await append(store, merge(batch));
+    if (refunds.length > 0) appended += await append(store, merge(refunds));
+    if (appended % 20_000 < 400) log(`seeded ${appended}/${events}`);
+  }
+  return appended;
+}
+
+function stored(decided: DomainEvent<string, Record<string, unknown>>): EventToAppend {
+  return event(decided.type, decided.data);
+}
+
+/**
+ * As written before lots (DESIGN.md): grants without grantId, category or priority, and
+ * debits, refunds and ProjectStarted naming no lot. Grants, and projects that start (with
+ * their debit), get claimed and complete or fail (with refunds).
+ */
+export async function seedBeforeLots(store: PostgresEventStore, events = EVENTS): Promise<number> {
   let appended = 0;
   const grant: StreamAppend[] = Array.from({ length: ACCOUNTS }, (_, a) => ({
     streamName: `account-a${a}`,
