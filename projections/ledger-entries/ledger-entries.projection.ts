@@ -33,8 +33,15 @@ const VALUES = [
   'lots',
   'paid_known',
   'sign',
-  'unresolved',
 ] as const;
+
+/** A share of a lot granted in an earlier batch: whether it moves paid credits is read from its grant's entry. */
+interface UnresolvedShare {
+  position: string;
+  account_id: string;
+  grant_id: string;
+  amount: number;
+}
 
 /**
  * One row per money movement, with the balance, paid and promotional, after it: why a
@@ -48,6 +55,7 @@ export const ledgerEntriesProjection: Projection = {
   tables: [LEDGER_ENTRIES_TABLE],
   map(events: readonly StoredEvent[], schema: string): RowChange[] {
     const entries: SqlValue[][] = [];
+    const unresolved: UnresolvedShare[] = [];
     // The category of each lot granted in this batch, by account and grant.
     const categories = new Map<string, string>();
     const paidMove = (accountId: string, shares: readonly LotShare[], sign: 1n | -1n): PaidMove => {
@@ -110,16 +118,24 @@ export const ledgerEntriesProjection: Projection = {
         lots === null ? null : JSON.stringify(lots),
         move.known.toString(),
         sign.toString(),
-        move.unresolved.length === 0 ? null : JSON.stringify(move.unresolved),
       ]);
+      for (const share of move.unresolved)
+        unresolved.push({
+          position: event.position.toString(),
+          account_id: accountId,
+          grant_id: share.grantId,
+          amount: share.amount,
+        });
     }
     if (entries.length === 0) return [];
     const table = `${schema}.${LEDGER_ENTRIES_TABLE}`;
+    const params = entries.length * VALUES.length;
     return [
       {
         // The lateral join reads the table as it was before this statement: each account's last
         // balances before the batch (once per account), to which the window adds the batch's
-        // movements in order.
+        // movements in order. Shares of lots granted in earlier batches find their grant's
+        // entry in one join for the whole batch (summed per movement), not a lookup per row.
         text: `INSERT INTO ${table} (${LEDGER_ENTRY_COLUMNS.join(', ')})
                SELECT v.position::bigint, v.account_id, v.type, v.amount::bigint,
                  coalesce(p.balance_after, 0) + sum(v.delta::bigint) OVER w,
@@ -128,23 +144,30 @@ export const ledgerEntriesProjection: Projection = {
                  coalesce(p.paid_after, 0) + sum(v.paid_delta) OVER w,
                  coalesce(p.promotional_after, 0) + sum(v.delta::bigint - v.paid_delta) OVER w
                FROM (
-                 SELECT v.*, CASE WHEN v.unresolved IS NULL THEN v.paid_known::bigint
-                   ELSE v.paid_known::bigint + v.sign::bigint * coalesce((
-                     SELECT sum(s.amount) FROM jsonb_to_recordset(v.unresolved::jsonb) AS s("grantId" text, amount bigint)
-                     JOIN ${table} g ON g.account_id = v.account_id AND g.grant_id = s."grantId" AND g.type = 'CreditsGranted'
-                     WHERE g.category = 'paid'), 0) END AS paid_delta
+                 SELECT v.*, v.paid_known::bigint + v.sign::bigint * coalesce(u.paid, 0) AS paid_delta
                  FROM (VALUES ${valuesList(entries.length, VALUES.length)}) AS v(${VALUES.join(', ')})
+                 LEFT JOIN (
+                   SELECT s.position, sum(s.amount) AS paid
+                   FROM jsonb_to_recordset($${params + 2}::jsonb) AS s(position bigint, account_id text, grant_id text, amount bigint)
+                   CROSS JOIN LATERAL (
+                     SELECT 1 FROM ${table} g
+                     WHERE g.account_id = s.account_id AND g.grant_id = s.grant_id AND g.type = 'CreditsGranted'
+                       AND g.category = 'paid'
+                     LIMIT 1
+                   ) g
+                   GROUP BY s.position
+                 ) u ON u.position = v.position::bigint
                ) v
                JOIN (
                  SELECT a.account_id, p.balance_after, p.paid_after, p.promotional_after
-                 FROM jsonb_array_elements_text($${entries.length * VALUES.length + 1}::jsonb) AS a(account_id)
+                 FROM jsonb_array_elements_text($${params + 1}::jsonb) AS a(account_id)
                  LEFT JOIN LATERAL (
                    SELECT balance_after, paid_after, promotional_after FROM ${table} p
                    WHERE p.account_id = a.account_id ORDER BY p.position DESC LIMIT 1
                  ) p ON true
                ) p ON p.account_id = v.account_id
                WINDOW w AS (PARTITION BY v.account_id ORDER BY v.position::bigint)`,
-        values: [...entries.flat(), [...new Set(entries.map((entry) => entry[1] as string))]],
+        values: [...entries.flat(), [...new Set(entries.map((entry) => entry[1] as string))], unresolved],
         expectRows: entries.length,
       },
     ];
