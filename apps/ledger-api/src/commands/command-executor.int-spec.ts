@@ -127,10 +127,12 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       const result = await replica(recording(store, calls)).execute(key, handler, command, created);
       const [reads] = calls[0]!.args as [StreamRead[]];
       const [appends] = calls[calls.length - 1]!.args as [StreamAppend[]];
+      const [secondReads] = (calls[1]?.method === 'readStreams' ? calls[1].args : [[]]) as [StreamRead[]];
       return {
         result,
         methods: calls.map((call) => call.method),
         reads: reads.map((read) => read.streamName),
+        secondReads: secondReads.map((read) => read.streamName),
         appends: appends.map((append) => [append.streamName, append.expectedRevision]),
         record: record(key),
       };
@@ -147,10 +149,12 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       [start.record, 'no_stream'],
     ]);
 
-    // A cancel reads the project ahead, then its payer's account (only the project names it):
-    // the refund returns to the lots the start drew, so it is fenced by the account's revision.
+    // A cancel reads the project ahead, then, in its payer's queue, the project's tail and the
+    // account (only the project names it): the refund returns to the lots the start drew, so
+    // it is fenced by the account's revision. Still three round trips.
     const cancel = await run(failProject, { type: 'FailProject', projectId, errorMessage: 'not needed' });
-    expect(cancel.methods).toEqual(['readStreams', 'readStream', 'append']);
+    expect(cancel.methods).toEqual(['readStreams', 'readStreams', 'append']);
+    expect(cancel.secondReads).toEqual([cancel.record, projectStream(projectId), accountStream(accountId)]);
     expect(cancel.result).toMatchObject({ replayed: false, answer: { body: { status: 'failed', refunded: 5 } } });
     expect(cancel.reads).toEqual([cancel.record, projectStream(projectId)]);
     expect(cancel.appends).toEqual([

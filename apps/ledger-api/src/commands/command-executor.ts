@@ -101,9 +101,36 @@ export class CommandExecutor {
     // A command that reads an account runs one at a time with the others on it: its balance
     // is what they contend for (a start spends it). Any other, with those on its project.
     const serializeOn = (reads.find((read) => read.kind === 'account') ?? reads[0]!).name;
-    // A payer read with or after the project is not serialised on here: a refund only conflicts
-    // with the account's other commands in the store, and the bounded retry settles that.
-    return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf, payerOf));
+    if (!payerOf)
+      return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf).then(decided));
+    // One that may refund also writes to the project's payer, so it runs in the payer's queue
+    // too, after the project's: keys are always taken project then account, and nothing takes
+    // a project's queue from an account's, so no two commands wait on each other. Only
+    // other replicas' commands still conflict (the bounded retry settles those).
+    return this.serializer.run(serializeOn, async () => {
+      const known = this.cachedPayer(reads, payerOf);
+      if (known !== undefined) return this.onPayer(known, context, reads, decide, answerOf, payerOf);
+      // A project not in memory names its payer only once read: read it (with the record, which
+      // may answer at once), then decide again in the payer's queue.
+      const first = await this.attempt(context, reads, decide, answerOf, payerOf, undefined);
+      if (!('payerToQueueOn' in first)) return first;
+      return this.onPayer(first.payerToQueueOn, context, reads, decide, answerOf, payerOf);
+    });
+  }
+
+  /** Decides in `payer`'s account queue, reading the account ahead with the rest. */
+  private onPayer<Reply>(
+    payer: string,
+    context: CommandContext,
+    reads: readonly StreamRead[],
+    decide: (states: Partial<StreamStates>, now: Date) => Decision<Reply>,
+    answerOf: (reply: Reply) => Answer,
+    payerOf: (states: Partial<StreamStates>) => string | undefined,
+  ): Promise<CommandResult<Reply>> {
+    // A project's payer never changes, so the one it names is the one held.
+    return this.serializer.run(accountStream(payer), () =>
+      this.attempt(context, reads, decide, answerOf, payerOf, payer).then(decided),
+    );
   }
 
   private async attempt<Reply>(
@@ -112,13 +139,12 @@ export class CommandExecutor {
     decide: (states: Partial<StreamStates>, now: Date) => Decision<Reply>,
     answerOf: (reply: Reply) => Answer,
     payerOf?: (states: Partial<StreamStates>) => string | undefined,
-  ): Promise<CommandResult<Reply>> {
+    held?: string,
+  ): Promise<CommandResult<Reply> | { payerToQueueOn: string }> {
     for (let attempt = 1; ; attempt++) {
-      // A payer named by a project this process holds in memory is known before reading (a
-      // project's payer never changes): its account is read ahead with the rest.
-      const guessed = payerOf && this.cachedPayer(reads, payerOf);
+      // The payer whose queue this runs in (a project's payer never changes) is read ahead with the rest.
       const readsAhead: readonly StreamRead[] =
-        guessed === undefined ? reads : [...reads, { kind: 'account', name: accountStream(guessed) }];
+        held === undefined ? reads : [...reads, { kind: 'account', name: accountStream(held) }];
       // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
       const [ahead, refusal] = await Promise.allSettled([
         this.readAhead(context, readsAhead),
@@ -137,6 +163,8 @@ export class CommandExecutor {
         reads.map((read) => [read.kind, loaded.get(read.name)!.state]),
       );
       const payer = payerOf?.(states);
+      // Learnt only now: decided in its queue, not here.
+      if (payer !== undefined && payer !== held) return { payerToQueueOn: payer };
       if (payer !== undefined) {
         // Kept in `loaded` too, so the append expects the revision this decision saw.
         const name = accountStream(payer);
@@ -153,7 +181,14 @@ export class CommandExecutor {
       }
       const answer = answerOf(decision.reply);
       const metadata = eventMetadata(context, now);
-      const appends = appendsOf(decision, reads, loaded, metadata);
+      const writes = appendsOf(decision, reads, loaded, metadata);
+      // Folded on the states decided on before they are stored: a decision that breaks an
+      // invariant (a domain bug) fails here, instead of every later fold of its streams.
+      for (const { kind, append } of writes) {
+        const state = loaded.get(append.streamName);
+        if (state) (this.caches[kind] as StreamStateCache<unknown>).evolve(state.state, append.events);
+      }
+      const appends = writes.map(({ append }) => append);
       appends.push({
         streamName: this.idempotency.streamOf(context),
         expectedRevision: 'no_stream',
@@ -253,33 +288,43 @@ function appendsOf(
   reads: readonly StreamRead[],
   loaded: ReadonlyMap<string, LoadedState<unknown>>,
   metadata: Record<string, string>,
-): StreamAppend[] {
+): { kind: StreamKind; append: StreamAppend }[] {
   const read = (kind: StreamKind) => reads.find((r) => r.kind === kind)?.name;
   const targets = [
     {
+      kind: 'account' as const,
       streamName: decision.accountId === undefined ? read('account') : accountStream(decision.accountId),
       events: decision.account,
     },
-    { streamName: read('project'), events: decision.project },
-    { streamName: read('apiKey'), events: decision.apiKey },
+    { kind: 'project' as const, streamName: read('project'), events: decision.project },
+    { kind: 'apiKey' as const, streamName: read('apiKey'), events: decision.apiKey },
   ];
-  return targets.flatMap(({ streamName, events }) => {
+  return targets.flatMap(({ kind, streamName, events }) => {
     if (!events || events.length === 0) return [];
     assert(streamName !== undefined, 'a decision appends only to streams its command names');
     const state = loaded.get(streamName);
     return [
       {
-        streamName,
-        expectedRevision: state ? (state.revision ?? 'no_stream') : 'any',
-        events: events.map((e) => ({
-          id: randomUUID(),
-          type: e.type,
-          data: e.data as Record<string, unknown>,
-          metadata,
-        })),
+        kind,
+        append: {
+          streamName,
+          expectedRevision: state ? (state.revision ?? 'no_stream') : 'any',
+          events: events.map((e) => ({
+            id: randomUUID(),
+            type: e.type,
+            data: e.data as Record<string, unknown>,
+            metadata,
+          })),
+        },
       },
     ];
   });
+}
+
+/** The result of an attempt that had no payer left to queue on. */
+function decided<Reply>(result: CommandResult<Reply> | { payerToQueueOn: string }): CommandResult<Reply> {
+  assert(!('payerToQueueOn' in result), "an attempt in its payer's queue decides");
+  return result;
 }
 
 function eventMetadata(context: CommandContext, now: Date): Record<string, string> {

@@ -103,6 +103,15 @@ export class StreamStateCache<S> {
     return entry;
   }
 
+  /**
+   * `state` after `events`, folded as a load would fold them once stored: a decision's events
+   * checked before they are appended (the fold throws on an event that breaks an invariant).
+   */
+  evolve(state: S, events: readonly { type: string; data: Record<string, unknown>; id?: string }[]): S {
+    for (const event of events) state = this.fold.evolve(state, event);
+    return state;
+  }
+
   /** The state in memory, if any, as of its last load (not refreshed, not marked as used). */
   peek(streamName: string): S | undefined {
     return this.cache.peek(streamName)?.state;

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '@ledger/platform';
+import { PostgresEventStore, VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
+import { accountStream, projectStream, type AccountState, type ApiKeyState, type ProjectState } from '@ledger/domain';
+import { createTestDatabase } from '@ledger/test-support';
+import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
+import { failProject } from '../projects/fail-project/fail-project.handler.js';
+import { startProject } from '../projects/start-project/start-project.handler.js';
+import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
+import { created } from '../http/answers.js';
+import { CommandExecutor } from './command-executor.js';
+import { onAccount, onProjectAndPayer } from './command-handler.js';
+import { requestHash, type CommandContext } from './idempotency.js';
+import { RefusalRecords } from './refusals.js';
+import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
+import { ACCOUNT_FOLD, API_KEY_FOLD, PROJECT_FOLD } from './stream-folds.js';
+import { StreamStateCache } from './stream-state.cache.js';
+
+describe('CommandExecutor: what a decision writes', () => {
+  let store: PostgresEventStore;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    const url = await createTestDatabase('executor_decisions');
+    store = await PostgresEventStore.connect({ connectionString: url });
+    pool = new pg.Pool({ connectionString: url });
+    await migrate(pool, ledgerApiMigrations);
+  });
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+  });
+
+  function replica(view: EventStore = store): CommandExecutor {
+    const snapshots = new SnapshotStore(pool, { warn: () => undefined });
+    const filter = new ApiExceptionFilter();
+    return new CommandExecutor(
+      view,
+      {
+        account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
+        project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
+        apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
+      },
+      { now: () => new Date() },
+      new RefusalRecords(pool),
+      (v) => filter.toResponse(v),
+    );
+  }
+
+  const context = (key: string = randomUUID()): CommandContext => ({
+    caller: 'svc',
+    idempotencyKey: key,
+    requestHash: requestHash('POST', '/x', { key }),
+    correlationId: 'c',
+  });
+
+  /** The account as a cold load folds it from the store. */
+  async function accountOf(accountId: string): Promise<AccountState> {
+    const cache = new StreamStateCache<AccountState>(
+      store,
+      ACCOUNT_FOLD,
+      new SnapshotStore(pool, { warn: () => undefined }),
+    );
+    return (await cache.load(accountStream(accountId))).state;
+  }
+
+  const PROJECTS = 200;
+  const COST = 5;
+
+  describe.each([
+    ['whose projects it holds in memory (payer known before reading)', 'warm'],
+    ['whose projects it has not read yet (payer learnt from the project)', 'cold'],
+  ] as const)('refunds on one account, in one replica %s', (_, cache) => {
+    it(`queues ${PROJECTS} concurrent cancels on the account instead of conflicting: all accepted, each refunded once`, async () => {
+      const accountId = `acc-${randomUUID()}`;
+      const projectIds = Array.from({ length: PROJECTS }, () => `prj-${randomUUID()}`);
+      const conflicts: string[] = [];
+      const view = countingConflicts(store, conflicts);
+      const starter = replica(view);
+      await starter.execute(
+        context(),
+        grantCredits,
+        { type: 'GrantCredits', accountId, amount: PROJECTS * COST, source: 'purchase', grantId: 'bought-1' },
+        created,
+      );
+      await Promise.all(
+        projectIds.map((projectId) =>
+          starter.execute(context(), startProject, { type: 'StartProject', projectId, accountId, cost: COST }, created),
+        ),
+      );
+      expect((await accountOf(accountId)).balance).toBe(0);
+      expect(conflicts).toEqual([]);
+      // Warm: the replica that started the projects (they are in its memory); cold: a fresh one.
+      const canceller = cache === 'warm' ? starter : replica(view);
+      const settled = await Promise.allSettled(
+        projectIds.map((projectId) =>
+          canceller.execute(
+            context(),
+            failProject,
+            { type: 'FailProject', projectId, errorMessage: 'not needed' },
+            created,
+          ),
+        ),
+      );
+      const refused = settled.filter((s) => s.status === 'rejected');
+      expect(refused.map((s) => String((s as PromiseRejectedResult).reason))).toEqual([]);
+      for (const s of settled) {
+        expect(s).toMatchObject({
+          status: 'fulfilled',
+          value: { replayed: false, answer: { status: 201, body: { status: 'failed', refunded: COST } } },
+        });
+      }
+      // One replica: the account's queue leaves nothing to conflict.
+      expect(conflicts).toEqual([]);
+
+      const events = await store.readStream(accountStream(accountId), { limit: 10 * PROJECTS });
+      const refunds = events.filter((e) => e.type === 'Refunded');
+      expect(refunds).toHaveLength(PROJECTS);
+      expect(new Set(refunds.map((e) => e.data.projectId))).toEqual(new Set(projectIds));
+      const account = await accountOf(accountId);
+      expect(account.balance).toBe(PROJECTS * COST);
+      expect(account.totalRefunded).toBe(PROJECTS * COST);
+    });
+  });
+
+  it('folds a decision on the states it read before appending: a decision that breaks an invariant appends nothing', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const executor = replica();
+    await executor.execute(
+      context(),
+      grantCredits,
+      { type: 'GrantCredits', accountId, amount: 5, source: 'promo', grantId: 'promo-1' },
+      created,
+    );
+    // A domain bug: a debit of more than the lot holds.
+    const overdraw = onAccount<{ accountId: string; now: Date }, { ok: true }>(() => ({
+      account: [
+        {
+          type: 'Debited',
+          data: { amount: 8, reason: 'fee', lots: [{ grantId: 'promo-1', amount: 8 }] },
+        },
+      ],
+      reply: { ok: true },
+    }));
+    const key = context();
+    await expect(executor.execute(key, overdraw, { accountId }, created)).rejects.toThrow();
+    const events = await store.readStream(accountStream(accountId), { limit: 10 });
+    expect(events.map((e) => e.type)).toEqual(['CreditsGranted']);
+    // The key was not recorded as accepted, and the account still folds and takes commands.
+    const again = await executor.execute(
+      key,
+      grantCredits,
+      { type: 'GrantCredits', accountId, amount: 1, source: 'promo', grantId: 'promo-2' },
+      created,
+    );
+    expect(again).toMatchObject({ replayed: false });
+    expect((await accountOf(accountId)).balance).toBe(6);
+  });
+
+  it('a refund of more than the project drew fails before anything is appended, to the project or its payer', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const projectId = `prj-${randomUUID()}`;
+    const executor = replica();
+    await executor.execute(
+      context(),
+      grantCredits,
+      { type: 'GrantCredits', accountId, amount: 10, source: 'purchase', grantId: 'bought-1' },
+      created,
+    );
+    await executor.execute(context(), startProject, { type: 'StartProject', projectId, accountId, cost: 3 }, created);
+    // A domain bug: the failure refunds 7 of the 3 drawn.
+    const overRefund = onProjectAndPayer<{ projectId: string; now: Date }, { ok: true }>((_, project) => ({
+      accountId: project.status === 'none' ? undefined : project.accountId,
+      account: [
+        {
+          type: 'Refunded',
+          data: { amount: 7, projectId, reason: 'project_failed', lots: [{ grantId: 'bought-1', amount: 7 }] },
+        },
+      ],
+      project: [{ type: 'ProjectFailed', data: { code: 'failed', errorMessage: 'x' } }],
+      reply: { ok: true },
+    }));
+    const appends: StreamAppend[][] = [];
+    await expect(
+      replica(watchingAppends(store, appends)).execute(context(), overRefund, { projectId }, created),
+    ).rejects.toThrow();
+    expect(appends).toEqual([]);
+    expect((await store.readStream(accountStream(accountId), { limit: 10 })).map((e) => e.type)).toEqual([
+      'CreditsGranted',
+      'Debited',
+    ]);
+    expect((await store.readStream(projectStream(projectId), { limit: 10 })).map((e) => e.type)).toEqual([
+      'ProjectStarted',
+    ]);
+    // The real failure still refunds what was drawn.
+    const fail = await executor.execute(
+      context(),
+      failProject,
+      { type: 'FailProject', projectId, errorMessage: 'no' },
+      created,
+    );
+    expect(fail).toMatchObject({ replayed: false, answer: { body: { status: 'failed', refunded: 3 } } });
+    expect((await accountOf(accountId)).balance).toBe(10);
+  });
+});
+
+/** The store, collecting the streams each version conflict of an append names. */
+function countingConflicts(store: EventStore, conflicts: string[]): EventStore {
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property !== 'append') return typeof value === 'function' ? value.bind(target) : value;
+      return async (appends: StreamAppend[]) => {
+        try {
+          return await target.append(appends);
+        } catch (error) {
+          if (error instanceof VersionConflictError) conflicts.push(...error.conflicts.map((c) => c.streamName));
+          throw error;
+        }
+      };
+    },
+  });
+}
+
+/** The store, collecting what each append was asked to write. */
+function watchingAppends(store: EventStore, appends: StreamAppend[][]): EventStore {
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property !== 'append') return typeof value === 'function' ? value.bind(target) : value;
+      return (batch: StreamAppend[]) => {
+        appends.push(batch);
+        return target.append(batch);
+      };
+    },
+  });
+}
