@@ -16,7 +16,8 @@ import type { StreamFold } from './stream-state.cache.js';
 
 // Bump when evolve changes what it builds: snapshots of another version are ignored.
 // 2: the account's lots (credit lots, issue 12). 3: lots kept in the spending order, with their grant order.
-const ACCOUNT_FOLD_VERSION = 3;
+// 4: what debits written before lots still hold of each lot (legacyLent), which only their refunds return.
+const ACCOUNT_FOLD_VERSION = 4;
 // 3: a completed project keeps its current assets (ProjectAssetsAttached). 4: the lots its start drew.
 const PROJECT_FOLD_VERSION = 4;
 

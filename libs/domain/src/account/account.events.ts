@@ -46,10 +46,13 @@ export type Debited = DomainEvent<
 /**
  * Credits came back to the account because a project used less than it cost, or failed.
  * `lots` says which lots they went back to (absent on events written before lots).
+ * `legacy: true` marks the refund of a debit written before lots (a project whose start
+ * names no lots): it gives back credits those debits hold (each lot's `legacyLent`), not
+ * ones a debit naming its lots drew, and the fold must know which to keep them apart.
  */
 export type Refunded = DomainEvent<
   'Refunded',
-  { amount: number; projectId?: string; reason: string; lots?: readonly LotShare[] }
+  { amount: number; projectId?: string; reason: string; lots?: readonly LotShare[]; legacy?: true }
 >;
 
 /** What remained of a lot at its `expiresAt` left the account (or a refund to an expired lot did). */

@@ -247,8 +247,12 @@ describe('refunds go back to their lots, the last drawn first', () => {
       { type: 'Debited', data: { amount: 40, projectId: PROJECT_ID, reason: 'project_started' } },
       { type: 'ProjectStarted', data: { accountId: ACCOUNT_ID, cost: 40, deadlineAt: iso(3600) } },
     ];
+    const lots = [{ grantId: 'paid', amount: 40 }];
     given(history)
       .when(cancel(10))
-      .then([refundedTo([{ grantId: 'paid', amount: 40 }]), failed]);
+      .then([
+        { type: 'Refunded', data: { amount: 40, projectId: PROJECT_ID, reason: 'project_failed', lots, legacy: true } },
+        failed,
+      ]);
   });
 });

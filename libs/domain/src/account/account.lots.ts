@@ -21,6 +21,15 @@ export type Lot = Readonly<{
   granted: number;
   remaining: number;
   outstanding: number;
+  /**
+   * The part of `outstanding` that debits written before lots still hold (`Debited`
+   * without `lots`, drawn by the spending order as the fold replays them): the most a
+   * refund of a debit that named no lots (a project started before lots) may return
+   * here. The rest of `outstanding` is held by debits that named this lot, and only
+   * their own refunds return it. 0 ≤ legacyLent ≤ outstanding; absent: 0 (every lot
+   * granted since lots, and the snapshots stay as small as they were).
+   */
+  legacyLent?: number;
   status: 'open' | 'expired' | 'voided';
 }>;
 
@@ -144,22 +153,33 @@ export function returnLastDrawnFirst(draws: readonly LotShare[], alreadyReturned
   return shares;
 }
 
+/** What debits written before lots still hold of `lot`'s credits. */
+export function legacyLentOf(lot: Lot): number {
+  return lot.legacyLent ?? 0;
+}
+
 /**
  * Where a refund goes back when nothing says which lots its debit drew (a debit written
- * before lots): by the spending order, to each lot up to what was drawn from it and not
- * yet returned, whatever its state (an expired or voided lot closes it again).
+ * before lots: an unnamed `Refunded` folded, or the refund of a project started before
+ * lots decided): by the spending order, to each lot up to what debits written before
+ * lots drew from it and did not get back (`legacyLent`), whatever its state (an expired
+ * or voided lot closes it again). Never to a lot only debits that named their lots drew
+ * from: those credits belong to them (a lot granted since lots has no `legacyLent`).
+ * In a stream written entirely before lots, `legacyLent` is `outstanding`: the same
+ * lots as the spending order over what each lot lent out, as the lots projection replays it.
  */
-export function returnInOrder(lots: readonly Lot[], amount: number): LotShare[] {
+export function returnLegacyInOrder(lots: readonly Lot[], amount: number): LotShare[] {
   const shares: LotShare[] = [];
   let left = amount;
   for (const lot of lots) {
     if (left === 0) break;
-    if (lot.outstanding === 0) continue;
-    const take = Math.min(lot.outstanding, left);
+    const lent = legacyLentOf(lot);
+    if (lent === 0) continue;
+    const take = Math.min(lent, left);
     shares.push({ grantId: lot.grantId, amount: take });
     left -= take;
   }
-  assert.strictEqual(left, 0, `a refund of ${amount} exceeds what the lots lent out`);
+  assert.strictEqual(left, 0, `a refund of ${amount} exceeds what debits written before lots hold`);
   return shares;
 }
 
@@ -172,6 +192,11 @@ export function withLot(lots: readonly Lot[], grantId: string, change: (lot: Lot
   assert(
     Number.isSafeInteger(changed.outstanding) && changed.outstanding >= 0,
     `lot ${grantId} was refunded more than was drawn from it`,
+  );
+  const lent = legacyLentOf(changed);
+  assert(
+    Number.isSafeInteger(lent) && lent >= 0 && lent <= changed.outstanding,
+    `lot ${grantId}: debits written before lots hold ${lent} of its ${changed.outstanding} drawn credits`,
   );
   const next = lots.slice();
   next[index] = changed;

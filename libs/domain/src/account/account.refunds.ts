@@ -1,6 +1,7 @@
+import assert from 'node:assert';
 import type { AccountEvent, LotShare } from './account.events.js';
-import { findLot, isExpiredAt, returnInOrder, returnLastDrawnFirst } from './account.lots.js';
-import type { AccountState } from './account.state.js';
+import { findLot, isExpiredAt, legacyLentOf, returnLastDrawnFirst, returnLegacyInOrder } from './account.lots.js';
+import { evolveAccount, type AccountState } from './account.state.js';
 
 /** The reason a refunded part of a voided lot is voided again with (the lot's own void said why). */
 export const VOID_REASON_REFUNDED_TO_VOIDED_LOT = 'refunded_to_voided_lot';
@@ -11,7 +12,11 @@ export const VOID_REASON_REFUNDED_TO_VOIDED_LOT = 'refunded_to_voided_lot';
  * `now`, recorded or not) or was voided, expired or voided again. So the project's refund
  * counts every credit it gives back and the spendable balance only those still spendable.
  * `draws` is what the project's debit drew (ProjectStarted's `lots`); a project started
- * before lots has none, and its refund returns by the spending order instead.
+ * before lots has none: its refund returns by the spending order, only to lots that debits
+ * written before lots drew from and up to what they still hold there (`legacyLent`), and
+ * says so (`legacy`), never to a lot a newer debit drew (those credits are its own).
+ * The events are folded before they are returned: a refund the account's fold would
+ * refuse is a bug that fails this decision, never an append that makes the stream unreadable.
  */
 export function refundEvents(
   account: AccountState,
@@ -20,9 +25,25 @@ export function refundEvents(
 ): AccountEvent[] {
   const { projectId, amount, reason, alreadyRefunded, now } = refund;
   if (amount === 0) return [];
-  const lots =
-    draws === undefined ? returnInOrder(account.lots, amount) : returnLastDrawnFirst(draws, alreadyRefunded, amount);
-  const events: AccountEvent[] = [{ type: 'Refunded', data: { amount, projectId, reason, lots } }];
+  const legacy = draws === undefined;
+  const lots = legacy
+    ? returnLegacyInOrder(account.lots, amount)
+    : returnLastDrawnFirst(draws, alreadyRefunded, amount);
+  if (!legacy) {
+    // What a debit naming its lots drew is held apart from what legacy debits hold: giving it
+    // back never takes a lot's `legacyLent`, which an older project's refund is still owed.
+    for (const share of lots) {
+      const lot = findLot(account.lots, share.grantId);
+      if (lot === undefined) continue; // evolve refuses it below
+      assert(
+        share.amount <= lot.outstanding - legacyLentOf(lot),
+        `a refund of ${share.amount} to lot ${lot.grantId} would take credits debits written before lots hold`,
+      );
+    }
+  }
+  const events: AccountEvent[] = [
+    { type: 'Refunded', data: { amount, projectId, reason, lots, ...(legacy ? { legacy: true as const } : {}) } },
+  ];
   for (const share of lots) {
     const lot = findLot(account.lots, share.grantId);
     if (lot === undefined) continue; // evolve refuses it: a draw from a lot the account never had
@@ -35,5 +56,6 @@ export function refundEvents(
       events.push({ type: 'CreditsExpired', data: { grantId: share.grantId, amount: share.amount } });
     }
   }
+  events.reduce(evolveAccount, account);
   return events;
 }

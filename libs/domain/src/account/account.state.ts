@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import type { AccountEvent, CreditsGranted } from './account.events.js';
-import { drawInOrder, returnInOrder, withLot, withNewLot, type Lot } from './account.lots.js';
+import { drawInOrder, legacyLentOf, returnLegacyInOrder, withLot, withNewLot, type Lot } from './account.lots.js';
 import { applyMoney, NO_MONEY, type AccountMoney } from './account.money.js';
 
 /** The priority of a lot whose grant named none (API.md): lower is spent first. */
@@ -52,28 +52,44 @@ function lotsAfter(lots: readonly Lot[], event: StoredAccountEvent): readonly Lo
     case 'CreditsGranted':
       return withNewLot(lots, lotOf(event, event.id, lots.length));
     case 'Debited': {
-      // Written before lots: drawn by the spending order, when no lot could expire yet.
+      // Written before lots: drawn by the spending order, when no lot could expire yet; what
+      // it draws is lent to a debit that names no lots (`legacyLent`), only its refund returns it.
+      const legacy = event.data.lots === undefined;
       const shares = event.data.lots ?? drawInOrder(lots, event.data.amount, undefined);
       assertSharesAddUp(event.type, shares, event.data.amount);
       return shares.reduce(
         (next, share) =>
           withLot(next, share.grantId, (lot) => {
             assert(lot.status === 'open', `Debited drew from the ${lot.status} lot ${lot.grantId}`);
-            return { ...lot, remaining: lot.remaining - share.amount, outstanding: lot.outstanding + share.amount };
+            return moved(lot, -share.amount, legacy ? share.amount : 0);
           }),
         lots,
       );
     }
     case 'Refunded': {
-      const shares = event.data.lots ?? returnInOrder(lots, event.data.amount);
+      // Without lots (written before lots) or marked `legacy` (a project started before lots):
+      // it returns what debits written before lots hold, and only that. Otherwise it returns
+      // what a debit that named its lots drew: never what the legacy debits still hold.
+      const legacy = event.data.lots === undefined || event.data.legacy === true;
+      const shares = event.data.lots ?? returnLegacyInOrder(lots, event.data.amount);
       assertSharesAddUp(event.type, shares, event.data.amount);
       return shares.reduce(
         (next, share) =>
-          withLot(next, share.grantId, (lot) => ({
-            ...lot,
-            remaining: lot.remaining + share.amount,
-            outstanding: lot.outstanding - share.amount,
-          })),
+          withLot(next, share.grantId, (lot) => {
+            if (legacy) {
+              assert(
+                share.amount <= legacyLentOf(lot),
+                `a refund of a debit written before lots returned ${share.amount} to lot ${lot.grantId}, which such debits hold ${legacyLentOf(lot)} of`,
+              );
+              return moved(lot, share.amount, -share.amount);
+            }
+            // Debits naming the lot hold outstanding − legacyLent ≥ share.amount, so for every event
+            // today's deciders write this keeps legacyLent; a refund the lots decider wrote before
+            // `legacy` existed may have returned a legacy debit's credits unmarked: legacyLent then
+            // shrinks to what is still drawn, so the stream folds (and such a refund can't recur).
+            const kept = Math.min(legacyLentOf(lot), lot.outstanding - share.amount);
+            return moved(lot, share.amount, kept - legacyLentOf(lot));
+          }),
         lots,
       );
     }
@@ -90,6 +106,17 @@ function lotsAfter(lots: readonly Lot[], event: StoredAccountEvent): readonly Lo
         status: lot.status === 'expired' ? 'expired' : 'voided',
       }));
   }
+}
+
+/**
+ * `lot` after a draw (negative `back`) or a return of `back` credits, of which `legacy` moved
+ * its `legacyLent`; that stays absent while it is 0 (every lot granted since lots).
+ */
+function moved(lot: Lot, back: number, legacy: number): Lot {
+  const { legacyLent: _lent, ...rest } = lot;
+  const lent = legacyLentOf(lot) + legacy;
+  const next = { ...rest, remaining: lot.remaining + back, outstanding: lot.outstanding - back };
+  return lent === 0 ? next : { ...next, legacyLent: lent };
 }
 
 function lotOf(event: CreditsGranted, eventId: string | undefined, seq: number): Lot {

@@ -92,6 +92,7 @@ describe('events written before lots', () => {
         granted: 30,
         remaining: 15,
         outstanding: 15,
+        legacyLent: 15,
         status: 'open',
       },
       {
@@ -103,6 +104,7 @@ describe('events written before lots', () => {
         granted: 20,
         remaining: 10,
         outstanding: 10,
+        legacyLent: 10,
         status: 'open',
       },
     ]);

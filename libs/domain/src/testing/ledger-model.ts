@@ -65,6 +65,15 @@ export class InMemoryLedger {
     return outcome;
   }
 
+  /**
+   * Events as an earlier version of the service wrote them (before lots: grants without
+   * grantId, named after their event id; debits and refunds without lots; projects started
+   * without lots), appended as they are at `atMs`, with no decision.
+   */
+  seed(streamName: string, events: readonly (LedgerEvent & { id?: string })[], atMs: number): void {
+    this.append(streamName, events, atMs);
+  }
+
   private stateFor(command: LedgerCommand): LedgerState {
     const project = 'projectId' in command ? this.project(command.projectId) : initialProjectState();
     const accountId = 'accountId' in command ? command.accountId : project.status === 'none' ? null : project.accountId;
