@@ -24,10 +24,14 @@ const TEXT_RULE = `1 to ${TEXT_LENGTH_MAX} characters`;
 
 /**
  * A new lot. The same grantId again is the same grant only with the same body (a retry
- * under a new idempotency key): nothing changes and the reply is the current one.
- * With any other body it is `already_exists`, also for a lot long spent, expired or voided.
+ * under a new idempotency key): nothing changes and the reply is the current one, also
+ * once its `expiresAt` has passed (the lot is looked up before the expiry is held against
+ * `now`, which only a new lot must be after). With any other body it is `already_exists`,
+ * also for a lot long spent, expired or voided.
  */
 export function decideGrantCredits(state: AccountState, command: GrantCredits): AccountDecision<GrantReply> {
+  const existing = isId(command.grantId) ? findLot(state.lots, command.grantId) : undefined;
+  const retry = existing !== undefined && sameGrant(existing, grantData(command));
   requireValid([
     ['accountId', isId(command.accountId), RULES.id],
     ['amount', isAmount(command.amount), RULES.amount],
@@ -46,26 +50,15 @@ export function decideGrantCredits(state: AccountState, command: GrantCredits): 
     ],
     [
       'expiresAt',
-      isOptional(command.expiresAt, (v) => isExpiry(v, command.now)),
+      isOptional(command.expiresAt, (v) => (retry ? isZonedInstant(v) : isExpiry(v, command.now))),
       `an ISO 8601 instant after now and at most ${LOT_EXPIRY_YEARS_MAX} years ahead`,
     ],
     ['now', isInstant(command.now), RULES.now],
   ]);
-  // As Date.toISOString writes it, so expiries compare as strings in the spending order.
-  const expiresAt = command.expiresAt === undefined ? undefined : new Date(command.expiresAt).toISOString();
-  const { accountId, amount, source, reference, grantId } = command;
-  const data: CreditsGranted['data'] = {
-    amount,
-    source,
-    ...(reference === undefined ? {} : { reference }),
-    grantId,
-    category: command.category ?? (source === 'promo' ? 'promotional' : 'paid'),
-    priority: command.priority ?? LOT_PRIORITY_DEFAULT,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  };
-  const existing = findLot(state.lots, grantId);
+  const { accountId, amount, grantId } = command;
+  const data = grantData(command);
   if (existing !== undefined) {
-    if (!sameGrant(existing, data)) {
+    if (!retry) {
       throw new RuleViolation('already_exists', `grant ${grantId} already exists with a different body`, {
         grantId,
       });
@@ -95,6 +88,22 @@ export function decideGrantCredits(state: AccountState, command: GrantCredits): 
   return accountDecision(state, accountId, command.now, [{ type: 'CreditsGranted', data }], { grantId });
 }
 
+/** The grant's event data: the lot fields' defaults filled in, the expiry as Date.toISOString writes it. */
+function grantData(command: GrantCredits): CreditsGranted['data'] {
+  const { amount, source, reference, grantId } = command;
+  // As Date.toISOString writes it, so expiries compare as strings in the spending order.
+  const expiresAt = isZonedInstant(command.expiresAt) ? new Date(command.expiresAt).toISOString() : command.expiresAt;
+  return {
+    amount,
+    source,
+    ...(reference === undefined ? {} : { reference }),
+    grantId,
+    category: command.category ?? (source === 'promo' ? 'promotional' : 'paid'),
+    priority: command.priority ?? LOT_PRIORITY_DEFAULT,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+  };
+}
+
 /**
  * An expiry a grant may carry: an instant after `now`, at most ten years ahead, with a
  * four-digit year. A time must name its zone (`Z` or an offset): without one JavaScript
@@ -104,11 +113,18 @@ export function decideGrantCredits(state: AccountState, command: GrantCredits): 
 const ZONED_INSTANT = /^\d{4}-\d{2}-\d{2}(T.+(Z|[+-]\d{2}:?\d{2}))?$/i;
 
 function isExpiry(expiresAt: unknown, now: Date): boolean {
-  if (typeof expiresAt !== 'string' || !ZONED_INSTANT.test(expiresAt) || !isInstant(now)) return false;
+  if (!isZonedInstant(expiresAt) || !isInstant(now)) return false;
   const ms = Date.parse(expiresAt);
   const latest = new Date(now.getTime());
   latest.setUTCFullYear(latest.getUTCFullYear() + LOT_EXPIRY_YEARS_MAX);
-  return Number.isFinite(ms) && ms > now.getTime() && ms <= latest.getTime() && ms < Date.UTC(10000, 0, 1);
+  return ms > now.getTime() && ms <= latest.getTime();
+}
+
+/** An instant with its zone and a four-digit year, whenever it is: what an expiry is written as. */
+function isZonedInstant(expiresAt: unknown): expiresAt is string {
+  if (typeof expiresAt !== 'string' || !ZONED_INSTANT.test(expiresAt)) return false;
+  const ms = Date.parse(expiresAt);
+  return Number.isFinite(ms) && ms < Date.UTC(10000, 0, 1);
 }
 
 function sameGrant(lot: Lot, data: CreditsGranted['data']): boolean {

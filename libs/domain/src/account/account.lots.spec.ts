@@ -84,6 +84,26 @@ describe('GrantCredits as a lot', () => {
       .thenFails('already_exists');
   });
 
+  it('answers a retry of a grant as a repeat after its expiresAt has passed, not as a bad expiry', () => {
+    const expiresAt = iso(60);
+    const history = [promo('p', 10, 60)];
+    const retry = grant(10, { grantId: 'p', source: 'promo', expiresAt, now: at(61) });
+    const decision = given(history).when(retry).then([]);
+    // The lot is past its expiry: nothing of it can be spent any more.
+    expect(decision.reply).toEqual({ accountId: ACCOUNT_ID, grantId: 'p', balance: 0 });
+    // The same instant written in another zone is the same body.
+    given(history)
+      .when({ ...retry, expiresAt: '2030-01-01T02:01:00+02:00' } as LedgerCommand)
+      .then([]);
+    // Another body is still judged as a new grant would be: an expiry in the past is 400.
+    given(history)
+      .when(grant(11, { grantId: 'p', source: 'promo', expiresAt, now: at(61) }))
+      .thenFails('validation_failed');
+    given(history)
+      .when(grant(11, { grantId: 'p', source: 'promo', expiresAt: iso(120), now: at(61) }))
+      .thenFails('already_exists');
+  });
+
   it(`holds ${ACTIVE_LOTS_MAX} active lots and refuses one more, until one is spent`, () => {
     const full = Array.from({ length: ACTIVE_LOTS_MAX }, (_, i) => lot(`g${i}`, 1));
     given(full.slice(1))
