@@ -59,6 +59,9 @@ export {
   API_KEY_NAME_PATTERN,
   API_KEY_LIFETIME_DAYS_MAX,
   RATE_PER_SECOND_MAX,
+  SERVICE_CALLER_NAMES,
+  WATCHDOG_CALLER_NAME,
+  isServiceCallerName,
   type ApiKeyDecision,
   type ApiKeyReply,
 } from './api-key/api-key.decide.js';

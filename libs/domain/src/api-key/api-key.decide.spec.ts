@@ -1,7 +1,12 @@
 import type { FieldProblem } from '../validation.js';
 import { specification } from '../testing/specification.js';
 import type { ApiKeyCommand, CreateApiKey } from './api-key.commands.js';
-import { API_KEY_LIFETIME_DAYS_MAX, RATE_PER_SECOND_MAX, decideApiKey } from './api-key.decide.js';
+import {
+  API_KEY_LIFETIME_DAYS_MAX,
+  RATE_PER_SECOND_MAX,
+  SERVICE_CALLER_NAMES,
+  decideApiKey,
+} from './api-key.decide.js';
 import type { ApiKeyEvent } from './api-key.events.js';
 import { evolveApiKey, initialApiKeyState } from './api-key.state.js';
 
@@ -66,6 +71,17 @@ describe('API key decider', () => {
       )
       .thenFails('validation_failed');
     expect(badFields(violation.details)).toEqual(['name', 'scopes', 'digest', 'expiresAt', 'ratePerSecond']);
+  });
+
+  it('refuses the name of one of the service’s own callers, in any case, as a bad name', () => {
+    expect(SERVICE_CALLER_NAMES).toContain('watchdog');
+    for (const name of ['watchdog', 'WatchDog', ...SERVICE_CALLER_NAMES]) {
+      const violation = given([]).when(create({ name })).thenFails('validation_failed');
+      expect(badFields(violation.details)).toEqual(['name']);
+    }
+    given([])
+      .when(create({ name: 'watchdog-2' }))
+      .then([{ ...created, data: { ...created.data, name: 'watchdog-2' } } as ApiKeyEvent]);
   });
 
   it('takes an expiry up to its bound and the largest rate, and refuses one past them', () => {

@@ -7,6 +7,14 @@ import type { ApiKeyState } from './api-key.state.js';
 
 /** A key name: what logs and idempotency scopes show; no ':' (the service's own callers use it). */
 export const API_KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** The caller name of the watchdog's own commands (expiring projects and lots). */
+export const WATCHDOG_CALLER_NAME = 'watchdog';
+/**
+ * Names the service's own callers use for their commands (idempotency keys are scoped by
+ * the caller's name): no key may take one, in any case, or its requests would share their
+ * scope. The service's configuration reserves the same list for its configured keys.
+ */
+export const SERVICE_CALLER_NAMES: readonly string[] = [WATCHDOG_CALLER_NAME];
 export const RATE_PER_SECOND_MAX = 100_000;
 // A key that outlives this is a key nobody remembers to rotate.
 export const API_KEY_LIFETIME_DAYS_MAX = 3_660;
@@ -26,12 +34,22 @@ export type ApiKeyReply = Readonly<
 >;
 export type ApiKeyDecision = Readonly<{ apiKey: readonly ApiKeyEvent[]; reply: ApiKeyReply }>;
 
+export function isServiceCallerName(name: unknown): boolean {
+  return (
+    typeof name === 'string' && SERVICE_CALLER_NAMES.some((reserved) => reserved.toLowerCase() === name.toLowerCase())
+  );
+}
+
 export function decideCreateApiKey(state: ApiKeyState, command: CreateApiKey): ApiKeyDecision {
   const expiresAtMs = command.expiresAt === undefined ? undefined : Date.parse(command.expiresAt);
   const nowMs = command.now.getTime();
   requireValid([
     ['keyId', isId(command.keyId), RULES.id],
-    ['name', API_KEY_NAME_PATTERN.test(command.name), 'a string of 1 to 64 letters, digits, ".", "_" or "-"'],
+    [
+      'name',
+      API_KEY_NAME_PATTERN.test(command.name) && !isServiceCallerName(command.name),
+      `a string of 1 to 64 letters, digits, ".", "_" or "-", other than ${SERVICE_CALLER_NAMES.join(', ')} (the service's own callers)`,
+    ],
     [
       'scopes',
       command.scopes.length > 0 && command.scopes.every((s) => (SCOPES as readonly string[]).includes(s)),
