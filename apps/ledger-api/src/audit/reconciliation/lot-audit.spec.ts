@@ -51,6 +51,23 @@ describe('reconciliation: I7 per lot, with the domain fold', () => {
     expect(violations).toEqual([]);
   });
 
+  it('judges a debit at its decision time (metadata.at), not at when the store wrote it', () => {
+    const expiresAtMs = T0 + 60_000;
+    const events = log(
+      ['CreditsGranted', { ...promo, expiresAt: new Date(expiresAtMs).toISOString() }],
+      ['CreditsGranted', paid],
+      ['Debited', { amount: 1, reason: 'fee', lots: [{ grantId: 'promo', amount: 1 }] }, expiresAtMs + 1],
+    );
+    // Decided 1 ms before the promotional lot's expiry, stored 1 ms after it.
+    const decided = { ...events[2]!, metadata: { at: new Date(expiresAtMs - 1).toISOString() } };
+    expect(audit([events[0]!, events[1]!, decided]).violations).toEqual([]);
+    // Without its decision time, the store's time is all there is: then it drew at its expiry.
+    expect(audit(events).violations).toEqual([
+      expect.objectContaining({ invariant: 'I7', message: expect.stringContaining('at or after its expiry') }),
+      expect.objectContaining({ invariant: 'I7', message: expect.stringContaining('the spending order draws') }),
+    ]);
+  });
+
   it('reports a debit out of the spending order, and one drawn from a lot past its expiry', () => {
     const { violations } = audit(
       log(

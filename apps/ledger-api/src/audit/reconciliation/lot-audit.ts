@@ -28,7 +28,7 @@ interface AccountLots {
 /**
  * I7 per lot, from the log, with the domain's own fold of an account's lots
  * (`evolveAccount`): every `Debited` drew in the spending order (`drawInOrder` at the
- * event's time) and from no lot at or after its `expiresAt`; the lots' remaining credits
+ * time it was decided, its command's `now`) and from no lot at or after its `expiresAt`; the lots' remaining credits
  * add up to the balance; no lot goes below zero (the fold refuses it, which is reported
  * here). Then the projected lot rows against that fold, up to the lots checkpoint.
  */
@@ -54,7 +54,7 @@ export class LotAudit {
     if (account.broken) return;
     const position = Number(stored.position);
     if (event.type === 'Debited' && event.data.lots) {
-      this.checkDraw(accountId, account.state.lots, event.data.amount, event.data.lots, stored.createdAt, position);
+      this.checkDraw(accountId, account.state.lots, event.data.amount, event.data.lots, decidedAt(stored), position);
     }
     try {
       account.state = evolveAccount(account.state, { ...event, id: stored.id } as StoredAccountEvent);
@@ -149,6 +149,16 @@ export class LotAudit {
       }
     }
   }
+}
+
+/**
+ * When the event was decided: its command's `now` (`metadata.at`), against which the decision
+ * judged expiry and the spending order. The store's `createdAt` comes later (a debit decided
+ * just before a lot's expiry may be stored just after it); events without `at` fall back to it.
+ */
+function decidedAt(stored: StoredEvent): Date {
+  const at = stored.metadata.at === undefined ? Number.NaN : Date.parse(stored.metadata.at);
+  return Number.isFinite(at) ? new Date(at) : stored.createdAt;
 }
 
 /** A lot of the domain's fold as the read model shows it: an open lot is active while it holds credits. */
