@@ -4,6 +4,9 @@ import {
   DEADLINE_SECONDS_MAX,
   RATE_PER_SECOND_MAX,
   SCOPES,
+  SERVICE_CALLER_NAMES,
+  WATCHDOG_CALLER_NAME,
+  isServiceCallerName,
   type Scope,
 } from '@ledger/domain';
 
@@ -50,9 +53,9 @@ export interface WatchdogConfig {
 }
 
 /** The caller of the watchdog's own commands. */
-export const WATCHDOG_CALLER = 'watchdog';
-/** Callers the service itself uses for its own commands; an API key can't take their name (idempotency scope). */
-export const SERVICE_CALLERS: readonly string[] = [WATCHDOG_CALLER];
+export const WATCHDOG_CALLER = WATCHDOG_CALLER_NAME;
+/** Callers the service itself uses for its own commands; no key can take their name (idempotency scope). */
+export const SERVICE_CALLERS: readonly string[] = SERVICE_CALLER_NAMES;
 
 const WATCHDOG_INTERVAL_MS_MIN = 10;
 // setTimeout's limit is about 24.8 days; a watchdog sweeping less than daily is no watchdog.
@@ -156,7 +159,7 @@ export function parseApiKeys(value: string): ApiKeyConfig[] {
       if (!name || !secret || !scopeList || rest.length > 0) {
         throw new ConfigError(`LEDGER_API_KEYS entry #${index + 1} must be name:secret:scope,scope[:rate]`);
       }
-      if (SERVICE_CALLERS.includes(name)) {
+      if (isServiceCallerName(name)) {
         throw new ConfigError(`LEDGER_API_KEYS: the name '${name}' is reserved for the service's own commands`);
       }
       if (secret.length < 16)
