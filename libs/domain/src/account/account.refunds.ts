@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import type { AccountEvent, LotShare } from './account.events.js';
 import { findLot, isExpiredAt, legacyLentOf, returnLastDrawnFirst, returnLegacyInOrder } from './account.lots.js';
-import { evolveAccount, type AccountState } from './account.state.js';
+import type { AccountState } from './account.state.js';
 
 /** The reason a refunded part of a voided lot is voided again with (the lot's own void said why). */
 export const VOID_REASON_REFUNDED_TO_VOIDED_LOT = 'refunded_to_voided_lot';
@@ -15,8 +15,8 @@ export const VOID_REASON_REFUNDED_TO_VOIDED_LOT = 'refunded_to_voided_lot';
  * before lots has none: its refund returns by the spending order, only to lots that debits
  * written before lots drew from and up to what they still hold there (`legacyLent`), and
  * says so (`legacy`), never to a lot a newer debit drew (those credits are its own).
- * The events are folded before they are returned: a refund the account's fold would
- * refuse is a bug that fails this decision, never an append that makes the stream unreadable.
+ * The command executor folds every decision's events on the state decided on before it
+ * appends them, so a refund the account's fold would refuse fails its command, never the stream.
  */
 export function refundEvents(
   account: AccountState,
@@ -34,7 +34,7 @@ export function refundEvents(
     // back never takes a lot's `legacyLent`, which an older project's refund is still owed.
     for (const share of lots) {
       const lot = findLot(account.lots, share.grantId);
-      if (lot === undefined) continue; // evolve refuses it below
+      if (lot === undefined) continue; // the fold refuses it
       assert(
         share.amount <= lot.outstanding - legacyLentOf(lot),
         `a refund of ${share.amount} to lot ${lot.grantId} would take credits debits written before lots hold`,
@@ -56,6 +56,5 @@ export function refundEvents(
       events.push({ type: 'CreditsExpired', data: { grantId: share.grantId, amount: share.amount } });
     }
   }
-  events.reduce(evolveAccount, account);
   return events;
 }
