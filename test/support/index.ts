@@ -4,3 +4,4 @@ export * from './http.js';
 export * from './ledger-workload.js';
 export * from './wait.js';
 export * from './webhooks.js';
+export * from './service-process.js';
