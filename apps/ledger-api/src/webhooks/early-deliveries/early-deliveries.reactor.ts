@@ -10,7 +10,7 @@ import { ApiExceptionFilter } from '../../errors/api-exception.filter.js';
 import { ok } from '../../http/answers.js';
 import { LEDGER_CONFIG } from '../../infrastructure/tokens.js';
 import { countHeldDeliveriesWith, ledgerMetrics } from '../../metrics/metrics.js';
-import { WAIT_MS_MAX } from '../../projections/projection-progress.js';
+import { WAIT_MS_DEFAULT } from '../../projections/projection-progress.js';
 import { ReadModel } from '../../queries/read-model.js';
 import { ReceiveWebhook } from '../receive-webhook/receive-webhook.service.js';
 import { TaskProjects } from '../task-projects.js';
@@ -21,6 +21,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 // A full pass over every kept delivery (and the expiry) this often, and at start: what a
 // missed start (a lost subscription, a refused or failed application) waits for at most.
 const FULL_PASS_INTERVAL_MS = 60_000;
+// A pass that failed (the read model behind at start, an outage) is tried again sooner, backing off.
+const FULL_PASS_RETRY_MS_MIN = 1_000;
 const PAGE_SIZE = 500;
 const RESUBSCRIBE_DELAY_MS_MIN = 100;
 const RESUBSCRIBE_DELAY_MS_MAX = 5_000;
@@ -98,12 +100,18 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
       after = 0n;
     }
     const following = this.follow(after, signal);
+    let retryMs = FULL_PASS_RETRY_MS_MIN;
     while (!signal.aborted) {
-      // The first pass waits for the read model to reach the head the log is followed from.
-      await this.fullPass().catch((error: unknown) =>
-        this.log.logger.warn({ err: error }, 'early deliveries: the full pass failed'),
+      // Each pass waits (bounded) for the read model to reach the head, which the log is followed from.
+      const passed = await this.fullPass().then(
+        () => true,
+        (error: unknown) => {
+          this.log.logger.warn({ err: error }, 'early deliveries: the full pass failed; trying again');
+          return false;
+        },
       );
-      await delay(FULL_PASS_INTERVAL_MS, undefined, { signal }).catch(() => undefined);
+      retryMs = passed ? FULL_PASS_RETRY_MS_MIN : Math.min(FULL_PASS_INTERVAL_MS, retryMs * 2);
+      await delay(passed ? FULL_PASS_INTERVAL_MS : retryMs, undefined, { signal }).catch(() => undefined);
     }
     await following;
   }
@@ -158,7 +166,7 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
       if (page.length === 0) break;
       afterId = page.at(-1)!.id;
       const tasks = [...new Set(page.map((delivery) => delivery.taskId))];
-      const projects = await this.readModel.read({ minPosition: head, waitMs: WAIT_MS_MAX }, (db) =>
+      const projects = await this.readModel.read({ minPosition: head, waitMs: WAIT_MS_DEFAULT }, (db) =>
         projectsTable.byExternalTasks(db, tasks),
       );
       for (const delivery of page) {
