@@ -295,10 +295,12 @@ describe('an early provider delivery is applied when its project starts', () => 
     beforeAll(async () => {
       build = await buildServiceTree();
     }, 180_000);
-    afterAll(async () => {
+    // Each test's last process is killed after it: the next test starts its own.
+    afterEach(async () => {
       await service?.kill();
-      await build?.remove();
+      service = undefined;
     });
+    afterAll(() => build?.remove());
 
     it('completes the project within 2 s of its start after the restart, exactly once', async () => {
       const databaseUrl = await createTestDatabase('webhooks_early_kill');
@@ -309,6 +311,26 @@ describe('an early provider delivery is applied when its project starts', () => 
         await service!.kill();
         service = await startServiceProcess(build.tree, { databaseUrl, env });
       });
+    }, 120_000);
+
+    it('applies it exactly once when the service is killed right after answering the start', async () => {
+      const databaseUrl = await createTestDatabase('webhooks_early_kill_after');
+      const env = { ...SECRETS, LEDGER_API_KEYS: `admin:${PROCESS_KEY}:admin` };
+      service = await startServiceProcess(build.tree, { databaseUrl, env });
+      const api = overHttp(() => service!);
+      const { accountId, projectId, taskId } = ids('kill-after');
+      expect(await api.deliver(JSON.stringify({ taskId, status: 'succeeded', assets }))).toMatchObject({ status: 202 });
+      await api.post(`/v1/accounts/${accountId}/grants`, { amount: 100, source: 'purchase' });
+      const start = await api.post('/v1/projects', { projectId, accountId, cost: COST, externalTaskId: taskId });
+      expect(start.status).toBe(201);
+      // Killed whether or not the reactor applied the delivery yet: either way, once.
+      await service.kill();
+      service = await startServiceProcess(build.tree, { databaseUrl, env });
+      const shown = async () => (await api.get(`/v1/projects/${projectId}`)).body.status === 'completed';
+      expect(await within(APPLIED_MS_MAX, shown)).toBeDefined();
+      expect((await api.get(`/v1/projects/${projectId}`)).body.assets).toMatchObject(assets);
+      expect(await eventTypes(databaseUrl, `project-${projectId}`)).toEqual(['ProjectStarted', 'ProjectCompleted']);
+      expect(await eventTypes(databaseUrl, `account-${accountId}`)).toEqual(['CreditsGranted', 'Debited']);
     }, 120_000);
   });
 });
