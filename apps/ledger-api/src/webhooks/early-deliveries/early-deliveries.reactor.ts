@@ -6,6 +6,8 @@ import { EVENT_STORE, type EventStore, type StoredEvent, type Subscription } fro
 import { projectsTable } from '@ledger/projections';
 import { CLOCK, type Clock } from '../../commands/clock.js';
 import type { LedgerConfig } from '../../config/ledger-config.js';
+import { RecordedRefusal } from '../../commands/refusals.js';
+import { ApiError } from '../../errors/api-error.js';
 import { ApiExceptionFilter } from '../../errors/api-exception.filter.js';
 import { ok } from '../../http/answers.js';
 import { LEDGER_CONFIG } from '../../infrastructure/tokens.js';
@@ -192,7 +194,7 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  /** One kept delivery through the command path; a refusal is its answer (kept, like any). */
+  /** One kept delivery through the command path; a final refusal is its answer (kept, like any). */
   private async applyOne(projectId: string, kept: KeptDelivery): Promise<'applied' | 'refused' | 'error'> {
     try {
       const { context, delivery } = await keptDeliveryCommand(kept);
@@ -203,7 +205,7 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
       );
       return 'applied';
     } catch (error) {
-      if (error instanceof RuleViolation) {
+      if (isFinalRefusal(error)) {
         const answer = this.refusalAnswer.toResponse(error);
         const application = { projectId, answerStatus: answer.status, position: null };
         await this.receiver.markApplied(kept.provider, kept.deliveryKey, application);
@@ -219,6 +221,18 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
     void work.finally(() => this.inFlight.delete(work));
   }
 }
+
+/**
+ * A refusal that is the delivery's answer for good: the domain's (kept under its key, and
+ * so replayed as a RecordedRefusal), or a request that can never pass (a body the rules no
+ * longer accept, its key taken by another request). A conflict that outlasted the retries,
+ * or an outage, is tried again by the next pass.
+ */
+function isFinalRefusal(error: unknown): boolean {
+  if (error instanceof RuleViolation || error instanceof RecordedRefusal) return true;
+  return error instanceof ApiError && FINAL_STATUSES.has(error.status);
+}
+const FINAL_STATUSES = new Set([400, 404, 422]);
 
 /** The project and task of a `ProjectStarted` naming one. */
 function startedWithTask(event: StoredEvent): { projectId: string; taskId: string } | undefined {
