@@ -42,8 +42,8 @@ export interface PassResult {
  * the provider had delivered it again, so it is applied once, whichever replicas try, and the
  * provider's repeats replay its answer. The kept rows are the durable to-do list, so the
  * reactor keeps no checkpoint of its own: every replica follows the log from its start's head
- * and, for each batch with a `ProjectStarted` naming a task, applies that task's kept
- * deliveries to the project; at start (and every minute) a full pass looks up the project of
+ * and, for each `ProjectStarted` naming a task, applies that task's kept deliveries to the
+ * project; at start (and every minute) a full pass looks up the project of
  * every kept delivery in the projects read model (caught up to that head), which covers
  * anything that started while no replica was following. A delivery kept after the reactor
  * saw its start is covered by the receiver: it looks the task up again once the read model
@@ -218,7 +218,7 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
 
   private track(work: Promise<unknown>): void {
     this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
+    void work.catch(() => undefined).finally(() => this.inFlight.delete(work));
   }
 }
 
