@@ -1,5 +1,12 @@
-import { createHmac } from 'node:crypto';
-import { client, ManualClock, startTestApp, within, type Reply, type TestApp } from '@ledger/test-support';
+import {
+  client,
+  ManualClock,
+  providerSignature,
+  startTestApp,
+  within,
+  type Reply,
+  type TestApp,
+} from '@ledger/test-support';
 
 // The bound on a kept delivery's application after its project's start (the issue's 2 s).
 const APPLIED_MS_MAX = 2_000;
@@ -28,13 +35,9 @@ describe('provider webhooks over HTTP', () => {
 
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
-  /** The header a provider sends: HMAC-SHA256 of "<t>.<raw body>" in hex, computed here independently. */
+  /** The header a provider sends, computed independently of the service (test/support). */
   function signature(rawBody: string, options: { secret?: string; at?: number } = {}): string {
-    const at = options.at ?? nowSeconds();
-    const digest = createHmac('sha256', options.secret ?? SECRET)
-      .update(`${at}.${rawBody}`)
-      .digest('hex');
-    return `t=${at},v1=${digest}`;
+    return providerSignature(options.secret ?? SECRET, rawBody, options.at ?? nowSeconds());
   }
 
   /** Sends `rawBody` byte for byte; `header: null` sends none. */
