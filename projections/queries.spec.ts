@@ -27,6 +27,7 @@ const READS: [name: string, read: (db: Queryable) => Promise<unknown>][] = [
     (db) => projectsTable.page(db, { missingAssets: true }, { limit: 50, after: undefined }),
   ],
   ['projectsTable.byExternalTask', (db) => projectsTable.byExternalTask(db, 'task-1')],
+  ['projectsTable.byExternalTasks', (db) => projectsTable.byExternalTasks(db, ['task-1', 'task-2'])],
   ['projectsTable.dueForWatchdog', (db) => projectsTable.dueForWatchdog(db, { now: AT, attemptsMax: 3, limit: 100 })],
   ['projectsTable.figuresAfter', (db) => projectsTable.figuresAfter(db, '', 5_000)],
   ['accountBalancesTable.byId', (db) => accountBalancesTable.byId(db, 'acc-1')],

@@ -23,6 +23,11 @@ ORDER BY started_position DESC LIMIT $1;
 -- $1 = "task-1"
 SELECT project_id FROM projections.projects WHERE external_task_id = $1 ORDER BY started_position DESC LIMIT 1;
 
+-- projectsTable.byExternalTasks
+-- $1 = ["task-1","task-2"]
+SELECT DISTINCT ON (external_task_id) external_task_id, project_id FROM projections.projects
+WHERE external_task_id = ANY($1::text[]) ORDER BY external_task_id, started_position DESC;
+
 -- projectsTable.dueForWatchdog
 -- $1 = "2030-01-01T00:00:00.000Z", $2 = 3, $3 = 100
 SELECT project_id, attempt, lease_expires_at, reason FROM (

@@ -4,7 +4,17 @@ import { startTestApp, type TestApp } from '@ledger/test-support';
 describe('OpenAPI document', () => {
   let t: TestApp;
   let document: {
-    paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          description?: string;
+          parameters?: { name: string; in: string; required?: boolean; schema?: { enum?: string[] } }[];
+          responses?: Record<string, { description?: string }>;
+        }
+      >
+    >;
   };
   beforeAll(async () => {
     t = await startTestApp('openapi');
@@ -56,6 +66,15 @@ describe('OpenAPI document', () => {
       expect.objectContaining({ name: 'X-Signature', in: 'header', required: true }),
     );
     expect(document.paths['/v1/webhooks/unmatched']).toHaveProperty('get');
+  });
+
+  it('documents what a provider delivery may end, the early-delivery rule and the kept statuses', () => {
+    const receive = document.paths['/v1/webhooks/{provider}']?.post;
+    expect(receive?.description).toContain('pending or processing');
+    expect(receive?.responses?.['202']?.description).toContain('applied once');
+    expect(receive?.responses?.['202']?.description).toContain('LEDGER_WEBHOOK_UNMATCHED_DAYS');
+    const status = (document.paths['/v1/webhooks/unmatched']?.get?.parameters ?? []).find((p) => p.name === 'status');
+    expect(status?.schema?.enum).toEqual(['kept', 'applied', 'expired']);
   });
 
   it('serves the UI at /docs', async () => {

@@ -1,5 +1,15 @@
-import { createHmac } from 'node:crypto';
-import { client, ManualClock, startTestApp, type Reply, type TestApp } from '@ledger/test-support';
+import {
+  client,
+  ManualClock,
+  providerSignature,
+  startTestApp,
+  within,
+  type Reply,
+  type TestApp,
+} from '@ledger/test-support';
+
+// The bound on a kept delivery's application after its project's start (the issue's 2 s).
+const APPLIED_MS_MAX = 2_000;
 
 /** Failure 5 of DESIGN.md: a provider's result must reach its project, once, and only when signed. */
 describe('provider webhooks over HTTP', () => {
@@ -25,13 +35,9 @@ describe('provider webhooks over HTTP', () => {
 
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
-  /** The header a provider sends: HMAC-SHA256 of "<t>.<raw body>" in hex, computed here independently. */
+  /** The header a provider sends, computed independently of the service (test/support). */
   function signature(rawBody: string, options: { secret?: string; at?: number } = {}): string {
-    const at = options.at ?? nowSeconds();
-    const digest = createHmac('sha256', options.secret ?? SECRET)
-      .update(`${at}.${rawBody}`)
-      .digest('hex');
-    return `t=${at},v1=${digest}`;
+    return providerSignature(options.secret ?? SECRET, rawBody, options.at ?? nowSeconds());
   }
 
   /** Sends `rawBody` byte for byte; `header: null` sends none. */
@@ -189,15 +195,64 @@ describe('provider webhooks over HTTP', () => {
     expect((await read(`/v1/projects/${projectId}`)).body.status).toBe('failed');
   });
 
-  it('refuses a success for a project no worker claimed yet for now only: the same delivery applies after the claim', async () => {
-    const { projectId, taskId } = await projectOnTask({ claimed: false });
-    const rawBody = JSON.stringify({ taskId, status: 'succeeded', assets });
-    const head = await api.head();
-    const early = await deliver(rawBody);
-    expect(early).toMatchObject({ status: 409, body: { error: { code: 'invalid_transition' } } });
-    expect(await api.head()).toBe(head);
-    await api.post(`/v1/projects/${projectId}/claim`, { workerId: 'w-1', leaseSeconds: 600 });
-    expect(await deliver(rawBody)).toMatchObject({ status: 200, body: { projectId, status: 'completed', assets } });
+  describe('the provider is the worker of record: a project nobody claimed', () => {
+    it('is completed by a signed success: assets shown, cost charged, no refund; a worker after it gets 409', async () => {
+      const { accountId, projectId, taskId } = await projectOnTask({ claimed: false });
+      const delivered = await deliver(JSON.stringify({ taskId, status: 'succeeded', assets }));
+      expect(delivered).toMatchObject({
+        status: 200,
+        body: { projectId, status: 'completed', refunded: 0, assets },
+      });
+      expect((await read(`/v1/projects/${projectId}`)).body).toMatchObject({
+        status: 'completed',
+        attempt: 0,
+        workerId: null,
+        creditsUsed: COST,
+        refunded: 0,
+        assets: { ...assets, thumbnailUrl: null, resultUrls: null },
+      });
+      expect((await read(`/v1/accounts/${accountId}`)).body).toMatchObject({
+        balance: 100 - COST,
+        totalDebited: COST,
+        totalRefunded: 0,
+      });
+      const head = await api.head();
+      const work = { key: t.keys.work };
+      expect(
+        await api.post(`/v1/projects/${projectId}/claim`, { workerId: 'late', leaseSeconds: 60 }, work),
+      ).toMatchObject({ status: 409, body: { error: { code: 'invalid_transition' } } });
+      expect(await api.post(`/v1/projects/${projectId}/complete`, { attempt: 1, assets }, work)).toMatchObject({
+        status: 409,
+        body: { error: { code: 'stale_attempt' } },
+      });
+      expect(
+        await api.post(`/v1/projects/${projectId}/fail`, { attempt: 1, errorMessage: 'late' }, work),
+      ).toMatchObject({ status: 409, body: { error: { code: 'stale_attempt' } } });
+      expect(await api.head()).toBe(head);
+      const stream = await api.get(`/v1/audit/streams/project-${projectId}`, { key: t.keys.audit });
+      expect(stream.body.items.map((e: { type: string }) => e.type)).toEqual(['ProjectStarted', 'ProjectCompleted']);
+      expect(stream.body.items[1].data).toEqual({ attempt: 0, creditsUsed: COST, assets });
+    });
+
+    it('is failed by a signed failure, refunded once; a worker after it gets 409', async () => {
+      const { accountId, projectId, taskId } = await projectOnTask({ claimed: false });
+      const rawBody = JSON.stringify({ taskId, status: 'failed', error: 'the model refused the prompt' });
+      const failed = await deliver(rawBody);
+      expect(failed).toMatchObject({ status: 200, body: { projectId, status: 'failed', refunded: COST } });
+      expect(await deliver(rawBody)).toMatchObject({ status: 200, body: failed.body });
+      expect(await deliver(JSON.stringify({ taskId, status: 'failed' }))).toMatchObject({ status: 200 });
+      const late = await api.post(`/v1/projects/${projectId}/complete`, { attempt: 1 }, { key: t.keys.work });
+      expect(late).toMatchObject({ status: 409, body: { error: { code: 'stale_attempt' } } });
+      expect((await read(`/v1/projects/${projectId}`)).body).toMatchObject({
+        status: 'failed',
+        errorCode: 'provider_failed',
+        errorMessage: 'the model refused the prompt',
+        refunded: COST,
+      });
+      expect((await read(`/v1/accounts/${accountId}`)).body).toMatchObject({ balance: 100, totalRefunded: COST });
+      const ledger = await read(`/v1/accounts/${accountId}/ledger`);
+      expect(ledger.body.items.filter((e: { type: string }) => e.type === 'Refunded')).toHaveLength(1);
+    });
   });
 
   it('refuses a signed delivery with a bad body (400), appending nothing, and ignores fields it does not know', async () => {
@@ -217,7 +272,7 @@ describe('provider webhooks over HTTP', () => {
     expect(await deliver(extra)).toMatchObject({ status: 200, body: { projectId, status: 'completed', assets } });
   });
 
-  it('keeps a delivery for an unknown task (202), lists it, and applies a re-delivery once the project exists', async () => {
+  it('keeps a delivery for an unknown task (202), lists it as kept, and applies it when the project starts', async () => {
     const taskId = `task-late-${++n}`;
     const rawBody = JSON.stringify({ taskId, status: 'succeeded', assets });
     const head = await api.head();
@@ -226,9 +281,11 @@ describe('provider webhooks over HTTP', () => {
     expect(await deliver(rawBody)).toMatchObject({ status: 202 });
     expect(await api.head()).toBe(head);
 
-    const unmatched = await api.get('/v1/webhooks/unmatched', { key: t.keys.audit });
-    expect(unmatched.status).toBe(200);
-    expect(unmatched.body.items.filter((item: { taskId: string }) => item.taskId === taskId)).toEqual([
+    const listed = async (query = '') =>
+      (await api.get(`/v1/webhooks/unmatched${query}`, { key: t.keys.audit })).body.items.filter(
+        (item: { taskId: string }) => item.taskId === taskId,
+      );
+    expect(await listed()).toEqual([
       {
         id: expect.any(Number),
         provider: PROVIDER,
@@ -237,19 +294,39 @@ describe('provider webhooks over HTTP', () => {
         deliveries: 2,
         receivedAt: clock.now().toISOString(),
         lastReceivedAt: clock.now().toISOString(),
+        status: 'kept',
+        projectId: null,
+        appliedStatus: null,
+        position: null,
+        appliedAt: null,
+        expiredAt: null,
       },
     ]);
     expect((await api.get('/v1/webhooks/unmatched', { key: t.keys.read })).status).toBe(403);
     expect((await api.get('/v1/webhooks/unmatched', { key: null })).status).toBe(401);
+    expect((await api.get('/v1/webhooks/unmatched?status=matched', { key: t.keys.audit })).status).toBe(400);
 
     const accountId = `acc-late-${n}`;
     const projectId = `prj-late-${n}`;
     await api.post(`/v1/accounts/${accountId}/grants`, { amount: 100, source: 'purchase' });
-    await api.post('/v1/projects', { projectId, accountId, cost: COST, externalTaskId: taskId });
-    await api.post(`/v1/projects/${projectId}/claim`, { workerId: 'w-1', leaseSeconds: 600 });
-    expect(await deliver(rawBody)).toMatchObject({ status: 200, body: { projectId, status: 'completed', assets } });
-    const after = await api.get('/v1/webhooks/unmatched', { key: t.keys.audit });
-    expect(after.body.items.map((item: { taskId: string }) => item.taskId)).not.toContain(taskId);
+    const start = await api.post('/v1/projects', { projectId, accountId, cost: COST, externalTaskId: taskId });
+    expect(start).toMatchObject({ status: 201, body: { projectId, status: 'pending', balance: 100 - COST } });
+    const applied = async () => (await listed('?status=applied'))[0] as { position: number } | undefined;
+    expect(await within(APPLIED_MS_MAX, async () => (await applied()) !== undefined)).toBeDefined();
+    expect(await applied()).toMatchObject({ status: 'applied', projectId, appliedStatus: 200 });
+    expect(await listed()).toEqual([]);
+    // Read-your-writes on the application's position.
+    const project = await api.get(`/v1/projects/${projectId}?minPosition=${(await applied())!.position}`, {
+      key: t.keys.read,
+    });
+    expect(project.body).toMatchObject({ status: 'completed', attempt: 0, assets });
+    // The provider's repeat now replays the application's answer, appending nothing.
+    const after = await api.head();
+    expect(await deliver(rawBody)).toMatchObject({
+      status: 200,
+      body: { projectId, status: 'completed', refunded: 0, assets, position: (await applied())!.position },
+    });
+    expect(await api.head()).toBe(after);
   });
 
   it('pages the unmatched deliveries newest first with a cursor', async () => {

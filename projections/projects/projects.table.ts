@@ -216,6 +216,16 @@ export const projectsTable = {
     return rows[0]?.project_id;
   },
 
+  /** The project of each of these provider tasks that has one (indexed); of several, the one started last. */
+  async byExternalTasks(db: Queryable, taskIds: readonly string[]): Promise<Map<string, string>> {
+    const { rows } = await db.query<{ external_task_id: string; project_id: string }>(
+      `SELECT DISTINCT ON (external_task_id) external_task_id, project_id FROM ${TABLE}
+       WHERE external_task_id = ANY($1::text[]) ORDER BY external_task_id, started_position DESC`,
+      [taskIds],
+    );
+    return new Map(rows.map((row) => [row.external_task_id, row.project_id]));
+  },
+
   /**
    * Projects in flight that the watchdog must fail at `now`: past their deadline, or
    * processing on attempt `attemptsMax` or later with the lease run out.

@@ -346,6 +346,11 @@ function runSteps(steps: readonly Step[], legacy: LegacyHistory = []): void {
 function checkAccepted(run: Run, command: LedgerCommand, outcome: Extract<Outcome, { accepted: true }>): void {
   const { decision } = outcome;
   if (decision.account.some((event) => event.type === 'Refunded')) count('refund');
+  if (decision.project.some((event) => event.type === 'ProjectCompleted' && event.data.attempt === 0)) {
+    // The provider, worker of record, ended a project nobody claimed: a worker's attempt is stale after it.
+    assert.strictEqual(command.type, 'ApplyProviderReport', `${command.type} completed an unclaimed project`);
+    count('provider completed an unclaimed project');
+  }
   const legacyRefund = decision.account.find((event) => event.type === 'Refunded' && event.data.legacy === true);
   if (legacyRefund !== undefined) {
     count('refund of a project started before lots');
@@ -405,6 +410,7 @@ describe('the ledger under random command sequences', () => {
       'AttachAssets changed nothing',
       'ApplyProviderReport appended',
       'ApplyProviderReport changed nothing',
+      'provider completed an unclaimed project',
       'refund',
       'refund of a project started before lots',
       'refund of a project started before lots, after newer projects drew',

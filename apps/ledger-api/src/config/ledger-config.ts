@@ -22,6 +22,8 @@ export interface ApiKeyConfig {
 }
 
 export const RATE_LIMIT_PER_SECOND_DEFAULT = 500;
+export const WEBHOOK_UNMATCHED_DAYS_DEFAULT = 7;
+const WEBHOOK_UNMATCHED_DAYS_MAX = 3_650;
 
 export interface LedgerConfig {
   port: number;
@@ -34,6 +36,8 @@ export interface LedgerConfig {
   /** Unset: one admin key is generated on first start and kept in `dataDir`. */
   apiKeys: ApiKeyConfig[] | undefined;
   webhookSecrets: Map<string, string[]>;
+  /** A delivery kept for a task no project has expires after this many days (never applied then). */
+  webhookUnmatchedDays: number;
   /** The rate of a key that names none (requests per second, per replica; the burst is twice it). */
   rateLimitPerSecond: number;
   logLevel: string;
@@ -86,6 +90,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
     eventStoreConnectionString,
     apiKeys: nonEmpty(env.LEDGER_API_KEYS) ? parseApiKeys(env.LEDGER_API_KEYS!) : undefined,
     webhookSecrets: parseWebhookSecrets(env.LEDGER_WEBHOOK_SECRETS ?? ''),
+    webhookUnmatchedDays: parseInteger(
+      'LEDGER_WEBHOOK_UNMATCHED_DAYS',
+      env.LEDGER_WEBHOOK_UNMATCHED_DAYS,
+      WEBHOOK_UNMATCHED_DAYS_DEFAULT,
+      1,
+      WEBHOOK_UNMATCHED_DAYS_MAX,
+    ),
     rateLimitPerSecond: parseInteger(
       'LEDGER_RATE_LIMIT_PER_SECOND',
       env.LEDGER_RATE_LIMIT_PER_SECOND,

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from 'prom-client';
 
 /**
  * The service's Prometheus metrics, on prom-client's default registry. Made
@@ -19,6 +19,21 @@ export const ledgerMetrics = (() => {
       help: 'Requests refused before any work, by reason: unauthenticated (no or unknown key), revoked, expired, forbidden (scope), rate_limited',
       labelNames: ['reason'] as const,
     }),
+    providerDeliveries: new Counter({
+      name: 'ledger_provider_deliveries_total',
+      help: 'Provider deliveries for a task no project had, by what this replica did: kept (a new one), applied (once its project started, or re-delivered), expired (kept longer than LEDGER_WEBHOOK_UNMATCHED_DAYS)',
+      labelNames: ['outcome'] as const,
+    }),
+    providerDeliveriesHeld: new Gauge({
+      name: 'ledger_provider_deliveries',
+      help: 'Provider deliveries for a task no project had, by status now (all replicas): kept (waiting for the project), applied, expired',
+      labelNames: ['status'] as const,
+      async collect() {
+        // The webhooks module of the app started last counts them; an outage leaves the last values.
+        const counts = await heldDeliveriesSource?.().catch(() => undefined);
+        if (counts) for (const [status, count] of Object.entries(counts)) this.set({ status }, count);
+      },
+    }),
     httpDuration: new Histogram({
       name: 'ledger_http_request_duration_seconds',
       help: 'HTTP requests by method, route and status',
@@ -29,3 +44,13 @@ export const ledgerMetrics = (() => {
 })();
 
 export const metricsRegistry = register;
+
+let heldDeliveriesSource: (() => Promise<Record<string, number>>) | undefined;
+
+/** What `ledger_provider_deliveries` reads at each scrape; returns the unregister. */
+export function countHeldDeliveriesWith(source: () => Promise<Record<string, number>>): () => void {
+  heldDeliveriesSource = source;
+  return () => {
+    if (heldDeliveriesSource === source) heldDeliveriesSource = undefined;
+  };
+}

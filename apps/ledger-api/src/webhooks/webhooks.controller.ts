@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Body, Controller, Get, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/public.decorator.js';
 import { RequireScope } from '../auth/scopes.decorator.js';
-import { requestHash, type CommandContext } from '../commands/idempotency.js';
 import { ok, send } from '../http/answers.js';
 import { createValidationPipe } from '../http/validation.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
@@ -15,6 +13,7 @@ import { ListUnmatchedQuery } from './list-unmatched/list-unmatched.query.js';
 import { WebhookDeliveryDto } from './receive-webhook/receive-webhook.dto.js';
 import { ReceiveWebhook } from './receive-webhook/receive-webhook.service.js';
 import { SIGNATURE_TOLERANCE_SECONDS } from './webhook-signature.js';
+import { webhookContext } from './webhook-context.js';
 import { WebhookSignatureGuard, type WebhookRequest } from './webhook-signature.guard.js';
 
 @ApiTags('webhooks')
@@ -31,11 +30,11 @@ export class WebhooksController {
   @Get('unmatched')
   @RequireScope('audit')
   @QueryDocs(
-    'Verified provider deliveries whose task no project had, newest first',
-    'page of `{id, provider, taskId, body, deliveries, receivedAt, lastReceivedAt}`: `{items, nextCursor}`',
+    'Verified provider deliveries whose task no project had, newest first: those not applied (kept, expired), or those of `?status=`',
+    'page of `{id, provider, taskId, body, deliveries, receivedAt, lastReceivedAt, status, projectId, appliedStatus, position, appliedAt, expiredAt}`: `{items, nextCursor}`',
   )
   unmatched(@Query() query: ListUnmatchedQueryDto) {
-    return this.queries.execute(new ListUnmatchedQuery(pageRequestOf(query)));
+    return this.queries.execute(new ListUnmatchedQuery(pageRequestOf(query), query.status));
   }
 
   @Post(':provider')
@@ -44,7 +43,7 @@ export class WebhooksController {
   @ApiOperation({
     summary: "A provider reports its task: the task's project completes (or gets its assets) or fails",
     description:
-      'No API key: the signature is the credential. The same delivery again answers as the first time and appends nothing.',
+      'No API key: the signature is the credential. The provider is the worker of record: `succeeded` completes a pending or processing project (a pending one as attempt 0, the whole cost used), or attaches the assets to a completed one; `failed` fails a pending or processing project with the refund. The same delivery again answers as the first time and appends nothing.',
   })
   @ApiHeader({
     name: 'X-Signature',
@@ -53,7 +52,11 @@ export class WebhooksController {
   })
   @ApiBody({ type: WebhookDeliveryDto })
   @ApiResponse({ status: 200, description: '`{projectId, status, refunded, assets, position}`' })
-  @ApiResponse({ status: 202, description: 'no project has the task (yet): kept, listed at /v1/webhooks/unmatched' })
+  @ApiResponse({
+    status: 202,
+    description:
+      "no project has the task (yet): kept, listed at /v1/webhooks/unmatched, and applied once (through the command path, under this delivery's key) when a project with the task starts; expired, never applied, after LEDGER_WEBHOOK_UNMATCHED_DAYS",
+  })
   @ApiResponse({ status: 400, description: 'validation_failed' })
   @ApiResponse({
     status: 401,
@@ -80,23 +83,4 @@ export class WebhooksController {
     }
     return send(reply, result);
   }
-}
-
-/**
- * The delivery as a command's caller and key: the provider's delivery id, else the
- * SHA-256 of the raw body, so the provider's retry of a delivery is its repeat.
- */
-function webhookContext(
-  request: WebhookRequest,
-  provider: string,
-  delivery: WebhookDeliveryDto,
-  rawBody: Buffer,
-): CommandContext {
-  const path = request.url.split('?')[0] ?? request.url;
-  return {
-    caller: `webhook:${provider}`,
-    idempotencyKey: delivery.deliveryId ?? createHash('sha256').update(rawBody).digest('hex'),
-    requestHash: requestHash('POST', path, request.body),
-    correlationId: String(request.id),
-  };
 }

@@ -6,9 +6,11 @@ import {
   assetsAttached,
   attach,
   badFields,
+  claim,
   claimed,
   complete,
   completed,
+  fail,
   failed,
   given,
   pendingHistory,
@@ -185,8 +187,38 @@ describe('ApplyProviderReport', () => {
     given(cancelledHistory).when(report('failed')).then([]);
   });
 
+  it('completes a pending project no worker claimed, as attempt 0, the whole cost used, with the assets', () => {
+    const decision = given([...pendingHistory])
+      .when(report('succeeded', { assets: asset }))
+      .then([completed(0, COST, asset)]);
+    expect(decision.reply).toEqual({ projectId: PROJECT_ID, status: 'completed', refunded: 0, assets: asset });
+    expect(decision.account).toEqual([]);
+  });
+
+  it("refuses a worker's claim, complete or fail after the provider completed the unclaimed project", () => {
+    const byProvider = [...pendingHistory, completed(0, COST, asset)];
+    given(byProvider).when(claim('w1', 5)).thenFails('invalid_transition');
+    given(byProvider)
+      .when(complete(1, { assets: asset }))
+      .thenFails('stale_attempt');
+    given(byProvider)
+      .when(fail({ attempt: 1 }))
+      .thenFails('stale_attempt');
+    given(byProvider).when(fail()).thenFails('invalid_transition');
+    // The same report again, or the assets it already has, changes nothing.
+    given(byProvider)
+      .when(report('succeeded', { assets: asset }))
+      .then([]);
+    given(byProvider).when(report('failed')).thenFails('invalid_transition');
+  });
+
+  it('completes a pending project without assets when the provider sent none', () => {
+    given([...pendingHistory])
+      .when(report('succeeded'))
+      .then([completed(0, COST)]);
+  });
+
   it.each<[string, readonly LedgerEvent[], 'succeeded' | 'failed']>([
-    ['a success for a pending project (no attempt to complete yet)', pendingHistory, 'succeeded'],
     ['a success for a failed project', failedHistory, 'succeeded'],
     ['a success for a project cancelled before any claim', cancelledHistory, 'succeeded'],
     ['a failure for a completed project', completedWithAsset, 'failed'],

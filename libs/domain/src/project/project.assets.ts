@@ -12,7 +12,7 @@ import {
 } from './project.decision.js';
 import { FAIL_CODE_PROVIDER_FAILED, type ProjectAssets, type ProjectEvent } from './project.events.js';
 import type { AccountState } from '../account/account.state.js';
-import { decideCompleteProject, decideFailProject, normalizedAssets } from './project.finish.js';
+import { completeWithRefund, decideFailProject, normalizedAssets } from './project.finish.js';
 import type { ExistingProject, ProjectState } from './project.state.js';
 
 const ASSETS_RULE = 'known asset keys with http(s) URLs';
@@ -46,15 +46,15 @@ export function decideAttachAssets(state: ProjectState, command: AttachAssets): 
 }
 
 /**
- * A provider's verified report on the project's task. It is not a worker: it holds no
- * attempt of its own and speaks for the current one. `succeeded` completes a processing
- * project with the whole cost used, or attaches the assets to one already completed (a
- * worker may have finished first, without them); `failed` fails a pending or processing
- * project with code `provider_failed` and the refund. A report the project already
- * reflects (a failure of a failed project, a success without new assets of a completed
- * one) changes nothing. A success for a failed project, or a failure for a completed
- * one, contradicts its end: `invalid_transition`. So does a success for a pending
- * project, which no worker claimed yet and which has no attempt to complete.
+ * A provider's verified report on the project's task. The provider is the task's worker of
+ * record: it holds no attempt of its own and speaks for the current one, or for none when
+ * no worker claimed the project. `succeeded` completes a pending or processing project with
+ * the whole cost used (a pending one as attempt 0), or attaches the assets to one already
+ * completed (a worker may have finished first, without them); `failed` fails a pending or
+ * processing project with code `provider_failed` and the refund. A report the project
+ * already reflects (a failure of a failed project, a success without new assets of a
+ * completed one) changes nothing. A success for a failed project, or a failure for a
+ * completed one, contradicts its end: `invalid_transition`.
  */
 export function decideProviderReport(
   account: AccountState,
@@ -101,17 +101,11 @@ export function decideProviderReport(
     if (assets === undefined) return decideWith(project, [], [], replyOf);
     return follow(decideAttachAssets(project, { type: 'AttachAssets', projectId, assets, now }));
   }
-  // Pending: no worker claimed it, so there is no attempt to complete. Failed: it ended.
-  if (project.status !== 'processing') throw invalidTransition(project, projectId, 'complete');
-  const complete = {
-    type: 'CompleteProject',
-    projectId,
-    attempt: project.attempt,
-    creditsUsed: project.cost,
-    ...(assets === undefined ? {} : { assets }),
-    now,
-  } as const;
-  return follow(decideCompleteProject(account, project, complete));
+  if (project.status === 'failed') throw invalidTransition(project, projectId, 'complete');
+  // The provider is the worker of record: it completes the current attempt, or attempt 0 of a
+  // project nobody claimed. A worker's later completion then holds a stale attempt (409).
+  const data = { attempt: project.attempt, creditsUsed: project.cost, ...(assets === undefined ? {} : { assets }) };
+  return completeWithRefund(account, project, projectId, now, data, replyOf);
 }
 
 function assetsOf(project: ExistingProject): ProjectAssets | undefined {

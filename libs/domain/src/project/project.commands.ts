@@ -89,9 +89,11 @@ export type AttachAssets = Readonly<{
 }>;
 
 /**
- * A generation provider reports the project's task (a verified webhook). It speaks for the
- * current attempt, whichever it is: `succeeded` completes the project with the whole cost
- * used, or attaches the assets to a project already completed; `failed` fails it with a refund.
+ * A generation provider reports the project's task (a verified webhook). It is the task's
+ * worker of record and speaks for the current attempt, whichever it is (attempt 0 when no
+ * worker claimed the project): `succeeded` completes a pending or processing project with
+ * the whole cost used, or attaches the assets to a project already completed; `failed`
+ * fails it with a refund.
  */
 export type ApplyProviderReport = Readonly<{
   type: 'ApplyProviderReport';

@@ -36,6 +36,7 @@ export type ProjectStartedData = {
 };
 export type ProjectClaimedData = { attempt: number; workerId: string; leaseExpiresAt: string };
 export type LeaseExtendedData = { attempt: number; leaseExpiresAt: string };
+/** `attempt` 0: the provider's report completed a project no worker had claimed (its worker of record). */
 export type ProjectCompletedData = { attempt: number; creditsUsed: number; assets?: ProjectAssets };
 export type ProjectFailedData = { attempt?: number; code: string; errorMessage: string };
 /** The project's whole set of result assets after the attachment, not only the keys that changed. */

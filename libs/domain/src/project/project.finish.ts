@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { REFUND_REASON_PARTIAL_USE, REFUND_REASON_PROJECT_FAILED } from '../account/account.events.js';
 import { refundEvents } from '../account/account.refunds.js';
 import type { AccountState } from '../account/account.state.js';
@@ -70,13 +71,31 @@ export function decideCompleteProject(
   if (project.status === 'completed' && jsonEqual(project.terminal, data)) return decideWith(project, [], [], reply);
   // A pending project has attempt 0, which no valid command carries: only processing is left.
   if (project.status !== 'processing') throw invalidTransition(project, projectId, 'complete');
-  const refund = { projectId, amount: project.cost - creditsUsed, reason: REFUND_REASON_PARTIAL_USE };
-  const events = refundEvents(
-    account,
-    { ...refund, alreadyRefunded: project.refunded, now: command.now },
-    project.lots,
-  );
-  return decideWith(project, events, [{ type: 'ProjectCompleted', data }], reply);
+  return completeWithRefund(account, project, projectId, command.now, data, reply);
+}
+
+/**
+ * Completes an unfinished project as `data` says and gives back what it did not use, in
+ * one decision: a worker's completion, or a provider's (project.assets.ts), which may end
+ * a pending project too, as attempt 0 (nobody claimed it).
+ */
+export function completeWithRefund<Reply>(
+  account: AccountState,
+  project: ExistingProject,
+  projectId: string,
+  now: Date,
+  data: ProjectCompletedData,
+  reply: (next: ExistingProject) => Reply,
+): ProjectDecision<Reply> {
+  assert(project.status === 'pending' || project.status === 'processing', `completing a ${project.status} project`);
+  const refund = {
+    projectId,
+    amount: project.cost - data.creditsUsed,
+    reason: REFUND_REASON_PARTIAL_USE,
+    alreadyRefunded: project.refunded,
+    now,
+  };
+  return decideWith(project, refundEvents(account, refund, project.lots), [{ type: 'ProjectCompleted', data }], reply);
 }
 
 /**

@@ -75,7 +75,11 @@ export function evolveProject(state: ProjectState, event: ProjectEvent): Project
       assert(event.data.attempt === state.attempt, `lease of attempt ${event.data.attempt}, current ${state.attempt}`);
       return { ...state, leaseExpiresAt: event.data.leaseExpiresAt };
     case 'ProjectCompleted': {
-      assert(state.status === 'processing', `ProjectCompleted on a ${state.status} project`);
+      // A pending project is completed only by its provider, as attempt 0 (nobody claimed it).
+      assert(
+        state.status === 'processing' || state.status === 'pending',
+        `ProjectCompleted on a ${state.status} project`,
+      );
       const { attempt, creditsUsed } = event.data;
       assert(attempt === state.attempt, `completion by attempt ${attempt}, current ${state.attempt}`);
       assert(

@@ -7,7 +7,7 @@ import { ListUnmatchedQuery } from './list-unmatched.query.js';
 export class ListUnmatchedHandler implements IQueryHandler<ListUnmatchedQuery> {
   constructor(private readonly unmatched: UnmatchedWebhooks) {}
 
-  execute({ page }: ListUnmatchedQuery): Promise<Page<UnmatchedView>> {
-    return this.unmatched.page(page);
+  execute({ page, status }: ListUnmatchedQuery): Promise<Page<UnmatchedView>> {
+    return this.unmatched.page(page, status);
   }
 }
