@@ -76,9 +76,14 @@ describe('toStoredEvent', () => {
     expect(toStoredEvent(fromStream)!.position).toBe(77n);
   });
 
-  it('falls back to the resolved commit position', () => {
-    const resolved = { ...fromAll({ position: undefined as never }), commitPosition: 99n };
-    expect(toStoredEvent(resolved)!.position).toBe(99n);
+  it("takes the recorded event's position, not the resolved commit position", () => {
+    const resolved = { ...fromAll({ position: { commit: 77n, prepare: 77n } }), commitPosition: 99n };
+    expect(toStoredEvent(resolved)!.position).toBe(77n);
+  });
+
+  it('refuses position 0, what the client makes of a position the server did not send', () => {
+    const resolved = { event: fromAll({ position: { commit: 0n, prepare: 0n } }).event };
+    expect(() => toStoredEvent(resolved)).toThrow(/without a position/);
   });
 
   it('refuses an event that carries no position at all', () => {

@@ -40,6 +40,7 @@ export interface ClientResolvedEvent {
     metadata: unknown;
     position?: Position;
   };
+  /** Set on $all reads; not read: the recorded event's own position is always there. */
   commitPosition?: bigint;
 }
 
@@ -47,9 +48,13 @@ export interface ClientResolvedEvent {
 export function toStoredEvent(resolved: ClientResolvedEvent): StoredEvent | null {
   const event = resolved.event;
   if (!event || event.streamId.startsWith('$') || event.type.startsWith('$')) return null;
-  // Stream reads carry the position on the recorded event (server 22.6+), $all reads on both.
-  const position = event.position?.commit ?? resolved.commitPosition;
-  if (position === undefined) throw new Error(`event ${event.id} of ${event.streamId} came without a position`);
+  // Every read (stream or $all, bridge or grpc-js) carries the position on the recorded event:
+  // the client fills it from proto fields that default to "0", so a missing one arrives as 0,
+  // never as undefined. Positions start above 0, so 0 is refused like a missing one.
+  const position = event.position?.commit;
+  if (position === undefined || position <= 0n) {
+    throw new Error(`event ${event.id} of ${event.streamId} came without a position`);
+  }
   return {
     id: event.id,
     type: event.type,
