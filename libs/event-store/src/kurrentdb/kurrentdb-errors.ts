@@ -17,6 +17,8 @@ const UNAVAILABLE_TYPES = new Set<string>([
   ErrorType.DEADLINE_EXCEEDED,
   ErrorType.TIMEOUT,
   ErrorType.NOT_LEADER,
+  // The server cancelled the call (shutdown, a dropped connection): the client reconnects.
+  ErrorType.CANCELLED,
 ]);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 // Cluster discovery gives up with a plain Error that carries nothing but this message.
@@ -122,6 +124,11 @@ export function translateKurrentError(error: unknown, operation: string): never 
       `the event store user may not ${operation === 'append' ? 'write these streams' : 'read $all'}: on a secured ` +
         "cluster the ledger's user needs to read $all (e.g. in the $ops or $admins group, or granted by $all's ACL)",
     );
+  }
+  // ABORTED is how the server says "timed out" (and, with details, "too big": handled above):
+  // client 1.3.1 makes it an UnknownError when there are no details. The outcome is unknown.
+  if (grpcCode(error) === GRPC_ABORTED) {
+    throw new StoreUnavailableError(`event store aborted the ${operation} (timed out)`, { cause: error });
   }
   if (operation === 'append' && grpcCode(error) === GRPC_INVALID_ARGUMENT) {
     throw new InvalidAppendError(`KurrentDB refused the append: ${(error as Error).message}`);

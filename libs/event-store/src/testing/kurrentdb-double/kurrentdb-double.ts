@@ -71,7 +71,12 @@ interface StoredRecord {
 }
 
 export type AppendFault =
+  /** A follower's answer: FAILED_PRECONDITION + NotLeaderNodeErrorDetails naming the leader. */
   | { kind: 'not-leader'; leader: { host: string; port: number } }
+  /** ABORTED as the v1 services time out (no details): the outcome is unknown to the caller. */
+  | { kind: 'aborted-timeout' }
+  /** ABORTED + AppendTransactionSizeExceededErrorDetails: an append too big for a chunk. */
+  | { kind: 'aborted-too-big' }
   | { kind: 'drop-before-write' }
   | { kind: 'drop-after-write' };
 
@@ -99,8 +104,10 @@ class RpcError extends Error {
     super(message);
   }
 
+  metadata?: grpc.Metadata;
+
   toServiceError(): Partial<grpc.StatusObject> {
-    const metadata = new grpc.Metadata();
+    const metadata = this.metadata ?? new grpc.Metadata();
     if (this.statusBin) metadata.set('grpc-status-details-bin', this.statusBin);
     return { code: this.code, details: this.message, metadata };
   }
@@ -116,8 +123,12 @@ export class KurrentDbDouble {
   private readonly waiters = new Set<() => void>();
   private readonly subscriptions = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   private readonly appendFaults: AppendFault[] = [];
-  /** Appends answered (successes and refusals), for tests that wait on the server. */
+  /** Append sessions received (answered or not): a test sees whether the adapter sent one. */
   appendCalls = 0;
+  /** Refuse reads of $all as a secured cluster does to a user without the right (PERMISSION_DENIED). */
+  denyAllReads = false;
+  /** Answer ServerFeatures with UNAVAILABLE (the grpc-js half fails while reads still work). */
+  featuresUnavailable = false;
 
   private constructor(private readonly options: KurrentDbDoubleOptions) {}
 
@@ -140,7 +151,7 @@ export class KurrentDbDouble {
     this.appendFaults.push(fault);
   }
 
-  /** Every follower answer from now on names this leader (a node that is no longer leader). */
+  /** Live $all subscriptions, for tests that wait until one is served. */
   get activeSubscriptions(): number {
     return this.subscriptions.size;
   }
@@ -203,6 +214,10 @@ export class KurrentDbDouble {
 
   private features(callback: grpc.sendUnaryData<unknown>): void {
     const version = this.options.serverVersion ?? DOUBLE_DEFAULT_VERSION;
+    if (this.featuresUnavailable) {
+      callback({ code: grpc.status.UNAVAILABLE, details: 'Server Is Not Ready' });
+      return;
+    }
     if (version === '') {
       callback({ code: grpc.status.UNIMPLEMENTED, details: 'unknown service' });
       return;
@@ -240,6 +255,16 @@ export class KurrentDbDouble {
         const fault = this.appendFaults.shift();
         try {
           if (fault?.kind === 'not-leader') throw notLeader(fault.leader);
+          if (fault?.kind === 'aborted-timeout') throw new RpcError(grpc.status.ABORTED, 'Operation timed out: commit');
+          if (fault?.kind === 'aborted-too-big') {
+            const details = new streamErrorsV2.AppendTransactionSizeExceededErrorDetails();
+            details.setSize(CHUNK_SIZE + 1);
+            details.setMaxSize(CHUNK_SIZE);
+            throw rpc(grpc.status.ABORTED, 'transaction too big', 'APPEND_TRANSACTION_SIZE_EXCEEDED', {
+              typeName: 'kurrentdb.protocol.v2.streams.errors.AppendTransactionSizeExceededErrorDetails',
+              message: details,
+            });
+          }
           if (fault?.kind === 'drop-before-write') return await this.dropConnections();
           const response = this.appendAll(requests);
           if (fault?.kind === 'drop-after-write') return await this.dropConnections();
@@ -496,6 +521,7 @@ export class KurrentDbDouble {
         return;
       }
       const all = options.getAll();
+      this.checkAllRead(all);
       let selected: StoredRecord[];
       if (backwards) {
         const before = all.hasPosition() ? BigInt(all.getPosition().getCommitPosition()) : undefined;
@@ -513,14 +539,36 @@ export class KurrentDbDouble {
       }
       call.end();
     } catch (error) {
-      if (error instanceof RpcError) call.destroy(Object.assign(new Error(error.message), error.toServiceError()));
-      else call.destroy(error as Error);
+      // A server-streaming call fails by emitting the status as an error (grpc-js sends it on end).
+      const status =
+        error instanceof RpcError ? error.toServiceError() : { code: grpc.status.INTERNAL, details: String(error) };
+      call.emit('error', Object.assign(new Error(status.details), status));
+    }
+  }
+
+  /**
+   * A secured server refuses $all to a user without the right; a position that is not an
+   * event's (inside the log) is "Trying to read from an invalid position." (INVALID_ARGUMENT).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private checkAllRead(all: any): void {
+    if (this.denyAllReads) {
+      const metadata = new grpc.Metadata();
+      metadata.set('exception', 'access-denied');
+      throw Object.assign(new RpcError(grpc.status.PERMISSION_DENIED, 'Access Denied'), { metadata });
+    }
+    if (!all.hasPosition()) return;
+    const position = BigInt(all.getPosition().getCommitPosition());
+    const last = this.log.at(-1)?.position ?? -1n;
+    if (position <= last && !this.log.some((r) => r.position === position)) {
+      throw new RpcError(grpc.status.INVALID_ARGUMENT, 'Trying to read from an invalid position.');
     }
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private async subscribe(call: grpc.ServerWritableStream<unknown, unknown>, options: any, filter: Filter) {
     const all = options.getAll();
+    this.checkAllRead(all);
     let cursor: bigint;
     if (all.hasStart()) cursor = -1n;
     else if (all.hasEnd()) cursor = this.log.at(-1)?.position ?? -1n;
@@ -665,5 +713,5 @@ function notLeader(leader: { host: string; port: number }): RpcError {
 function unimplemented(_call: unknown, callback?: grpc.sendUnaryData<unknown>): void {
   const error = { code: grpc.status.UNIMPLEMENTED, details: 'not served by the KurrentDB double' };
   if (typeof callback === 'function') callback(error);
-  else (_call as { destroy(e: Error): void }).destroy(Object.assign(new Error(error.details), error));
+  else (_call as { emit(event: string, e: Error): void }).emit('error', Object.assign(new Error(error.details), error));
 }
