@@ -53,6 +53,7 @@ const PING_TIMEOUT_MS = 5_000;
 export class KurrentDbEventStore implements EventStore {
   readonly positionUnit = 'bytes' as const;
   private readonly subscriptions = new Set<KurrentDbSubscription>();
+  private closed = false;
   // Clients replaced by a reconnection: their subscriptions run on until closed.
   private readonly retired: KurrentDBClient[] = [];
 
@@ -91,6 +92,7 @@ export class KurrentDbEventStore implements EventStore {
    * 'stream_exists' the server only checks a cache of recent event ids (best effort).
    */
   async append(streams: StreamAppend[]): Promise<AppendResult> {
+    this.ensureOpen();
     validateAppend(streams);
     validateForKurrentDb(streams);
     try {
@@ -184,6 +186,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    this.ensureOpen();
     const maxCount = clampLimit(options.limit);
     const backwards = options.direction === 'backwards';
     try {
@@ -201,6 +204,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    this.ensureOpen();
     const after = options.afterPosition ?? 0n;
     const limit = clampLimit(options.limit);
     try {
@@ -220,6 +224,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async headPosition(): Promise<bigint> {
+    this.ensureOpen();
     try {
       const [last] = await collect(
         this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, filter: this.filter() }),
@@ -231,6 +236,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    if (this.closed) return closedSubscription();
     const after = options.afterPosition ?? 0n;
     const source = this.client.subscribeToAll({ fromPosition: startAfter(after), filter: this.filter() });
     const subscription = new KurrentDbSubscription(source, after, () => this.subscriptions.delete(subscription));
@@ -272,7 +278,14 @@ export class KurrentDbEventStore implements EventStore {
     }
   }
 
+  /** A disposed client still answers some calls: a closed store answers none, as PostgreSQL's does. */
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreUnavailableError('the event store connection is closed');
+  }
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     await Promise.all([this.client, ...this.retired].map((c) => c.dispose()));
   }
@@ -339,6 +352,16 @@ export class KurrentDbSubscription implements Subscription {
     await this.source.unsubscribe().catch(() => undefined);
     this.source.destroy();
   }
+}
+
+function closedSubscription(): Subscription {
+  return {
+    // eslint-disable-next-line require-yield
+    async *[Symbol.asyncIterator]() {
+      throw new StoreUnavailableError('the event store connection is closed');
+    },
+    close: async () => undefined,
+  };
 }
 
 /** The connection string with its single host replaced by the leader's; others unchanged. */

@@ -6,7 +6,7 @@ import {
   type AllStreamResolvedEvent,
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
-import { toEventData, toMetadata, toStoredEvent, toStreamState } from './kurrentdb-mapping.js';
+import { createdAt, toEventData, toMetadata, toStoredEvent, toStreamState } from './kurrentdb-mapping.js';
 
 const created = new Date('2025-06-01T12:00:00Z');
 
@@ -115,6 +115,22 @@ describe('toStoredEvent', () => {
   it('drops the $ keys KurrentDB adds to events written by multiStreamAppend', () => {
     const metadata = { commandId: 'c-2', '$schema.name': 'CreditsGranted', '$schema.format': 'Json' };
     expect(toStoredEvent(fromAll({ metadata }))!.metadata).toEqual({ commandId: 'c-2' });
+  });
+});
+
+describe('createdAt', () => {
+  const created = new Date('2026-12-01T01:59:26.873Z');
+
+  it("takes the v2 record's millisecond timestamp when the metadata has one (JSON or bytes)", () => {
+    const stamp = Date.parse('2026-12-01T01:59:26.871Z');
+    expect(createdAt(created, { '$record.timestamp': stamp }).toISOString()).toBe('2026-12-01T01:59:26.871Z');
+    const bytes = new TextEncoder().encode(JSON.stringify({ '$record.timestamp': stamp }));
+    expect(createdAt(new Date('2026-12-01T01:59:26.000Z'), bytes).getTime()).toBe(stamp);
+  });
+
+  it('otherwise cuts created to the second, as the Rust bridge gives it, on every path', () => {
+    expect(createdAt(created, { commandId: 'c-1' }).toISOString()).toBe('2026-12-01T01:59:26.000Z');
+    expect(createdAt(created, undefined).toISOString()).toBe('2026-12-01T01:59:26.000Z');
   });
 });
 

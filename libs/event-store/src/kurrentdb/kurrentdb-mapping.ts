@@ -63,8 +63,29 @@ export function toStoredEvent(resolved: ClientResolvedEvent): StoredEvent | null
     streamName: event.streamId,
     revision: event.revision,
     position,
-    createdAt: event.created,
+    createdAt: createdAt(event.created, event.metadata),
   };
+}
+
+/**
+ * The same event must read the same through both halves of the client, but the Rust bridge
+ * (reads) gives `created` to the second while grpc-js (subscriptions) gives milliseconds. The
+ * v2 append records the record's timestamp in milliseconds as '$record.timestamp': that when
+ * present, otherwise `created` cut to the second on both paths.
+ */
+export function createdAt(created: Date, metadata: unknown): Date {
+  const timestamp = (parsedMetadata(metadata) as Record<string, unknown> | undefined)?.['$record.timestamp'];
+  if (typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0) return new Date(timestamp);
+  return new Date(Math.floor(created.getTime() / 1000) * 1000);
+}
+
+function parsedMetadata(metadata: unknown): unknown {
+  if (!(metadata instanceof Uint8Array)) return metadata;
+  try {
+    return JSON.parse(Buffer.from(metadata).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function toData(data: unknown, id: string): Record<string, unknown> {
