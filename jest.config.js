@@ -26,7 +26,6 @@ const kurrentDoubleE2e = [
   'projects',
   'queries',
   'audit',
-  'health',
   'bad-requests',
   'lots',
   'lots-commands',

@@ -121,23 +121,27 @@ export class KurrentDbEventStore implements EventStore {
     );
   }
 
-  /** The streams of an append that already hold some of its events, as conflicts. */
+  /**
+   * The streams of an append that already hold some of its events, as conflicts: where an
+   * earlier attempt would have put them (after the expected revision), or, for 'any' and
+   * 'stream_exists', among the stream's latest events.
+   */
   private async replayedParts(streams: readonly StreamAppend[]): Promise<StreamConflict[]> {
     const conflicts: StreamConflict[] = [];
     for (const stream of streams) {
       const ids = new Set(stream.events.map((e) => e.id.toLowerCase()));
+      const window = stream.events.length + 1024;
+      const expected = stream.expectedRevision;
+      const stored =
+        expected === 'no_stream' || typeof expected === 'bigint'
+          ? await this.readStream(stream.streamName, {
+              fromRevision: expected === 'no_stream' ? 0n : expected + 1n,
+              limit: window,
+            })
+          : await this.readStream(stream.streamName, { direction: 'backwards', limit: window });
+      if (!stored.some((e) => ids.has(e.id.toLowerCase()))) continue;
       const [last] = await this.readStream(stream.streamName, { direction: 'backwards', limit: 1 });
-      const stored = await this.readStream(stream.streamName, {
-        fromRevision: typeof stream.expectedRevision === 'bigint' ? stream.expectedRevision + 1n : 0n,
-        limit: Math.min(4096, stream.events.length + 1024),
-      });
-      if (stored.some((e) => ids.has(e.id.toLowerCase()))) {
-        conflicts.push({
-          streamName: stream.streamName,
-          expected: String(stream.expectedRevision),
-          actual: last?.revision ?? -1n,
-        });
-      }
+      conflicts.push({ streamName: stream.streamName, expected: String(expected), actual: last?.revision ?? -1n });
     }
     return conflicts;
   }
