@@ -370,7 +370,7 @@ function closedSubscription(): Subscription {
 
 /** The connection string with its single host replaced by the leader's; others unchanged. */
 export function withLeader(connectionString: string, leader: { host: string; port: number }): string {
-  const match = /^(kurrentdb|esdb|eventstore):\/\/((?:[^@/]*@)?)([^/?,]+)(.*)$/i.exec(connectionString);
+  const match = /^(kurrentdb|esdb|eventstore):\/\/((?:[^@/]*@)?)([^/?,]+)((?:[/?].*)?)$/i.exec(connectionString);
   if (!match) return connectionString;
   return `${match[1]}://${match[2]}${leader.host}:${leader.port}${match[4]}`;
 }
