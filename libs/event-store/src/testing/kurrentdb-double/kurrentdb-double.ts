@@ -25,7 +25,12 @@
  * secured cluster's "$all needs $ops or admin" rule is not enforced), links and projections,
  * the idempotency cache's eviction (ids are remembered forever), the server's v1 Append and
  * BatchAppend (the adapter does not use them), the timings, backpressure windows and
- * performance of a real server.
+ * performance of a real server. Nor the exact bytes a server stores as the metadata of a v2
+ * record and gives back to v1 reads: the double stores the record's properties as a JSON
+ * object with '$schema.name' and '$record.timestamp' added (25.1's converter serialises the
+ * properties as JSON; later servers keep them as properties), and the position an idempotent
+ * replay answers (the double: the original's; a server may answer -1, which the adapter reads
+ * back).
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
