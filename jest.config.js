@@ -17,6 +17,20 @@ const swc = [
 // only when one is named (the global setup prints that it was left out).
 const kurrentIgnored = process.env.EVENTSTORE_CONNECTION_STRING ? [] : ['/kurrentdb-event-store\\.int-spec\\.ts$'];
 
+// The end-to-end specs also run on the KurrentDB double (the others test auth, OpenAPI,
+// migrations, crashes and PostgreSQL's own metrics, which do not depend on the KurrentDB path;
+// test/kurrentdb/*.e2e-spec.ts covers health on KurrentDB).
+const kurrentDoubleE2e = [
+  'stories',
+  'accounts',
+  'projects',
+  'queries',
+  'audit',
+  'bad-requests',
+  'lots',
+  'lots-commands',
+];
+
 const shared = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
@@ -48,5 +62,13 @@ export default {
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,projections}/**/*.spec.ts'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,projections}/**/*.int-spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    // The main end-to-end stories again, each app on a KurrentDB double through the real client
+    // (libs/event-store/src/testing/kurrentdb-double): the production store's path in CI.
+    {
+      ...shared,
+      displayName: 'e2e (kurrentdb double)',
+      testMatch: kurrentDoubleE2e.map((name) => `<rootDir>/test/${name}.e2e-spec.ts`),
+      setupFilesAfterEnv: ['<rootDir>/test/kurrentdb/on-kurrentdb-double.ts'],
+    },
   ],
 };

@@ -11,8 +11,8 @@ import { startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres
 export default async function globalSetup(): Promise<void> {
   if (!process.env.EVENTSTORE_CONNECTION_STRING) {
     process.stdout.write(
-      '\nKurrentDB contract suite not run: EVENTSTORE_CONNECTION_STRING is not set ' +
-        '(e.g. kurrentdb://localhost:2113?tls=false with `docker compose up kurrentdb`).\n',
+      '\nKurrentDB contract suite against a real server not run (it runs on the KurrentDB double): ' +
+        'EVENTSTORE_CONNECTION_STRING is not set (`npm run test:kurrentdb` starts one with Docker).\n',
     );
   }
   if (process.env.DATABASE_URL) {

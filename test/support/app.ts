@@ -11,6 +11,7 @@ import {
 } from '@ledger/ledger-api';
 import type { DestinationStream } from 'pino';
 import { createTestDatabase } from './database.js';
+import { testEventStoreEnv } from './event-store.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -38,7 +39,12 @@ const TEST_SCOPES: readonly Scope[] = ['admin', 'commands', 'read', 'audit', 'gr
 export async function startTestApp(label = 'app', options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(label));
   const config = {
-    ...loadConfig({ ...options.env, DATABASE_URL: databaseUrl, LOG_LEVEL: options.logStream ? 'info' : 'error' }),
+    ...loadConfig({
+      ...(await testEventStoreEnv(databaseUrl)),
+      ...options.env,
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: options.logStream ? 'info' : 'error',
+    }),
   };
   const runtime = await openRuntime(config, () => undefined);
   const keys = Object.fromEntries(TEST_SCOPES.map((scope) => [scope, secret()])) as Record<Scope, string>;

@@ -5,3 +5,4 @@ export * from './ledger-workload.js';
 export * from './wait.js';
 export * from './webhooks.js';
 export * from './service-process.js';
+export * from './event-store.js';

@@ -31,3 +31,16 @@ export class StoreUnavailableError extends Error {
 export class InvalidAppendError extends Error {
   override readonly name = 'InvalidAppendError';
 }
+
+/**
+ * The store answers but cannot serve the ledger as configured (a server too old, a missing
+ * feature, a user without the reads it needs). Retrying does not help; the message says what does.
+ */
+export class IncompatibleStoreError extends Error {
+  override readonly name = 'IncompatibleStoreError';
+}
+
+/** A global-log position the store does not hold (not an event's position): a bad request. */
+export class InvalidPositionError extends Error {
+  override readonly name = 'InvalidPositionError';
+}

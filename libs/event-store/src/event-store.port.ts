@@ -95,6 +95,11 @@ export const READ_LIMIT_DEFAULT = 500;
 
 export interface EventStore {
   /**
+   * What a difference of two positions counts: 'events' (PostgreSQL: a sequence) or 'bytes'
+   * (KurrentDB: log offsets, so "positions behind" is not "events behind"). Absent: 'events'.
+   */
+  readonly positionUnit?: 'events' | 'bytes';
+  /**
    * Appends to one or several streams atomically: every stream's expectation
    * holds and all events are written, or nothing is written anywhere. Events
    * take positions in the order given (streams in array order, then events),

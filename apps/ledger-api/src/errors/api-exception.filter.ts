@@ -1,7 +1,13 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { RuleViolation, type RuleViolationCode } from '@ledger/domain';
-import { InvalidAppendError, StoreUnavailableError, VersionConflictError } from '@ledger/event-store';
+import {
+  IncompatibleStoreError,
+  InvalidAppendError,
+  InvalidPositionError,
+  StoreUnavailableError,
+  VersionConflictError,
+} from '@ledger/event-store';
 import { ApiError } from './api-error.js';
 import { RecordedRefusal } from '../commands/refusals.js';
 
@@ -68,6 +74,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (exception instanceof InvalidAppendError) {
       return { status: 400, body: errorBody('validation_failed', exception.message), headers: {} };
     }
+    // A position the log does not hold (KurrentDB positions are log offsets, not every number is one).
+    if (exception instanceof InvalidPositionError) {
+      return { status: 400, body: errorBody('validation_failed', exception.message), headers: {} };
+    }
     if (exception instanceof VersionConflictError) {
       return {
         status: 409,
@@ -75,7 +85,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
         headers: {},
       };
     }
-    if (exception instanceof StoreUnavailableError) {
+    if (exception instanceof StoreUnavailableError || exception instanceof IncompatibleStoreError) {
       return {
         status: 503,
         body: errorBody('unavailable', 'a store is unavailable; retry later'),

@@ -48,13 +48,24 @@ export class HealthController {
     return this.indicators.check('watchdog').up({ role, lastSweepAt, sweeps, projectsFailed, lastError });
   }
 
-  /** Lag is reported, not judged: a projector catching up is still serving. A failed projection is down. */
+  /**
+   * Lag is reported, not judged: a projector catching up is still serving. A failed projection
+   * is down. Lag is a distance in positions: events on PostgreSQL, bytes of log on KurrentDB
+   * (`positionUnit`), so `lagEvents` is there only when positions count events.
+   */
   private checkProjections() {
     const indicator = this.indicators.check('projections');
     if (!this.projector) return indicator.up({ mode: 'external' });
     const lag = this.projector.lag();
     const failed = this.projector.status().filter((s) => s.failed);
-    const data = { lagEvents: Number(lag.events), lagSeconds: lag.seconds };
+    const positionUnit = this.eventStore.positionUnit ?? 'events';
+    const behind = Number(lag.events);
+    const data = {
+      ...(positionUnit === 'events' ? { lagEvents: behind } : {}),
+      lagPositions: behind,
+      positionUnit,
+      lagSeconds: lag.seconds,
+    };
     return failed.length > 0
       ? indicator.down({ ...data, failed: failed.map((s) => s.projection) })
       : indicator.up(data);

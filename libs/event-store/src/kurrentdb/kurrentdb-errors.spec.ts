@@ -8,8 +8,17 @@ import {
   UnavailableError,
   WrongExpectedVersionError,
 } from '@kurrent/kurrentdb-client';
-import { StoreUnavailableError, VersionConflictError } from '../errors.js';
-import { isStreamNotFound, translateKurrentError } from './kurrentdb-errors.js';
+import { Metadata } from '@grpc/grpc-js';
+import {
+  IncompatibleStoreError,
+  InvalidAppendError,
+  InvalidPositionError,
+  StoreUnavailableError,
+  VersionConflictError,
+} from '../errors.js';
+import { statusDetails, streamErrorsV2, errorsV2 } from '../testing/kurrentdb-double/protocol.js';
+import { grpcCode, isStreamNotFound, translateKurrentError } from './kurrentdb-errors.js';
+import { notLeaderDetails } from './kurrentdb-status.js';
 
 function translated(error: unknown): unknown {
   try {
@@ -96,17 +105,101 @@ describe('translateKurrentError', () => {
 
   describe('anything else', () => {
     it.each([
-      ['a client error', new AccessDeniedError()],
+      ['a client error', new StreamNotFoundError(undefined, 'x')],
       ['a plain error', new Error('boom')],
       ['a non-error', 'just a string'],
     ])('rethrows %s unchanged', (_label, error) => {
       expect(translated(error)).toBe(error);
     });
+  });
 
-    it('rethrows a raw gRPC error as the client typed error it converts to', () => {
-      const result = translated(serviceError(16, 'Unauthenticated'));
-      expect(result).toBeInstanceOf(AccessDeniedError);
+  describe('what the server refuses for good', () => {
+    it('makes access denied (a secured cluster, a user without $all) an IncompatibleStoreError that says why', () => {
+      for (const error of [new AccessDeniedError(), serviceError(16, 'Unauthenticated')]) {
+        const result = translated(error);
+        expect(result).toBeInstanceOf(IncompatibleStoreError);
+        expect((result as Error).message).toMatch(/read \$all.*\$ops or \$admins/);
+      }
     });
+
+    it('makes a read from a position that is no event an InvalidPositionError', () => {
+      const error = serviceError(3, 'Trying to read from an invalid position.');
+      expect(translated(error)).toBeInstanceOf(InvalidPositionError);
+    });
+  });
+});
+
+/** A v2 API error as the server builds it: status details with an ErrorInfo, then typed details. */
+function v2Error(code: number, reason: string, typeName?: string, message?: { serializeBinary(): Uint8Array }): Error {
+  const metadata = new Metadata();
+  metadata.set(
+    'grpc-status-details-bin',
+    statusDetails(code, reason, reason, typeName ? { typeName, message: message! } : undefined),
+  );
+  return Object.assign(new Error(`${code} ${reason}`), { code, details: reason, metadata });
+}
+
+describe('v2 append errors the client does not translate', () => {
+  function translatedAppend(error: unknown): unknown {
+    try {
+      translateKurrentError(error, 'append');
+    } catch (thrown) {
+      return thrown;
+    }
+    throw new Error('translateKurrentError returned');
+  }
+
+  it('makes ABORTED + StreamAlreadyInAppendSession (case-only different names) an InvalidAppendError, not a timeout', () => {
+    const details = new streamErrorsV2.StreamAlreadyInAppendSessionErrorDetails();
+    details.setStream('Account-1');
+    const error = v2Error(
+      10,
+      'STREAM_ALREADY_IN_APPEND_SESSION',
+      'kurrentdb.protocol.v2.streams.errors.StreamAlreadyInAppendSessionErrorDetails',
+      details,
+    );
+    expect(translatedAppend(error)).toBeInstanceOf(InvalidAppendError);
+  });
+
+  it('makes a record or transaction too big an InvalidAppendError', () => {
+    const record = new streamErrorsV2.AppendRecordSizeExceededErrorDetails();
+    const transaction = new streamErrorsV2.AppendTransactionSizeExceededErrorDetails();
+    expect(
+      translatedAppend(
+        v2Error(
+          3,
+          'APPEND_RECORD_SIZE_EXCEEDED',
+          'kurrentdb.protocol.v2.streams.errors.AppendRecordSizeExceededErrorDetails',
+          record,
+        ),
+      ),
+    ).toBeInstanceOf(InvalidAppendError);
+    expect(
+      translatedAppend(
+        v2Error(
+          10,
+          'APPEND_TRANSACTION_SIZE_EXCEEDED',
+          'kurrentdb.protocol.v2.streams.errors.AppendTransactionSizeExceededErrorDetails',
+          transaction,
+        ),
+      ),
+    ).toBeInstanceOf(InvalidAppendError);
+  });
+
+  it('makes any other INVALID_ARGUMENT of an append an InvalidAppendError', () => {
+    expect(translatedAppend(v2Error(3, 'BAD_REQUEST'))).toBeInstanceOf(InvalidAppendError);
+  });
+
+  it('makes FAILED_PRECONDITION + NotLeaderNodeErrorDetails a StoreUnavailableError and reads the leader', () => {
+    const info = new errorsV2.NotLeaderNodeErrorDetails.NodeInfo();
+    info.setHost('node-2');
+    info.setPort(2113);
+    const details = new errorsV2.NotLeaderNodeErrorDetails();
+    details.setCurrentLeader(info);
+    const error = v2Error(9, 'NOT_LEADER_NODE', 'kurrent.rpc.NotLeaderNodeErrorDetails', details);
+    expect(translatedAppend(error)).toBeInstanceOf(StoreUnavailableError);
+    expect(notLeaderDetails(error)).toEqual({ isNotLeader: true, leader: { host: 'node-2', port: 2113 } });
+    expect(grpcCode(error)).toBe(9);
   });
 });
 

@@ -1,5 +1,13 @@
 import { convertToCommandError, ErrorType, NO_STREAM, type WrongExpectedVersionError } from '@kurrent/kurrentdb-client';
-import { StoreUnavailableError, VersionConflictError, type StreamConflict } from '../errors.js';
+import {
+  IncompatibleStoreError,
+  InvalidAppendError,
+  InvalidPositionError,
+  StoreUnavailableError,
+  VersionConflictError,
+  type StreamConflict,
+} from '../errors.js';
+import { statusDetailsOf } from './kurrentdb-status.js';
 
 // Error types that mean "the server did not serve us", not "the request is wrong". A timed-out
 // append may still have been written: StoreUnavailableError says exactly that. NOT_LEADER lands
@@ -9,10 +17,27 @@ const UNAVAILABLE_TYPES = new Set<string>([
   ErrorType.DEADLINE_EXCEEDED,
   ErrorType.TIMEOUT,
   ErrorType.NOT_LEADER,
+  // The server cancelled the call (shutdown, a dropped connection): the client reconnects.
+  ErrorType.CANCELLED,
 ]);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 // Cluster discovery gives up with a plain Error that carries nothing but this message.
 const DISCOVERY_FAILED = /^Failed to discover after \d+ attempts/;
+
+// gRPC status codes the adapter reads itself (the client folds some of them into other types).
+export const GRPC_ABORTED = 10;
+export const GRPC_INVALID_ARGUMENT = 3;
+export const GRPC_INTERNAL = 13;
+
+// v2 append refusals of the request itself: retrying the same request cannot succeed.
+const REFUSED_REQUEST_DETAILS = new Set([
+  'kurrentdb.protocol.v2.streams.errors.StreamAlreadyInAppendSessionErrorDetails',
+  'kurrentdb.protocol.v2.streams.errors.AppendRecordSizeExceededErrorDetails',
+  'kurrentdb.protocol.v2.streams.errors.AppendTransactionSizeExceededErrorDetails',
+]);
+const NOT_LEADER_DETAILS = 'kurrent.rpc.NotLeaderNodeErrorDetails';
+// The server's answer to a read of $all from a position that is not an event's (and the bridge's).
+const INVALID_POSITION = /invalid position/i;
 
 // The server's codes for the expectations in a WrongExpectedVersion built from gRPC metadata.
 const EXPECTED_STATE_CODES = new Map<bigint, string>([
@@ -31,7 +56,11 @@ function normalize(error: unknown): unknown {
   const candidate = error as Error & { code?: unknown; details?: unknown };
   // convertToCommandError reads `details` of anything with a numeric code; only hand it real ServiceErrors.
   if (typeof candidate.code !== 'number' || typeof candidate.details !== 'string') return error;
-  return convertToCommandError(error);
+  try {
+    return convertToCommandError(error);
+  } catch {
+    return error; // A shape the client's converter cannot read (no metadata): leave it as it is.
+  }
 }
 
 // The type tag rather than instanceof: it survives two copies of the client in node_modules.
@@ -42,6 +71,15 @@ function errorType(error: unknown): string | undefined {
 
 export function isStreamNotFound(error: unknown): boolean {
   return errorType(normalize(error)) === ErrorType.STREAM_NOT_FOUND;
+}
+
+/** The gRPC status code of a raw ServiceError or of the client's error wrapping one. */
+export function grpcCode(error: unknown): number | undefined {
+  for (const candidate of [error, (error as { _raw?: unknown } | null)?._raw]) {
+    const code = (candidate as { code?: unknown } | null)?.code;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
 }
 
 export function isUnavailable(error: unknown): boolean {
@@ -68,7 +106,33 @@ export function toStreamConflict(error: WrongExpectedVersionError): StreamConfli
  * client's typed error when it has one, so callers keep its details).
  */
 export function translateKurrentError(error: unknown, operation: string): never {
+  const details = statusDetailsOf(error).map((d) => d.typeName);
+  if (details.some((d) => REFUSED_REQUEST_DETAILS.has(d))) {
+    throw new InvalidAppendError(`KurrentDB refused the ${operation}: ${(error as Error).message}`);
+  }
+  // A follower refuses writes with FAILED_PRECONDITION + NotLeaderNodeErrorDetails, which client
+  // 1.3.1 makes an UnknownError and does not reconnect on: the adapter reconnects, the caller retries.
+  if (details.includes(NOT_LEADER_DETAILS)) {
+    throw new StoreUnavailableError(`event store node is not the leader during ${operation}`, { cause: error });
+  }
+  if (operation !== 'append' && error instanceof Error && INVALID_POSITION.test(error.message)) {
+    throw new InvalidPositionError(`no event at that position of the global log (${operation})`);
+  }
   const normalized = normalize(error);
+  if (errorType(normalized) === ErrorType.ACCESS_DENIED) {
+    throw new IncompatibleStoreError(
+      `the event store user may not ${operation === 'append' ? 'write these streams' : 'read $all'}: on a secured ` +
+        "cluster the ledger's user needs to read $all (e.g. in the $ops or $admins group, or granted by $all's ACL)",
+    );
+  }
+  // ABORTED is how the server says "timed out" (and, with details, "too big": handled above):
+  // client 1.3.1 makes it an UnknownError when there are no details. The outcome is unknown.
+  if (grpcCode(error) === GRPC_ABORTED) {
+    throw new StoreUnavailableError(`event store aborted the ${operation} (timed out)`, { cause: error });
+  }
+  if (operation === 'append' && grpcCode(error) === GRPC_INVALID_ARGUMENT) {
+    throw new InvalidAppendError(`KurrentDB refused the append: ${(error as Error).message}`);
+  }
   if (errorType(normalized) === ErrorType.WRONG_EXPECTED_VERSION) {
     // KurrentDB reports the first failing stream only, even for a multi-stream append.
     throw new VersionConflictError([toStreamConflict(normalized as WrongExpectedVersionError)]);

@@ -44,8 +44,21 @@ describe('KurrentDbSubscription', () => {
     const { stream, source } = fakeSource();
     const subscription = new KurrentDbSubscription(source, 10n, () => undefined);
     [resolved(10n), resolved(11n), resolved(12n, '$$contract-s'), resolved(13n)].forEach((e) => stream.write(e));
+    const seen: bigint[] = [];
     stream.end();
-    expect((await drain(subscription)).map((e) => e.position)).toEqual([11n, 13n]);
+    await expect(
+      (async () => {
+        for await (const event of subscription) seen.push(event.position);
+      })(),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(seen).toEqual([11n, 13n]);
+  });
+
+  it('fails with StoreUnavailableError when the server ends the subscription (the client ends it silently)', async () => {
+    const { stream, source } = fakeSource();
+    const subscription = new KurrentDbSubscription(source, 0n, () => undefined);
+    stream.end();
+    await expect(drain(subscription)).rejects.toThrow(/ended the subscription/);
   });
 
   it('ends a waiting iteration when closed, unsubscribing once and telling the store', async () => {

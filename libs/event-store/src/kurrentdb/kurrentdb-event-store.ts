@@ -21,10 +21,13 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../event-store.port.js';
-import { StoreUnavailableError, VersionConflictError } from '../errors.js';
+import { StoreUnavailableError, VersionConflictError, type StreamConflict } from '../errors.js';
 import { validateAppend } from '../append-validation.js';
-import { isStreamNotFound, translateKurrentError } from './kurrentdb-errors.js';
+import { GRPC_INTERNAL, grpcCode, isStreamNotFound, translateKurrentError } from './kurrentdb-errors.js';
 import { toEventData, toStoredEvent, toStreamState, type ClientResolvedEvent } from './kurrentdb-mapping.js';
+import { checkServerFeatures, fetchServerFeatures } from './kurrentdb-server.js';
+import { notLeaderDetails } from './kurrentdb-status.js';
+import { validateForKurrentDb } from './kurrentdb-validation.js';
 
 export interface KurrentDbEventStoreOptions {
   connectionString: string;
@@ -37,30 +40,38 @@ export interface KurrentDbEventStoreOptions {
 
 // A health check must answer even when the client would keep retrying a dead connection.
 const PING_TIMEOUT_MS = 5_000;
-// Any non-system name does: reading a missing stream is the cheapest round trip there is.
-const PING_STREAM = 'event-store-ping';
 
 /**
- * The EventStore port over KurrentDB 25.1+ (multi-stream append needs 25.1). Positions are
- * commit positions in $all: every event of an append has its own (the server writes them as
- * self-committed records), so they strictly increase in delivery order, as the port asks.
+ * The EventStore port over KurrentDB 25.1.4+ (see MIN_SERVER_VERSION). Positions are log
+ * positions in $all (byte offsets, not event counts): every event of an append has its own (the
+ * server writes them as self-committed records), so they strictly increase in delivery order,
+ * as the port asks, but the distance between two is not a number of events.
+ *
+ * The client has two halves: appends and subscriptions go through grpc-js, reads through its
+ * Rust bridge. connect() and ping() check both, and that the server can serve the ledger.
  */
 export class KurrentDbEventStore implements EventStore {
+  readonly positionUnit = 'bytes' as const;
   private readonly subscriptions = new Set<KurrentDbSubscription>();
+  private closed = false;
+  // Clients replaced by a reconnection: their subscriptions run on until closed.
+  private readonly retired: KurrentDBClient[] = [];
 
   private constructor(
-    private readonly client: KurrentDBClient,
+    private client: KurrentDBClient,
+    private readonly connectionString: string,
     private readonly streamPrefixes: readonly string[],
   ) {}
 
-  /** Creates the client and checks the server answers, like PostgresEventStore.connect. */
+  /** Creates the client and checks the server answers and can serve the ledger. */
   static async connect(options: KurrentDbEventStoreOptions): Promise<KurrentDbEventStore> {
     const prefixes = options.streamPrefixes;
     // No prefix, or an empty one, would not delimit the ledger's streams; a '$' one would take in the server's own.
     if (prefixes.length === 0 || prefixes.some((p) => p.length === 0 || p.startsWith('$'))) {
       throw new RangeError(`streamPrefixes must be non-empty and not start with '$', got ${JSON.stringify(prefixes)}`);
     }
-    const store = new KurrentDbEventStore(KurrentDBClient.connectionString(options.connectionString), [...prefixes]);
+    const client = KurrentDBClient.connectionString(options.connectionString);
+    const store = new KurrentDbEventStore(client, options.connectionString, [...prefixes]);
     try {
       await store.ping();
     } catch (error) {
@@ -70,36 +81,74 @@ export class KurrentDbEventStore implements EventStore {
     return store;
   }
 
+  /**
+   * Every append is one v2 append session (multiStreamAppend), one stream or several: atomic,
+   * streams and events positioned in the order given (the server writes them in request order;
+   * the client docs do not promise it, the contract suite checks it).
+   *
+   * Idempotency is the server's: when every event id is already at the expected place, it writes
+   * nothing and answers with the original last revisions and position, so a replay returns the
+   * original result. It is guaranteed for 'no_stream' and exact revisions; for 'any' and
+   * 'stream_exists' the server only checks a cache of recent event ids (best effort).
+   */
   async append(streams: StreamAppend[]): Promise<AppendResult> {
+    this.ensureOpen();
     validateAppend(streams);
+    validateForKurrentDb(streams);
     try {
-      return streams.length === 1 ? await this.appendToOne(streams[0]!) : await this.appendToMany(streams);
+      return await this.appendSession(streams);
     } catch (error) {
+      const { isNotLeader, leader } = notLeaderDetails(error);
+      if (isNotLeader) this.reconnect(leader);
+      // 25.1 answers a multi-stream append whose streams are partly replayed (some events already
+      // written by an earlier attempt, others not) with INTERNAL; the port promises a conflict.
+      if (grpcCode(error) === GRPC_INTERNAL) {
+        const conflicts = await this.replayedParts(streams).catch(() => []);
+        if (conflicts.length > 0) throw new VersionConflictError(conflicts);
+      }
       translateKurrentError(error, 'append');
     }
   }
 
-  // Idempotency is the server's: when every event id is already at the expected place, it writes
-  // nothing and answers with the original last revision and last event's position, so a replay
-  // returns the original result. It is guaranteed for 'no_stream' and exact revisions; for 'any'
-  // and 'stream_exists' the server only checks a cache of recent event ids (best effort).
-  private async appendToOne(stream: StreamAppend): Promise<AppendResult> {
-    const result = await this.client.appendToStream(stream.streamName, stream.events.map(toEventData), {
-      streamState: toStreamState(stream.expectedRevision),
-    });
-    if (!result.success) {
-      // Only when the connection string sets throwOnAppendFailure=false. The actual revision stays
-      // unknown: the client's batch path fills nextExpectedRevision with BigInt(<a boolean>) here.
-      throw new VersionConflictError([{ streamName: stream.streamName, expected: String(stream.expectedRevision) }]);
+  /**
+   * Leaves the current client to what runs on it and opens a new one: to the leader a follower
+   * named (single-host connection strings), or through discovery again (cluster ones).
+   */
+  private reconnect(leader: { host: string; port: number } | undefined): void {
+    this.retired.push(this.client);
+    this.client = KurrentDBClient.connectionString(
+      leader ? withLeader(this.connectionString, leader) : this.connectionString,
+    );
+  }
+
+  /**
+   * The streams of an append that already hold some of its events, as conflicts: where an
+   * earlier attempt would have put them (after the expected revision), or, for 'any' and
+   * 'stream_exists', among the stream's latest events.
+   */
+  private async replayedParts(streams: readonly StreamAppend[]): Promise<StreamConflict[]> {
+    const conflicts: StreamConflict[] = [];
+    for (const stream of streams) {
+      const ids = new Set(stream.events.map((e) => e.id.toLowerCase()));
+      const window = stream.events.length + 1024;
+      const expected = stream.expectedRevision;
+      const stored =
+        expected === 'no_stream' || typeof expected === 'bigint'
+          ? await this.readStream(stream.streamName, {
+              fromRevision: expected === 'no_stream' ? 0n : expected + 1n,
+              limit: window,
+            })
+          : await this.readStream(stream.streamName, { direction: 'backwards', limit: window });
+      if (!stored.some((e) => ids.has(e.id.toLowerCase()))) continue;
+      const [last] = await this.readStream(stream.streamName, { direction: 'backwards', limit: 1 });
+      conflicts.push({ streamName: stream.streamName, expected: String(expected), actual: last?.revision ?? -1n });
     }
-    const streams = [{ streamName: stream.streamName, nextRevision: result.nextExpectedRevision }];
-    // A replay the server has not fully indexed yet comes back without a position.
-    return { position: result.position?.commit ?? (await this.positionOfLastEvents(streams)), streams };
+    return conflicts;
   }
 
   // multiStreamAppend is atomic: all streams are written or none. Its metadata must be a map of
   // strings, which EventToAppend.metadata already is. Streams come back in the order asked for.
-  private async appendToMany(streams: StreamAppend[]): Promise<AppendResult> {
+  private async appendSession(streams: StreamAppend[]): Promise<AppendResult> {
     const result = await this.client.multiStreamAppend(
       streams.map((s) => ({
         streamName: s.streamName,
@@ -141,6 +190,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    this.ensureOpen();
     const maxCount = clampLimit(options.limit);
     const backwards = options.direction === 'backwards';
     try {
@@ -158,6 +208,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    this.ensureOpen();
     const after = options.afterPosition ?? 0n;
     const limit = clampLimit(options.limit);
     try {
@@ -177,6 +228,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async headPosition(): Promise<bigint> {
+    this.ensureOpen();
     try {
       const [last] = await collect(
         this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, filter: this.filter() }),
@@ -188,6 +240,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    if (this.closed) return closedSubscription();
     const after = options.afterPosition ?? 0n;
     const source = this.client.subscribeToAll({ fromPosition: startAfter(after), filter: this.filter() });
     const subscription = new KurrentDbSubscription(source, after, () => this.subscriptions.delete(subscription));
@@ -195,6 +248,13 @@ export class KurrentDbEventStore implements EventStore {
     return subscription;
   }
 
+  /**
+   * Both halves of the client and what the ledger needs of the server: a read of $all through
+   * the Rust bridge (a secured cluster refuses it to a user without the right: the ledger's
+   * projections and audit read $all), and the server's features through grpc-js (version, v2
+   * append session). Throws StoreUnavailableError when it cannot tell, IncompatibleStoreError
+   * when the server answers but cannot serve the ledger.
+   */
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -203,19 +263,35 @@ export class KurrentDbEventStore implements EventStore {
         PING_TIMEOUT_MS,
       );
     });
+    const bridge = this.headPosition();
+    const grpcJs = (async () => {
+      try {
+        checkServerFeatures(await fetchServerFeatures(this.client));
+      } catch (error) {
+        if ((error as Error).name === 'IncompatibleStoreError') throw error;
+        translateKurrentError(error, 'ping');
+      }
+    })();
     try {
-      await Promise.race([collect(this.client.readStream(PING_STREAM, { maxCount: 1 })), timeout]);
-    } catch (error) {
-      if (isStreamNotFound(error)) return;
-      translateKurrentError(error, 'ping');
+      await Promise.race([Promise.all([bridge, grpcJs]), timeout]);
     } finally {
       clearTimeout(timer);
+      // Whichever lost the race must not become an unhandled rejection.
+      bridge.catch(() => undefined);
+      grpcJs.catch(() => undefined);
     }
   }
 
+  /** A disposed client still answers some calls: a closed store answers none, as PostgreSQL's does. */
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreUnavailableError('the event store connection is closed');
+  }
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    await this.client.dispose();
+    await Promise.all([this.client, ...this.retired].map((c) => c.dispose()));
   }
 
   private filter() {
@@ -246,6 +322,7 @@ export class KurrentDbSubscription implements Subscription {
   async *[Symbol.asyncIterator](): AsyncGenerator<StoredEvent> {
     if (this.closed) return;
     let last = this.afterPosition;
+    let endedByServer = false;
     try {
       for await (const resolved of this.source) {
         if (this.closed) return;
@@ -255,12 +332,16 @@ export class KurrentDbSubscription implements Subscription {
         last = event.position;
         yield event;
       }
+      endedByServer = !this.closed;
     } catch (error) {
       // close() destroys the source, which ends a pending read with a premature-close error.
       if (!this.closed) translateKurrentError(error, 'subscribeToAll');
     } finally {
       await this.close();
     }
+    // The server ends a live subscription only when it goes away (shutdown, leader change, a
+    // subscription it dropped): the client then just ends the stream, as if nothing happened.
+    if (endedByServer) throw new StoreUnavailableError('the event store ended the subscription');
   }
 
   close(): Promise<void> {
@@ -275,6 +356,23 @@ export class KurrentDbSubscription implements Subscription {
     await this.source.unsubscribe().catch(() => undefined);
     this.source.destroy();
   }
+}
+
+function closedSubscription(): Subscription {
+  return {
+    // eslint-disable-next-line require-yield
+    async *[Symbol.asyncIterator]() {
+      throw new StoreUnavailableError('the event store connection is closed');
+    },
+    close: async () => undefined,
+  };
+}
+
+/** The connection string with its single host replaced by the leader's; others unchanged. */
+export function withLeader(connectionString: string, leader: { host: string; port: number }): string {
+  const match = /^(kurrentdb|esdb|eventstore):\/\/((?:[^@/]*@)?)([^/?,]+)((?:[/?].*)?)$/i.exec(connectionString);
+  if (!match) return connectionString;
+  return `${match[1]}://${match[2]}${leader.host}:${leader.port}${match[4]}`;
 }
 
 function startAfter(position: bigint): ReadPosition {

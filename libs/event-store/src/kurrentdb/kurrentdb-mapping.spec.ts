@@ -6,7 +6,7 @@ import {
   type AllStreamResolvedEvent,
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
-import { toEventData, toMetadata, toStoredEvent, toStreamState } from './kurrentdb-mapping.js';
+import { createdAt, toEventData, toMetadata, toStoredEvent, toStreamState } from './kurrentdb-mapping.js';
 
 const created = new Date('2025-06-01T12:00:00Z');
 
@@ -76,9 +76,14 @@ describe('toStoredEvent', () => {
     expect(toStoredEvent(fromStream)!.position).toBe(77n);
   });
 
-  it('falls back to the resolved commit position', () => {
-    const resolved = { ...fromAll({ position: undefined as never }), commitPosition: 99n };
-    expect(toStoredEvent(resolved)!.position).toBe(99n);
+  it("takes the recorded event's position, not the resolved commit position", () => {
+    const resolved = { ...fromAll({ position: { commit: 77n, prepare: 77n } }), commitPosition: 99n };
+    expect(toStoredEvent(resolved)!.position).toBe(77n);
+  });
+
+  it('refuses position 0, what the client makes of a position the server did not send', () => {
+    const resolved = { event: fromAll({ position: { commit: 0n, prepare: 0n } }).event };
+    expect(() => toStoredEvent(resolved)).toThrow(/without a position/);
   });
 
   it('refuses an event that carries no position at all', () => {
@@ -110,6 +115,22 @@ describe('toStoredEvent', () => {
   it('drops the $ keys KurrentDB adds to events written by multiStreamAppend', () => {
     const metadata = { commandId: 'c-2', '$schema.name': 'CreditsGranted', '$schema.format': 'Json' };
     expect(toStoredEvent(fromAll({ metadata }))!.metadata).toEqual({ commandId: 'c-2' });
+  });
+});
+
+describe('createdAt', () => {
+  const created = new Date('2026-12-01T01:59:26.873Z');
+
+  it("takes the v2 record's millisecond timestamp when the metadata has one (JSON or bytes)", () => {
+    const stamp = Date.parse('2026-12-01T01:59:26.871Z');
+    expect(createdAt(created, { '$record.timestamp': stamp }).toISOString()).toBe('2026-12-01T01:59:26.871Z');
+    const bytes = new TextEncoder().encode(JSON.stringify({ '$record.timestamp': stamp }));
+    expect(createdAt(new Date('2026-12-01T01:59:26.000Z'), bytes).getTime()).toBe(stamp);
+  });
+
+  it('otherwise cuts created to the second, as the Rust bridge gives it, on every path', () => {
+    expect(createdAt(created, { commandId: 'c-1' }).toISOString()).toBe('2026-12-01T01:59:26.000Z');
+    expect(createdAt(created, undefined).toISOString()).toBe('2026-12-01T01:59:26.000Z');
   });
 });
 

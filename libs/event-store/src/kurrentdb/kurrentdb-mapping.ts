@@ -40,6 +40,7 @@ export interface ClientResolvedEvent {
     metadata: unknown;
     position?: Position;
   };
+  /** Set on $all reads; not read: the recorded event's own position is always there. */
   commitPosition?: bigint;
 }
 
@@ -47,9 +48,13 @@ export interface ClientResolvedEvent {
 export function toStoredEvent(resolved: ClientResolvedEvent): StoredEvent | null {
   const event = resolved.event;
   if (!event || event.streamId.startsWith('$') || event.type.startsWith('$')) return null;
-  // Stream reads carry the position on the recorded event (server 22.6+), $all reads on both.
-  const position = event.position?.commit ?? resolved.commitPosition;
-  if (position === undefined) throw new Error(`event ${event.id} of ${event.streamId} came without a position`);
+  // Every read (stream or $all, bridge or grpc-js) carries the position on the recorded event:
+  // the client fills it from proto fields that default to "0", so a missing one arrives as 0,
+  // never as undefined. Positions start above 0, so 0 is refused like a missing one.
+  const position = event.position?.commit;
+  if (position === undefined || position <= 0n) {
+    throw new Error(`event ${event.id} of ${event.streamId} came without a position`);
+  }
   return {
     id: event.id,
     type: event.type,
@@ -58,8 +63,29 @@ export function toStoredEvent(resolved: ClientResolvedEvent): StoredEvent | null
     streamName: event.streamId,
     revision: event.revision,
     position,
-    createdAt: event.created,
+    createdAt: createdAt(event.created, event.metadata),
   };
+}
+
+/**
+ * The same event must read the same through both halves of the client, but the Rust bridge
+ * (reads) gives `created` to the second while grpc-js (subscriptions) gives milliseconds. The
+ * v2 append records the record's timestamp in milliseconds as '$record.timestamp': that when
+ * present, otherwise `created` cut to the second on both paths.
+ */
+export function createdAt(created: Date, metadata: unknown): Date {
+  const timestamp = (parsedMetadata(metadata) as Record<string, unknown> | undefined)?.['$record.timestamp'];
+  if (typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0) return new Date(timestamp);
+  return new Date(Math.floor(created.getTime() / 1000) * 1000);
+}
+
+function parsedMetadata(metadata: unknown): unknown {
+  if (!(metadata instanceof Uint8Array)) return metadata;
+  try {
+    return JSON.parse(Buffer.from(metadata).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function toData(data: unknown, id: string): Record<string, unknown> {

@@ -92,6 +92,8 @@ const STATEMENT_TIMEOUT_MS = 15_000;
 const DEFAULT_GROUPING = { maxInFlight: 2, maxGroup: 200 };
 
 export class PostgresEventStore implements EventStore {
+  /** Positions come from a sequence: one per event. */
+  readonly positionUnit = 'events' as const;
   readonly pool: pg.Pool;
   private readonly notifications: AppendNotifications;
   private readonly subscriptions = new Set<PostgresSubscription>();

@@ -42,6 +42,8 @@ export class EventsReader {
    */
   async stream(after: bigint, limit: number): Promise<EventsStream> {
     const upTo = await this.store.headPosition();
+    // A position the log does not hold fails here, as a 400, not after the headers are sent.
+    if (after > 0n && after < upTo) await this.store.readAll({ afterPosition: after, limit: 1 });
     const store = this.store;
     async function* lines(): AsyncGenerator<string> {
       for await (const event of ledgerEvents(store, { after, upTo, limit }))
