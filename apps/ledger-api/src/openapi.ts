@@ -1,8 +1,14 @@
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { RESPONSE_SCHEMAS } from './http/response-schemas.js';
 
 /** The OpenAPI document at /docs-json and its UI at /docs, generated from controllers and DTOs. */
 export function setUpOpenApi(app: NestFastifyApplication): void {
+  SwaggerModule.setup('docs', app, openApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The document: the routes' request DTOs, and the schemas of what they answer (http/response-schemas.ts). */
+export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('ledger')
     .setDescription('Event-sourced credit ledger: HTTP contract v1 (see API.md)')
@@ -10,5 +16,9 @@ export function setUpOpenApi(app: NestFastifyApplication): void {
     .addBearerAuth()
     .build();
   const document = SwaggerModule.createDocument(app, config);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...(RESPONSE_SCHEMAS as OpenAPIObject['components'] & object) },
+  };
+  return document;
 }

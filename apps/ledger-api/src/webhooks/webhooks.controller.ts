@@ -9,6 +9,8 @@ import { requestHash, type CommandContext } from '../commands/idempotency.js';
 import { ok, send } from '../http/answers.js';
 import { createValidationPipe } from '../http/validation.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
+import { ErrorResponses } from '../http/error-responses.decorator.js';
+import { responseSchema } from '../http/response-schemas.js';
 import { pageRequestOf } from '../queries/read-query.dto.js';
 import { ListUnmatchedQueryDto } from './list-unmatched/list-unmatched.dto.js';
 import { ListUnmatchedQuery } from './list-unmatched/list-unmatched.query.js';
@@ -33,6 +35,8 @@ export class WebhooksController {
   @QueryDocs(
     'Verified provider deliveries whose task no project had, newest first',
     'page of `{id, provider, taskId, body, deliveries, receivedAt, lastReceivedAt}`: `{items, nextCursor}`',
+    [],
+    'UnmatchedDeliveryPage',
   )
   unmatched(@Query() query: ListUnmatchedQueryDto) {
     return this.queries.execute(new ListUnmatchedQuery(pageRequestOf(query)));
@@ -52,14 +56,22 @@ export class WebhooksController {
     description: `\`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">\` with a secret of the provider; t within ${SIGNATURE_TOLERANCE_SECONDS} s of the service clock`,
   })
   @ApiBody({ type: WebhookDeliveryDto })
-  @ApiResponse({ status: 200, description: '`{projectId, status, refunded, assets, position}`' })
-  @ApiResponse({ status: 202, description: 'no project has the task (yet): kept, listed at /v1/webhooks/unmatched' })
-  @ApiResponse({ status: 400, description: 'validation_failed' })
   @ApiResponse({
-    status: 401,
-    description: 'unauthenticated: unknown provider, or a missing, wrong or expired signature',
+    status: 200,
+    description: '`{projectId, status, refunded, assets, position}`',
+    schema: responseSchema('ProviderReportAnswer'),
   })
-  @ApiResponse({ status: 409, description: 'invalid_transition: the report contradicts how the project ended' })
+  @ApiResponse({
+    status: 202,
+    description: 'no project has the task (yet): kept, listed at /v1/webhooks/unmatched',
+    schema: responseSchema('UnmatchedDeliveryKept'),
+  })
+  @ErrorResponses([400, 401, 409, 503], {
+    400: 'validation_failed',
+    401: 'unauthenticated: unknown provider, or a missing, wrong or expired signature',
+    409: 'invalid_transition: the report contradicts how the project ended',
+    503: 'unavailable, with Retry-After',
+  })
   async receive(
     @Param('provider') provider: string,
     @Body() body: unknown,
