@@ -39,6 +39,9 @@ export async function unwrap<T>(call: Promise<SdkResult<T>>): Promise<T> {
   } catch (error) {
     throw new LedgerError(0, 'network_error', `the ledger could not be reached: ${(error as Error).message}`);
   }
+  if (result.response === undefined && result.error instanceof Error) {
+    throw new LedgerError(0, 'network_error', `the ledger could not be reached: ${errorText(result.error)}`);
+  }
   const status = result.response?.status ?? 0;
   if (result.error === undefined && status < 400 && result.data !== undefined) return result.data;
   const body = (result.error ?? {}) as Partial<ErrorBody>;
@@ -47,4 +50,9 @@ export async function unwrap<T>(call: Promise<SdkResult<T>>): Promise<T> {
     throw new LedgerError(status, code, message, details, requestId);
   }
   throw new LedgerError(status, 'unexpected_response', `unexpected answer ${status}: ${JSON.stringify(result.error)}`);
+}
+
+function errorText(error: Error): string {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
 }
