@@ -94,6 +94,47 @@ describe('ledgerctl', () => {
     expect(human.stdout).toMatch(/^OK: 1 accounts and 0 projects checked up to position \d+/);
   });
 
+  it('lists lots and ledger entries, and writes a statement as CSV', async () => {
+    const lots = json(await ledgerctl(['lots', 'ctl-1', '--json']));
+    expect((lots['items'] as { granted: number }[]).map((lot) => lot.granted).sort((a, b) => a - b)).toEqual([
+      7, 30, 120,
+    ]);
+    const ledger = await ledgerctl(['ledger', 'ctl-1', '--limit', '2']);
+    expect(ledger.stdout.split('\n')[0]).toMatch(/^position\s+at\s+type\s+amount\s+balanceAfter/);
+    expect(ledger.stdout).toContain('next page: --cursor ');
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const csv = await ledgerctl(['statement', 'ctl-1', '--from', from, '--to', to, '--csv']);
+    expect(csv.code).toBe(0);
+    const rows = csv.stdout.trim().split('\n');
+    expect(rows).toHaveLength(4);
+    expect(rows[0]).toContain('position');
+  });
+
+  it('creates, lists and revokes a key', async () => {
+    const created = json(await ledgerctl(['--json', 'keys', 'create', 'ctl-reader', '--scopes', 'read']));
+    expect(created).toMatchObject({ name: 'ctl-reader', scopes: ['read'], secret: expect.stringMatching(/^ldg_/) });
+    const account = await ledgerctl(['account', 'ctl-1', '--json'], { LEDGER_KEY: created['secret'] as string });
+    expect(json(account)).toMatchObject({ accountId: 'ctl-1' });
+    const listed = await ledgerctl(['keys', 'list']);
+    expect(listed.stdout).toMatch(new RegExp(`${created['keyId'] as string}\\s+ctl-reader\\s+read\\s+api`));
+    const revoked = await ledgerctl(['keys', 'revoke', created['keyId'] as string, '--reason', 'test']);
+    expect(revoked.stdout).toMatch(/^revoked key_\S+ at /);
+    const refused = await ledgerctl(['account', 'ctl-1'], { LEDGER_KEY: created['secret'] as string });
+    expect(refused.code).toBe(1);
+  });
+
+  it('rebuilds a projection and swaps it in while the service serves', async () => {
+    const rebuilt = await ledgerctl(['rebuild', '-p', 'ledger_entries'], {
+      DATABASE_URL: t.runtime.databaseUrl,
+      LOG_LEVEL: 'info',
+    });
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout + rebuilt.stderr).toContain('rebuilt and swapped in');
+    const ledger = json(await ledgerctl(['ledger', 'ctl-1', '--json']));
+    expect((ledger['items'] as unknown[]).length).toBe(3);
+  });
+
   it('says what went wrong, with exit codes for scripts', async () => {
     const refused = await ledgerctl(['--json', 'void', 'ctl-1', 'no-such-lot', '--reason', 'test']);
     expect(refused.code).toBe(1);
