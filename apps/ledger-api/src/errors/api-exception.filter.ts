@@ -4,6 +4,7 @@ import { RuleViolation, type RuleViolationCode } from '@ledger/domain';
 import { InvalidAppendError, StoreUnavailableError, VersionConflictError } from '@ledger/event-store';
 import { ApiError } from './api-error.js';
 import { RecordedRefusal } from '../commands/refusals.js';
+import { ledgerMetrics } from '../metrics/metrics.js';
 
 const HTTP_CODES: Record<number, string> = {
   400: 'validation_failed',
@@ -43,6 +44,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const { status, body, headers } = this.toResponse(exception);
+    ledgerMetrics.httpErrors.inc({ status: String(status), code: body.error.code });
     void reply.status(status).headers(headers).send(body);
   }
 
