@@ -7,3 +7,4 @@ export { ACCOUNT_STATES } from './commands/commands.tokens.js';
 export { ensureDatabase } from './infrastructure/runtime.js';
 export { WatchdogService, type WatchdogStatus, type SweepResult } from './watchdog/watchdog.service.js';
 export { ledgerApiMigrations } from './commands/snapshot.store.js';
+export { prettyTransport } from './infrastructure/log-format.js';
