@@ -121,6 +121,12 @@ export const RESPONSE_SCHEMAS = {
   }),
   UnmatchedDeliveryKept: object({ provider: text, taskId: text, matched: { type: 'boolean', enum: [false] } }),
   Assets: assets,
+  ProjectAssets: object({
+    assetUrl: nullable(text),
+    previewUrl: nullable(text),
+    thumbnailUrl: nullable(text),
+    resultUrls: nullable({ type: 'array', items: text }),
+  }),
   Account: object({
     accountId: text,
     balance: integer,
@@ -174,7 +180,7 @@ export const RESPONSE_SCHEMAS = {
       deadlineAt: nullable(instant),
       errorCode: nullable(text),
       errorMessage: nullable(text),
-      assets: nullable(ref('Assets')),
+      assets: nullable(ref('ProjectAssets')),
       kind: nullable(text),
       externalTaskId: nullable(text),
       metadata: nullable({ type: 'object', additionalProperties: true }),

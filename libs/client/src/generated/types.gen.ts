@@ -255,6 +255,13 @@ export type Assets = {
     resultUrls?: Array<string>;
 };
 
+export type ProjectAssets = {
+    assetUrl: string | null;
+    previewUrl: string | null;
+    thumbnailUrl: string | null;
+    resultUrls: Array<string> | null;
+};
+
 export type Account = {
     accountId: string;
     balance: number;
@@ -374,7 +381,7 @@ export type Project = {
     deadlineAt?: string | null;
     errorCode?: string | null;
     errorMessage: string | null;
-    assets: Assets | null;
+    assets: ProjectAssets | null;
     kind?: string | null;
     externalTaskId?: string | null;
     metadata?: {
