@@ -43,7 +43,8 @@ export async function unwrap<T>(call: Promise<SdkResult<T>>): Promise<T> {
     throw new LedgerError(0, 'network_error', `the ledger could not be reached: ${errorText(result.error)}`);
   }
   const status = result.response?.status ?? 0;
-  if (result.error === undefined && status < 400 && result.data !== undefined) return result.data;
+  // A 2xx without a body (a 202) answers undefined: every operation of the document that types its answer has one.
+  if (result.error === undefined && status >= 200 && status < 300) return result.data as T;
   const body = (result.error ?? {}) as Partial<ErrorBody>;
   if (body.error && typeof body.error.code === 'string') {
     const { code, message, details, requestId } = body.error;
