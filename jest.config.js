@@ -42,6 +42,7 @@ const shared = {
     '^@ledger/ledger-api$': '<rootDir>/apps/ledger-api/src/index.ts',
     '^@ledger/test-support$': '<rootDir>/test/support/index.ts',
     '^@ledger/projections$': '<rootDir>/projections/index.ts',
+    '^@ledger/client$': '<rootDir>/libs/client/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

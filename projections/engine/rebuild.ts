@@ -26,6 +26,8 @@ export interface RebuildResult {
 }
 
 const BATCH_SIZE_MAX = 2_000;
+/** Makes the `reporting` views (migration 0005, replaced by any later one that changes them). */
+const REPORTING_VIEWS_FUNCTION = 'reporting.create_views';
 
 /**
  * Rebuilds a projection from position zero into fresh tables in a schema of
@@ -105,7 +107,9 @@ async function swapIn(
       await client.query(`ALTER TABLE ${LIVE_SCHEMA}.${table} SET SCHEMA ${retired}`);
       await client.query(`ALTER TABLE ${schema}.${table} SET SCHEMA ${LIVE_SCHEMA}`);
     }
+    // The retired tables take the reporting views with them: made again on the fresh ones, in this transaction.
     await client.query(`DROP SCHEMA ${schema}; DROP SCHEMA ${retired} CASCADE`);
+    await client.query(`SELECT ${REPORTING_VIEWS_FUNCTION}()`);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

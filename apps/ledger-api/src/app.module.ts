@@ -1,7 +1,9 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule, type Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
+import type { IncomingMessage } from 'node:http';
+import { prettyTransport, requestIdOf } from './infrastructure/log-format.js';
 import { EVENT_STORE } from '@ledger/event-store';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -40,7 +42,10 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        LoggerModule.forRoot({ pinoHttp: loggerOptions(options) }),
+        LoggerModule.forRoot({
+          pinoHttp: loggerOptions(options),
+          forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+        }),
         HealthModule,
         MetricsModule,
         CommandsModule,
@@ -67,11 +72,17 @@ export class AppModule {
 }
 
 function loggerOptions(options: AppModuleOptions): Params['pinoHttp'] {
+  const transport = options.logStream ? undefined : prettyTransport();
   const pinoOptions = {
     level: options.runtime.config.logLevel,
     autoLogging: options.requestLogging ?? true,
     // Secrets are never logged: not the API key, not a webhook signature.
     redact: ['req.headers.authorization', 'req.headers["x-signature"]'],
+    // Every line logged while a request runs carries its id (the one error bodies return), not the whole request.
+    genReqId: (request: IncomingMessage) => requestIdOf(request),
+    quietReqLogger: true,
+    customAttributeKeys: { reqId: 'requestId' },
+    ...(transport ? { transport } : {}),
   };
   return options.logStream ? [pinoOptions, options.logStream] : pinoOptions;
 }

@@ -8,3 +8,4 @@ export { ensureDatabase } from './infrastructure/runtime.js';
 export { WatchdogService, type WatchdogStatus, type SweepResult } from './watchdog/watchdog.service.js';
 export { ledgerApiMigrations } from './commands/snapshot.store.js';
 export { EarlyDeliveries, type PassResult } from './webhooks/early-deliveries/early-deliveries.reactor.js';
+export { prettyTransport } from './infrastructure/log-format.js';

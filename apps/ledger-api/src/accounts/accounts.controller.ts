@@ -48,6 +48,7 @@ export class AccountsController {
     'Grant credits as a lot (creates the account on its first grant): `{accountId, grantId, balance, position}`',
     201,
     [409],
+    'GrantAnswer',
   )
   async grant(
     @IdempotentRequest() context: CommandContext,
@@ -71,6 +72,7 @@ export class AccountsController {
     'Void what remains of a lot (credits a running project holds come back voided): `{accountId, grantId, voided, balance, position}`',
     200,
     [404, 409],
+    'VoidAnswer',
   )
   async voidGrant(
     @IdempotentRequest() context: CommandContext,
@@ -90,7 +92,7 @@ export class AccountsController {
 
   @Post(':accountId/debits')
   @RequireScope('debit')
-  @CommandDocs('Charge credits outside any project', 201, [402, 404])
+  @CommandDocs('Charge credits outside any project', 201, [402, 404], 'AccountAnswer')
   async debit(
     @IdempotentRequest() context: CommandContext,
     @Param('accountId', IdPipe) accountId: string,
@@ -112,6 +114,7 @@ export class AccountsController {
     "An account's balance and totals, and what remains of its lots (a lot past its expiry counts until its expiry is recorded, within the watchdog interval; it is never spent)",
     '`{accountId, balance, paid, promotional, totalGranted, totalDebited, totalRefunded, totalExpired, totalVoided, expiringNext: {at, amount} | null, updatedAt, position}`',
     [404],
+    'Account',
   )
   get(@Param('accountId', IdPipe) accountId: string, @Query() query: ReadQueryDto) {
     return this.queries.execute(new GetAccountQuery(accountId, consistencyOf(query)));
@@ -123,6 +126,7 @@ export class AccountsController {
     "An account's ledger: every grant, debit, refund, expiry and void with the balances after it, newest first",
     'page of `{position, type, amount, balanceAfter, paidAfter, promotionalAfter, projectId?, reason?, source?, reference?, grantId?, lots?, at}`: `{items, nextCursor}`',
     [404],
+    'LedgerEntryPage',
   )
   ledger(@Param('accountId', IdPipe) accountId: string, @Query() query: ListLedgerEntriesQueryDto) {
     return this.queries.execute(
@@ -136,6 +140,7 @@ export class AccountsController {
     "An account's lots of one status (default active), in the spending order",
     'page of `{grantId, category, source, reference, priority, granted, remaining, expiresAt, status, grantedAt}`: `{items, nextCursor}`',
     [404],
+    'LotPage',
   )
   lots(@Param('accountId', IdPipe) accountId: string, @Query() query: ListLotsQueryDto) {
     return this.queries.execute(
@@ -149,6 +154,7 @@ export class AccountsController {
     "An account's balances as of its last ledger entry at or before `at` (all zero before its first)",
     '`{accountId, at, balance, paid, promotional, position}`',
     [404],
+    'BalanceAt',
   )
   balanceAt(@Param('accountId', IdPipe) accountId: string, @Query() query: GetBalanceAtQueryDto) {
     return this.queries.execute(new GetBalanceAtQuery(accountId, instantOf(query.at, 'at'), consistencyOf(query)));
@@ -160,6 +166,7 @@ export class AccountsController {
     "An account's statement from `from` to `to` (both included): closing.balance = opening.balance + granted − debited + refunded − expired − voided",
     `\`{accountId, from, to, opening: {balance, paid, promotional}, closing: {…}, totals: {granted, debited, refunded, expired, voided}, entries}\` (entries oldest first, as in the ledger); with \`Accept: ${CSV}\`, the entries as CSV with a header row`,
     [404],
+    'Statement',
   )
   async statement(
     @Param('accountId', IdPipe) accountId: string,
@@ -177,7 +184,7 @@ export class AccountsController {
 
   @Get(':accountId/projects')
   @RequireScope('read')
-  @QueryDocs("An account's projects, newest first", PROJECT_LIST_DESCRIPTION, [404])
+  @QueryDocs("An account's projects, newest first", PROJECT_LIST_DESCRIPTION, [404], 'ProjectPage')
   projects(@Param('accountId', IdPipe) accountId: string, @Query() query: AccountProjectsQueryDto) {
     return this.queries.execute(
       new ListProjectsQuery(

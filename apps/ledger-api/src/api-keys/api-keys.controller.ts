@@ -40,6 +40,7 @@ export class ApiKeysController {
     'Create an API key: `{keyId, name, scopes, secret, expiresAt, ratePerSecond, createdAt, position}`; the secret (`ldg_…`) is in this answer only (a repeat of the Idempotency-Key answers without it)',
     201,
     [],
+    'ApiKeyCreated',
   )
   async create(
     @IdempotentRequest() context: CommandContext,
@@ -71,7 +72,12 @@ export class ApiKeysController {
 
   @Get()
   @RequireScope('admin')
-  @QueryDocs('The keys this service knows, configured ones first, never a secret', API_KEY_LIST_DESCRIPTION)
+  @QueryDocs(
+    'The keys this service knows, configured ones first, never a secret',
+    API_KEY_LIST_DESCRIPTION,
+    [],
+    'ApiKeyPage',
+  )
   list(@Query() query: PagingDto) {
     const page = pageRequestOf(query);
     const keys = this.registry.list(page.after, page.limit + 1);
@@ -89,6 +95,7 @@ export class ApiKeysController {
     'Revoke a key: `{keyId, revokedAt, position}`; every replica refuses it (401) within 2 s. A configured key: 409 (remove it from LEDGER_API_KEYS)',
     200,
     [404, 409],
+    'ApiKeyRevoked',
   )
   async revoke(
     @IdempotentRequest() context: CommandContext,

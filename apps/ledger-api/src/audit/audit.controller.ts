@@ -27,6 +27,8 @@ import {
   checkStreamName,
 } from './read-stream/read-stream.query.js';
 import { accepts } from '../queries/accepts.js';
+import { ErrorResponses } from '../http/error-responses.decorator.js';
+import { responseSchema } from '../http/response-schemas.js';
 import { Reconciliation } from './reconciliation/reconciliation.service.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -59,8 +61,8 @@ export class AuditController {
   })
   @ApiQuery({ name: 'fromRevision', required: false, description: 'inclusive', schema: { ...POSITION, default: 0 } })
   @OptionalInteger('limit', 1, STREAM_PAGE_LIMIT_MAX, STREAM_PAGE_LIMIT_DEFAULT)
-  @ApiResponse({ status: 200, description: STREAM_PAGE })
-  @ApiResponse({ status: 404, description: 'not_found: the stream has no events' })
+  @ApiResponse({ status: 200, description: STREAM_PAGE, schema: responseSchema('StreamEventPage') })
+  @AuditErrors({ 404: 'not_found: the stream has no events' })
   stream(
     @Param('streamName') streamName: unknown,
     @Query('fromRevision') fromRevision: unknown,
@@ -101,7 +103,15 @@ export class AuditController {
     schema: { type: 'integer', minimum: 1, maximum: EVENTS_STREAM_LIMIT_MAX },
   })
   @ApiProduces('application/json', NDJSON)
-  @ApiResponse({ status: 200, description: LOG_PAGE })
+  @ApiResponse({
+    status: 200,
+    description: LOG_PAGE,
+    content: {
+      'application/json': { schema: responseSchema('LogEventPage') },
+      [NDJSON]: { schema: { ...responseSchema('LogEvent'), description: 'one event a line' } },
+    },
+  })
+  @AuditErrors()
   async log(
     @Query('fromPosition') fromPosition: unknown,
     @Query('limit') limit: unknown,
@@ -130,8 +140,8 @@ export class AuditController {
   })
   @ApiQuery({ name: 'minPosition', required: false, schema: POSITION })
   @OptionalInteger('waitMs', 0, WAIT_MS_MAX, WAIT_MS_DEFAULT)
-  @ApiResponse({ status: 200, description: RECONCILIATION_REPORT })
-  @ApiResponse({ status: 503, description: 'projection_behind: the read models did not reach `minPosition` in time' })
+  @ApiResponse({ status: 200, description: RECONCILIATION_REPORT, schema: responseSchema('Reconciliation') })
+  @AuditErrors({ 503: 'projection_behind: the read models did not reach `minPosition` in time | unavailable' })
   reconcile(@Query('minPosition') minPosition: unknown, @Query('waitMs') waitMs: unknown) {
     const query = new QueryParameters();
     const min = query.position('minPosition', minPosition);
@@ -139,6 +149,19 @@ export class AuditController {
     query.check();
     return this.reconciliation.run(min, wait);
   }
+}
+
+/** The errors every audit route may answer, and its own. */
+function AuditErrors(own: Record<number, string> = {}) {
+  const descriptions = {
+    400: 'validation_failed',
+    401: 'unauthenticated',
+    403: 'forbidden',
+    429: 'rate_limited',
+    503: 'unavailable',
+    ...own,
+  };
+  return ErrorResponses(Object.keys(descriptions).map(Number), descriptions);
 }
 
 /** An optional integer query parameter, in the API docs. */

@@ -72,7 +72,7 @@ export class CommandExecutor {
     private readonly clock: Clock,
     private readonly refusals: RefusalRecords,
     /** A rule violation's answer, as kept for repeats: the exception filter's, so both say the same. */
-    private readonly refusalAnswerOf: (violation: RuleViolation) => Answer,
+    private readonly refusalAnswerOf: (violation: RuleViolation, context: CommandContext) => Answer,
   ) {
     this.idempotency = new IdempotencyRecords(store);
   }
@@ -268,7 +268,7 @@ export class CommandExecutor {
   private async refuse<Reply>(context: CommandContext, violation: RuleViolation): Promise<CommandResult<Reply>> {
     const accepted = await this.idempotency.find(context);
     if (accepted) return { ...accepted, replayed: true };
-    await this.refusals.record(context, this.refusalAnswerOf(violation));
+    await this.refusals.record(context, this.refusalAnswerOf(violation, context));
     const late = await this.idempotency.find(context);
     if (late) {
       await this.refusals.forget(context);

@@ -50,8 +50,12 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
         apiKey: StreamStateCache<ApiKeyState>,
       ) => {
         const filter = new ApiExceptionFilter();
-        return new CommandExecutor(store, { account, project, apiKey }, clock, new RefusalRecords(pool), (violation) =>
-          filter.toResponse(violation),
+        return new CommandExecutor(
+          store,
+          { account, project, apiKey },
+          clock,
+          new RefusalRecords(pool),
+          (violation, context) => filter.toResponse(violation, context.requestId),
         );
       },
     },

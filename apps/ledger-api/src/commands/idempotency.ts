@@ -11,6 +11,8 @@ export interface CommandContext {
   /** Hash of method, path and body: the same key with another request is refused. */
   requestHash: string;
   correlationId: string;
+  /** The HTTP request's id (logs, error bodies): a refusal is kept with it, so a repeat answers the same body. */
+  requestId?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RuleViolation, type RuleViolationCode } from '@ledger/domain';
 import {
   IncompatibleStoreError,
@@ -10,6 +10,7 @@ import {
 } from '@ledger/event-store';
 import { ApiError } from './api-error.js';
 import { RecordedRefusal } from '../commands/refusals.js';
+import { ledgerMetrics } from '../metrics/metrics.js';
 
 const HTTP_CODES: Record<number, string> = {
   400: 'validation_failed',
@@ -38,7 +39,7 @@ const RULE_STATUS: Record<RuleViolationCode, number> = {
 
 // A type, not an interface, so that it is a record: a refusal's body is kept as one.
 type ErrorBody = {
-  error: { code: string; message: string; details?: unknown };
+  error: { code: string; message: string; details?: unknown; requestId?: string };
 };
 
 /** The one place where errors become HTTP: `{"error": {"code", "message", "details"}}`. */
@@ -47,15 +48,32 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const { status, body, headers } = this.toResponse(exception);
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const requestId = http.getRequest<FastifyRequest | undefined>()?.id;
+    const { status, body, headers } = this.toResponse(exception, typeof requestId === 'string' ? requestId : undefined);
+    ledgerMetrics.httpErrors.inc({ status: String(status), code: body.error.code });
     void reply.status(status).headers(headers).send(body);
   }
 
-  toResponse(exception: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  /**
+   * The answer to an error, with the id of the request it answers (an additive field of
+   * the error body). A repeat of a refused command answers the body kept the first time,
+   * the first request's id included.
+   */
+  toResponse(
+    exception: unknown,
+    requestId?: string,
+  ): { status: number; body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof RecordedRefusal) {
       return { status: exception.answer.status, body: exception.answer.body as ErrorBody, headers: {} };
     }
+    const response = this.responseOf(exception);
+    if (requestId !== undefined) response.body = { error: { ...response.body.error, requestId } };
+    return response;
+  }
+
+  private responseOf(exception: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof ApiError) {
       return {
         status: exception.status,

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import { responseSchema } from '../http/response-schemas.js';
 import type pg from 'pg';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
 import { PG_POOL, PROJECTOR } from '../infrastructure/tokens.js';
@@ -25,6 +26,7 @@ export class HealthController {
 
   /** The process is up and serving HTTP. */
   @Get('live')
+  @ApiResponse({ status: 200, description: 'up', schema: responseSchema('Health') })
   @HealthCheck()
   live() {
     return this.health.check([]);
@@ -32,6 +34,8 @@ export class HealthController {
 
   /** The stores answer: safe to send traffic. */
   @Get('ready')
+  @ApiResponse({ status: 200, description: 'ready', schema: responseSchema('Health') })
+  @ApiResponse({ status: 503, description: 'a store or a projection is down', schema: responseSchema('Health') })
   @HealthCheck()
   ready() {
     return this.health.check([

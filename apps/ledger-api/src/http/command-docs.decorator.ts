@@ -1,8 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { ErrorResponses } from './error-responses.decorator.js';
+import { responseSchema, type ResponseSchemaName } from './response-schemas.js';
 
-/** OpenAPI for a POST command: its key header, success status and the error statuses of API.md. */
-export function CommandDocs(summary: string, successStatus: number, errorStatuses: number[]) {
+/** OpenAPI for a POST command: its key header, its answer's schema and the error statuses of API.md. */
+export function CommandDocs(
+  summary: string,
+  successStatus: number,
+  errorStatuses: number[],
+  answer?: ResponseSchemaName,
+) {
   return applyDecorators(
     ApiOperation({ summary }),
     ApiBearerAuth(),
@@ -11,8 +18,12 @@ export function CommandDocs(summary: string, successStatus: number, errorStatuse
       required: true,
       description: '1–255 characters; a repeat returns the first response',
     }),
-    ApiResponse({ status: successStatus, description: 'accepted; the body carries `position`' }),
-    ...[400, 401, 403, 422, ...errorStatuses].map((status) => ApiResponse({ status, description: ERRORS[status] })),
+    ApiResponse({
+      status: successStatus,
+      description: 'accepted; the body carries `position`',
+      ...(answer ? { schema: responseSchema(answer) } : {}),
+    }),
+    ErrorResponses([400, 401, 403, 422, ...errorStatuses, 429, 503], ERRORS),
   );
 }
 
@@ -24,4 +35,6 @@ const ERRORS: Record<number, string> = {
   404: 'not_found',
   409: 'stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict',
   422: 'idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded',
+  429: 'rate_limited, with Retry-After: retry with the same Idempotency-Key',
+  503: 'unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key',
 };

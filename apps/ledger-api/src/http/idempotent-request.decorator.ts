@@ -27,5 +27,6 @@ export const IdempotentRequest = createParamDecorator((_: unknown, context: Exec
     requestHash: requestHash(request.method, path, request.body),
     correlationId:
       typeof correlation === 'string' && CORRELATION_ID.test(correlation) ? correlation : String(request.id),
+    requestId: String(request.id),
   };
 });

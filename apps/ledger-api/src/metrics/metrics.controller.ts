@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { responseSchema } from '../http/response-schemas.js';
 import { Public } from '../auth/public.decorator.js';
 import { metricsRegistry } from './metrics.js';
 
@@ -10,6 +11,11 @@ import { metricsRegistry } from './metrics.js';
 export class MetricsController {
   @Get()
   @ApiProduces('text/plain')
+  @ApiResponse({
+    status: 200,
+    description: 'the metrics',
+    content: { 'text/plain': { schema: responseSchema('MetricsText') } },
+  })
   @Header('content-type', metricsRegistry.contentType)
   metrics(): Promise<string> {
     return metricsRegistry.metrics();

@@ -41,7 +41,7 @@ export class ProjectsController {
 
   @Post()
   @RequireScope('start')
-  @CommandDocs('Start a project: debit its cost and queue it, in one atomic step', 201, [402, 404, 409])
+  @CommandDocs('Start a project: debit its cost and queue it, in one atomic step', 201, [402, 404, 409], 'StartAnswer')
   async start(
     @IdempotentRequest() context: CommandContext,
     @Body() body: StartProjectDto,
@@ -58,7 +58,7 @@ export class ProjectsController {
 
   @Post(':projectId/claim')
   @RequireScope('work')
-  @CommandDocs('A worker claims the project: a new attempt (fencing token) and a lease', 200, [404, 409])
+  @CommandDocs('A worker claims the project: a new attempt (fencing token) and a lease', 200, [404, 409], 'ClaimAnswer')
   async claim(
     @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
@@ -71,7 +71,7 @@ export class ProjectsController {
 
   @Post(':projectId/heartbeat')
   @RequireScope('work')
-  @CommandDocs("Extend the current attempt's lease", 200, [404, 409])
+  @CommandDocs("Extend the current attempt's lease", 200, [404, 409], 'HeartbeatAnswer')
   async heartbeat(
     @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
@@ -89,7 +89,12 @@ export class ProjectsController {
 
   @Post(':projectId/complete')
   @RequireScope('work')
-  @CommandDocs('Complete with the result assets; unused credits are refunded in the same step', 200, [404, 409])
+  @CommandDocs(
+    'Complete with the result assets; unused credits are refunded in the same step',
+    200,
+    [404, 409],
+    'FinishAnswer',
+  )
   async complete(
     @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
@@ -107,7 +112,12 @@ export class ProjectsController {
 
   @Post(':projectId/fail')
   @RequireScope(CANCEL_OR_FAIL)
-  @CommandDocs('Fail (with attempt) or cancel (without): refunds what was not refunded, once', 200, [404, 409])
+  @CommandDocs(
+    'Fail (with attempt) or cancel (without): refunds what was not refunded, once',
+    200,
+    [404, 409],
+    'FinishAnswer',
+  )
   async fail(
     @IdempotentRequest() context: CommandContext,
     @Param('projectId', IdPipe) projectId: string,
@@ -124,6 +134,7 @@ export class ProjectsController {
     'Attach result assets to a completed project (keys given replace its own, the rest stay): `{projectId, status, assets}`',
     200,
     [404, 409],
+    'AssetsAnswer',
   )
   async attachAssets(
     @IdempotentRequest() context: CommandContext,
@@ -142,7 +153,12 @@ export class ProjectsController {
 
   @Get()
   @RequireScope('read')
-  @QueryDocs('Projects newest first, by status, account, or missing their result asset', PROJECT_LIST_DESCRIPTION)
+  @QueryDocs(
+    'Projects newest first, by status, account, or missing their result asset',
+    PROJECT_LIST_DESCRIPTION,
+    [],
+    'ProjectPage',
+  )
   list(@Query() query: ListProjectsQueryDto) {
     return this.queries.execute(
       new ListProjectsQuery(projectFilterOf(query), pageRequestOf(query), consistencyOf(query)),
@@ -151,7 +167,7 @@ export class ProjectsController {
 
   @Get(':projectId')
   @RequireScope('read')
-  @QueryDocs("A project's status, attempt, lease, refund and result assets", PROJECT_DESCRIPTION, [404])
+  @QueryDocs("A project's status, attempt, lease, refund and result assets", PROJECT_DESCRIPTION, [404], 'Project')
   get(@Param('projectId', IdPipe) projectId: string, @Query() query: ReadQueryDto) {
     return this.queries.execute(new GetProjectQuery(projectId, consistencyOf(query)));
   }

@@ -24,5 +24,6 @@ export function webhookContext(
     idempotencyKey: delivery.deliveryId ?? createHash('sha256').update(rawBody).digest('hex'),
     requestHash: requestHash('POST', path, request.body),
     correlationId: String(request.id),
+    requestId: String(request.id),
   };
 }

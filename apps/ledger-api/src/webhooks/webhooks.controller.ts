@@ -7,6 +7,8 @@ import { RequireScope } from '../auth/scopes.decorator.js';
 import { ok, send } from '../http/answers.js';
 import { createValidationPipe } from '../http/validation.js';
 import { QueryDocs } from '../queries/query-docs.decorator.js';
+import { ErrorResponses } from '../http/error-responses.decorator.js';
+import { responseSchema } from '../http/response-schemas.js';
 import { pageRequestOf } from '../queries/read-query.dto.js';
 import { ListUnmatchedQueryDto } from './list-unmatched/list-unmatched.dto.js';
 import { ListUnmatchedQuery } from './list-unmatched/list-unmatched.query.js';
@@ -32,6 +34,8 @@ export class WebhooksController {
   @QueryDocs(
     'Verified provider deliveries whose task no project had, newest first: those not applied (kept, expired), or those of `?status=`',
     'page of `{id, provider, taskId, body, deliveries, receivedAt, lastReceivedAt, status, projectId, appliedStatus, position, appliedAt, expiredAt}`: `{items, nextCursor}`',
+    [],
+    'UnmatchedDeliveryPage',
   )
   unmatched(@Query() query: ListUnmatchedQueryDto) {
     return this.queries.execute(new ListUnmatchedQuery(pageRequestOf(query), query.status));
@@ -51,18 +55,23 @@ export class WebhooksController {
     description: `\`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">\` with a secret of the provider; t within ${SIGNATURE_TOLERANCE_SECONDS} s of the service clock`,
   })
   @ApiBody({ type: WebhookDeliveryDto })
-  @ApiResponse({ status: 200, description: '`{projectId, status, refunded, assets, position}`' })
+  @ApiResponse({
+    status: 200,
+    description: '`{projectId, status, refunded, assets, position}`',
+    schema: responseSchema('ProviderReportAnswer'),
+  })
   @ApiResponse({
     status: 202,
     description:
       "no project has the task (yet): kept, listed at /v1/webhooks/unmatched, and applied once (through the command path, under this delivery's key) when a project with the task starts; expired, never applied, after LEDGER_WEBHOOK_UNMATCHED_DAYS",
+    schema: responseSchema('UnmatchedDeliveryKept'),
   })
-  @ApiResponse({ status: 400, description: 'validation_failed' })
-  @ApiResponse({
-    status: 401,
-    description: 'unauthenticated: unknown provider, or a missing, wrong or expired signature',
+  @ErrorResponses([400, 401, 409, 503], {
+    400: 'validation_failed',
+    401: 'unauthenticated: unknown provider, or a missing, wrong or expired signature',
+    409: 'invalid_transition: the report contradicts how the project ended',
+    503: 'unavailable, with Retry-After',
   })
-  @ApiResponse({ status: 409, description: 'invalid_transition: the report contradicts how the project ended' })
   async receive(
     @Param('provider') provider: string,
     @Body() body: unknown,

@@ -6,6 +6,7 @@ import { ProjectionProgress } from '../../projections/projection-progress.js';
 import { InvariantChecker, type Violation } from './invariant-checker.js';
 import { readProjectedRows, type ProjectedRows } from './projected-rows.js';
 import { LotAudit } from './lot-audit.js';
+import { ledgerMetrics } from '../../metrics/metrics.js';
 import { ReadModelFold, compareRows, type Mismatch } from './read-model-fold.js';
 
 export interface ReconciliationReport {
@@ -74,6 +75,9 @@ export class Reconciliation {
     for (const violation of lotViolations.items) violations.add(violation);
     violations.count += lotViolations.count - lotViolations.items.length;
     balanceIdentity(rows, (v) => violations.add(v));
+    ledgerMetrics.reconciliationMismatches.set(mismatches.count);
+    ledgerMetrics.reconciliationViolations.set(violations.count);
+    ledgerMetrics.reconciliationLastRun.set(Date.now() / 1000);
     return {
       checkedAccounts,
       checkedProjects,
