@@ -7,3 +7,8 @@ export { ACCOUNT_STATES } from './commands/commands.tokens.js';
 export { ensureDatabase } from './infrastructure/runtime.js';
 export { WatchdogService, type WatchdogStatus, type SweepResult } from './watchdog/watchdog.service.js';
 export { ledgerApiMigrations } from './commands/snapshot.store.js';
+export { OutboundDispatcher } from './outbound/dispatcher.js';
+export { OutboundSender } from './outbound/sender.js';
+export { outboundTables } from './outbound/outbound.tables.js';
+export { newSigningSecret, webhookIdOf } from './outbound/signer.js';
+export type { OutboundConfig } from './outbound/outbound-config.js';
