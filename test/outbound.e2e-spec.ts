@@ -1,6 +1,13 @@
 import { Webhook } from 'standardwebhooks';
 import type { StoredEvent } from '@ledger/event-store';
-import { client, startTestApp, WebhookReceiver, type ReceivedWebhook, type TestApp } from '@ledger/test-support';
+import {
+  client,
+  startTestApp,
+  WebhookReceiver,
+  type ReceivedWebhook,
+  type Reply,
+  type TestApp,
+} from '@ledger/test-support';
 
 const SUBSCRIBED = ['credits.granted', 'credits.debited', 'project.started', 'project.completed', 'project.failed'];
 const OF_TYPE: Record<string, string> = {
@@ -56,6 +63,23 @@ describe('outbound webhooks to a receiver on loopback', () => {
       const ready = await api.get('/health/ready');
       if (BigInt(ready.body.info.outbound.checkpoint) >= head) return;
       if (Date.now() - started > 20_000) throw new Error('the dispatcher did not reach the head');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** The endpoint's deliveries once `ready` holds of them (an attempt is recorded just after its answer arrives). */
+  async function deliveriesWhen(
+    endpointId: string,
+    ready: (items: Record<string, unknown>[]) => boolean,
+    query = '',
+  ): Promise<Reply['body'][]> {
+    const started = Date.now();
+    for (;;) {
+      const list = await api.get(`/v1/webhook-endpoints/${endpointId}/deliveries${query}`);
+      expect(list.status).toBe(200);
+      if (ready(list.body.items)) return list.body.items;
+      if (Date.now() - started > 20_000)
+        throw new Error(`deliveries never matched: ${JSON.stringify(list.body.items)}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
@@ -120,17 +144,16 @@ describe('outbound webhooks to a receiver on loopback', () => {
     expect(new Set(attempts.map((r) => r.headers['webhook-id'])).size).toBe(1);
     const verifier = new Webhook(endpoint.secret);
     for (const request of attempts) verifier.verify(request.body, request.headers);
-    const list = await api.get(`/v1/webhook-endpoints/${endpoint.endpointId}/deliveries?status=succeeded`);
-    expect(list.status).toBe(200);
-    expect(list.body.items).toHaveLength(1);
-    expect(list.body.items[0]).toMatchObject({
+    const items = await deliveriesWhen(endpoint.endpointId, (all) => all.length > 0, '?status=succeeded');
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
       webhookId: attempts[0]!.headers['webhook-id'],
       type: 'credits.granted',
       attempts: 3,
       status: 'succeeded',
       lastStatusCode: 200,
     });
-    expect(list.body.items[0].attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 200]);
+    expect(items[0]!.attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 200]);
     receiver.answer = () => 204;
   });
 
@@ -224,5 +247,50 @@ describe('outbound webhooks to a receiver on loopback', () => {
       expect((await api.post('/v1/webhook-endpoints', bad)).status).toBe(400);
     }
     expect(await api.head()).toBe(head);
+  });
+
+  it('follows no redirect: a 302 is a failed attempt, retried at the same URL', async () => {
+    receiver.answer = (request) =>
+      request.path === '/moved' ? { status: 302, headers: { location: receiver.url('/elsewhere') } } : 204;
+    const endpoint = await register('/moved', ['credits.granted']);
+    expect((await api.post('/v1/accounts/moved-1/grants', { amount: 1, source: 'promo' })).status).toBe(201);
+    await receiver.waitFor((all) => all.filter((r) => r.path === '/moved').length >= 2);
+    expect(receiver.received.filter((r) => r.path === '/elsewhere')).toHaveLength(0);
+    const [moved] = await deliveriesWhen(endpoint.endpointId, (all) => all[0]?.lastStatusCode === 302);
+    // Disabled: its pending delivery waits; a retry by hand after enabling sends it.
+    expect((await api.post(`/v1/webhook-endpoints/${endpoint.endpointId}/disable`, {})).status).toBe(200);
+    receiver.answer = () => 204;
+    const before = receiver.received.filter((r) => r.path === '/moved').length;
+    expect((await api.post(`/v1/webhook-endpoints/${endpoint.endpointId}/enable`, {})).status).toBe(200);
+    const retried = await api.post(
+      `/v1/webhook-endpoints/${endpoint.endpointId}/deliveries/${moved!.deliveryId}/retry`,
+      {},
+    );
+    expect(retried.status).toBe(202);
+    await receiver.waitFor((all) => all.filter((r) => r.path === '/moved' && r.answered === 204).length >= 1);
+    expect(receiver.received.filter((r) => r.path === '/moved').length).toBeGreaterThan(before);
+    expect((await api.post(`/v1/webhook-endpoints/${endpoint.endpointId}/deliveries/999999/retry`, {})).status).toBe(
+      404,
+    );
+  });
+
+  it('reports deliveries by outcome, attempts, the oldest pending age and the lag in /metrics and /health/ready', async () => {
+    await dispatched();
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (name: string) => {
+      const line = metrics.split('\n').find((l) => l.startsWith(name));
+      expect(line).toBeDefined();
+      return Number(line!.split(' ').at(-1));
+    };
+    expect(value('ledger_outbound_deliveries_total{outcome="succeeded"}')).toBeGreaterThan(20);
+    expect(value('ledger_outbound_deliveries_total{outcome="retry"}')).toBeGreaterThanOrEqual(2);
+    expect(value('ledger_outbound_attempts_total')).toBeGreaterThan(20);
+    expect(value('ledger_outbound_dispatcher_lag_events')).toBe(0);
+    expect(value('ledger_outbound_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('ledger_outbound_pending_deliveries')).toBeGreaterThanOrEqual(0);
+    const ready = await api.get('/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.info.outbound).toMatchObject({ status: 'up', dispatcher: 'active', lagEvents: 0 });
+    expect(typeof ready.body.info.outbound.oldestPendingAgeSeconds).toBe('number');
   });
 });

@@ -18,7 +18,10 @@ export interface ReceivedWebhook {
  */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
-  answer: (request: Omit<ReceivedWebhook, 'answered'>) => number | Promise<number> = () => 204;
+  /** The status to answer, or a status with headers (a redirect's Location). */
+  answer: (
+    request: Omit<ReceivedWebhook, 'answered'>,
+  ) => number | { status: number; headers: Record<string, string> } | Promise<number> = () => 204;
   private readonly server: http.Server;
   private readonly listeners = new Set<() => void>();
 
@@ -32,8 +35,10 @@ export class WebhookReceiver {
           headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, String(v)])),
           body: Buffer.concat(chunks).toString('utf8'),
         };
-        void Promise.resolve(this.answer(seen)).then((status) => {
+        void Promise.resolve(this.answer(seen)).then((answer) => {
+          const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
           this.received.push({ ...seen, answered: status });
+          for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
           response.statusCode = status;
           response.end();
           this.listeners.forEach((listener) => listener());
