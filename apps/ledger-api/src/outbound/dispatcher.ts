@@ -60,6 +60,8 @@ export class OutboundDispatcher {
   private endpoints = new Map<string, EndpointRow>();
   private checkpointPosition = 0n;
   private lastExpirySweepMs = 0;
+  /** `account\ngrant` of the lots in outbound_lots: debits and refunds of other lots need no statement. */
+  private awaitingNotice = new Set<string>();
 
   constructor(private readonly options: DispatcherOptions) {
     this.lock = new WatchdogLock(
@@ -113,6 +115,8 @@ export class OutboundDispatcher {
     const { pool } = this.options;
     this.checkpointPosition = await outboundTables.checkpoint(pool);
     this.endpoints = new Map((await outboundTables.endpoints(pool)).map((e) => [e.endpoint_id, e]));
+    // Loaded again on every (re)start of the fold: a batch that failed may have left this set ahead of the table.
+    this.awaitingNotice = await noticeTables.lotKeys(pool);
     this.options.log.info({ position: String(this.checkpointPosition) }, 'outbound dispatcher: active');
     const subscription = this.options.store.subscribeToAll({ afterPosition: this.checkpointPosition });
     this.subscription = subscription;
@@ -228,6 +232,7 @@ export class OutboundDispatcher {
 
   /** Lots with an expiry wait in outbound_lots for their credits.expiring; what they hold follows the log. */
   private async foldLots(client: pg.PoolClient, accountId: string, event: StoredEvent, accountEvent: AccountEvent) {
+    const awaiting = (grantId: string) => this.awaitingNotice.has(`${accountId}\n${grantId}`);
     switch (accountEvent.type) {
       case 'CreditsGranted': {
         const { grantId, expiresAt, amount, category } = accountEvent.data;
@@ -240,21 +245,23 @@ export class OutboundDispatcher {
           category: category ?? null,
           position: event.position,
         });
+        this.awaitingNotice.add(`${accountId}\n${grantId}`);
         return;
       }
       case 'Debited':
-        await noticeTables.moveLots(
-          client,
-          accountId,
-          (accountEvent.data.lots ?? []).map((s) => ({ grantId: s.grantId, amount: -s.amount })),
-        );
+      case 'Refunded': {
+        const sign = accountEvent.type === 'Debited' ? -1 : 1;
+        const shares = (accountEvent.data.lots ?? [])
+          .filter((share) => awaiting(share.grantId))
+          .map((share) => ({ grantId: share.grantId, amount: sign * share.amount }));
+        await noticeTables.moveLots(client, accountId, shares);
         return;
-      case 'Refunded':
-        await noticeTables.moveLots(client, accountId, accountEvent.data.lots ?? []);
-        return;
+      }
       case 'CreditsExpired':
       case 'GrantVoided':
+        if (!awaiting(accountEvent.data.grantId)) return;
         await noticeTables.dropLot(client, accountId, accountEvent.data.grantId);
+        this.awaitingNotice.delete(`${accountId}\n${accountEvent.data.grantId}`);
         return;
     }
   }

@@ -88,6 +88,14 @@ export const noticeTables = {
     );
   },
 
+  /** `account\ngrant` of every lot still awaiting its notice. */
+  async lotKeys(db: Queryable): Promise<Set<string>> {
+    const { rows } = await db.query<{ key: string }>(
+      "SELECT account_id || E'\\n' || grant_id AS key FROM ledger_api.outbound_lots",
+    );
+    return new Set(rows.map((r) => r.key));
+  },
+
   async dropLot(db: Queryable, accountId: string, grantId: string): Promise<void> {
     await db.query('DELETE FROM ledger_api.outbound_lots WHERE account_id = $1 AND grant_id = $2', [
       accountId,
