@@ -33,6 +33,7 @@ const LEASE_MARGIN_MS = 20_000;
 export class OutboundSender {
   private inFlight = 0;
   private wakeUp: (() => void) | undefined;
+  private woken = false;
   private stopped = false;
   private running: Promise<void> | undefined;
   private readonly secrets = new Map<string, string>();
@@ -58,7 +59,9 @@ export class OutboundSender {
   wake(): void {
     const wake = this.wakeUp;
     this.wakeUp = undefined;
-    wake?.();
+    // Woken while not waiting: the next wait returns at once, so no wake is lost.
+    if (wake) wake();
+    else this.woken = true;
   }
 
   async stop(): Promise<void> {
@@ -73,7 +76,9 @@ export class OutboundSender {
     while (!this.stopped) {
       let claimed: ClaimedDelivery[] = [];
       const free = this.config.concurrencyMax - this.inFlight;
-      if (free > 0) {
+      // Claimed in groups (half the slots at least, or whatever is free when idle): one claim per attempt would
+      // double the round trips of a busy sender.
+      if (free > 0 && (this.inFlight === 0 || free >= Math.ceil(this.config.concurrencyMax / 2))) {
         try {
           claimed = await outboundTables.claimDue(this.pool, free, this.config.timeoutMs + LEASE_MARGIN_MS);
         } catch (error) {
@@ -88,7 +93,12 @@ export class OutboundSender {
         });
       }
       // Full, or nothing due: wait for a slot, new deliveries, or the poll.
-      if (claimed.length === 0 || this.inFlight >= this.config.concurrencyMax) {
+      const slotsFree = this.config.concurrencyMax - this.inFlight;
+      if (claimed.length === 0 || slotsFree < Math.ceil(this.config.concurrencyMax / 2)) {
+        if (this.woken) {
+          this.woken = false;
+          continue;
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             this.wakeUp = undefined;
