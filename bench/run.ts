@@ -16,6 +16,7 @@ import { BENCH_KEY, startHttpCeiling, startService, type BenchService } from './
 import { measureCatchUp } from './catch-up.js';
 import { measureLag } from './lag.js';
 import { measureLots } from './lots.js';
+import { measureOutboundDrain, measureOutboundLag } from './outbound.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 8;
@@ -77,6 +78,17 @@ async function main(): Promise<void> {
     const maxStartRate = Math.max(...rows.filter((r) => r.scenario === 'start').map((r) => r.result.perSecond));
     log(`projection lag at half the measured start rate (${(maxStartRate / 2).toFixed(0)}/s) ...`);
     const lag = await measureLag(service, maxStartRate / 2, LAG_SECONDS);
+    log(
+      `outbound webhooks: draining a backlog, then the dispatcher's lag at ${(maxStartRate / 2).toFixed(0)} starts/s ...`,
+    );
+    const outbound = {
+      drain: await measureOutboundDrain(
+        await createDatabase(service.databaseUrl, 'bench_outbound'),
+        quick ? 2_000 : 20_000,
+      ),
+      lag: await measureOutboundLag(service, maxStartRate / 2, LAG_SECONDS),
+    };
+    log(`outbound: ${JSON.stringify(outbound)}`);
     log('decision latency against stream length ...');
     const growth = await decisionGrowth(service);
     log('decision latency against the number of lots ...');
@@ -105,6 +117,7 @@ async function main(): Promise<void> {
       },
       seconds: (performance.now() - started) / 1000,
       ...report,
+      outbound,
     };
     await writeFile('bench/results/latest.json', JSON.stringify(document, null, 2));
     log(`written bench/results/latest.json (${document.seconds.toFixed(0)} s)`);

@@ -34,6 +34,8 @@ export async function startService(): Promise<BenchService> {
       // The bench measures the service, not its rate limit: its one key may go as fast as a key can.
       LEDGER_API_KEYS: `bench:${BENCH_KEY}:admin:100000`,
       LOG_LEVEL: 'warn',
+      // The outbound bench's receiver listens on loopback.
+      LEDGER_OUTBOUND_ALLOW_PRIVATE: 'true',
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -20,3 +20,4 @@ export {
 } from './engine/projection-runner.js';
 export { ProjectionAssertionError, FencedOffError } from './engine/errors.js';
 export { rebuildProjection, compareTables, type RebuildOptions, type RebuildResult } from './engine/rebuild.js';
+export { batched } from './engine/batches.js';

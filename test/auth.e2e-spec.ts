@@ -40,6 +40,15 @@ const RULES: Record<string, readonly Access[]> = {
   'POST /v1/api-keys': [{ scope: 'admin', body: { name: 'matrix', scopes: ['read'] } }],
   'GET /v1/api-keys': [{ scope: 'admin' }],
   'POST /v1/api-keys/{keyId}/revoke': [{ scope: 'admin', body: {} }],
+  'POST /v1/webhook-endpoints': [{ scope: 'admin', body: { url: 'https://example.com/hook', events: ['*'] } }],
+  'GET /v1/webhook-endpoints': [{ scope: 'admin' }],
+  'GET /v1/webhook-endpoints/{endpointId}': [{ scope: 'admin' }],
+  'POST /v1/webhook-endpoints/{endpointId}/rotate-secret': [{ scope: 'admin', body: {} }],
+  'POST /v1/webhook-endpoints/{endpointId}/disable': [{ scope: 'admin', body: {} }],
+  'POST /v1/webhook-endpoints/{endpointId}/enable': [{ scope: 'admin', body: {} }],
+  'GET /v1/webhook-endpoints/{endpointId}/deliveries': [{ scope: 'admin' }],
+  'POST /v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry': [{ scope: 'admin', body: {} }],
+  'POST /v1/accounts/{accountId}/settings': [{ scope: 'grant', body: { lowBalanceThreshold: 10 } }],
 };
 
 const KEYED_SCOPES: readonly Scope[] = ['admin', 'commands', 'grant', 'debit', 'start', 'work', 'read', 'audit'];

@@ -9,7 +9,17 @@ import { createTestDatabase } from '@ledger/test-support';
 import { dumpSchema } from './schema-dump.js';
 
 // What the migrations since bdd52f2 add: new tables, and a checkpoint row for each new projection.
-const NEW_TABLES = ['ledger_api.api_key_registry', 'projections.lots'];
+const NEW_TABLES = [
+  'ledger_api.api_key_registry',
+  'projections.lots',
+  'ledger_api.outbound_accounts',
+  'ledger_api.outbound_attempts',
+  'ledger_api.outbound_checkpoint',
+  'ledger_api.outbound_deliveries',
+  'ledger_api.outbound_endpoints',
+  'ledger_api.outbound_lots',
+  'ledger_api.outbound_secrets',
+];
 const ADDED_ROWS: Record<string, number> = { 'projections.checkpoints': 1 };
 
 // What bdd52f2's migrate() had applied when it wrote the fixture (fixtures/make-bdd52f2-fixture.mjs).

@@ -6,3 +6,4 @@ export * from './wait.js';
 export * from './webhooks.js';
 export * from './service-process.js';
 export * from './event-store.js';
+export * from './webhook-receiver.js';

@@ -15,6 +15,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { WatchdogModule } from './watchdog/watchdog.module.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
+import { OutboundModule } from './outbound/outbound.module.js';
 import { CLOCK, systemClock, type Clock } from './commands/clock.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyRegistry } from './auth/api-keys.js';
@@ -56,6 +57,7 @@ export class AppModule {
         WebhooksModule,
         WatchdogModule,
         ApiKeysModule,
+        OutboundModule,
       ],
       providers: [
         { provide: LEDGER_CONFIG, useValue: runtime.config },

@@ -9,3 +9,8 @@ export { WatchdogService, type WatchdogStatus, type SweepResult } from './watchd
 export { ledgerApiMigrations } from './commands/snapshot.store.js';
 export { EarlyDeliveries, type PassResult } from './webhooks/early-deliveries/early-deliveries.reactor.js';
 export { prettyTransport } from './infrastructure/log-format.js';
+export { OutboundDispatcher } from './outbound/dispatcher.js';
+export { OutboundSender } from './outbound/sender.js';
+export { outboundTables } from './outbound/outbound.tables.js';
+export { newSigningSecret, webhookIdOf } from './outbound/signer.js';
+export type { OutboundConfig } from './outbound/outbound-config.js';

@@ -65,3 +65,20 @@ export {
   type ApiKeyDecision,
   type ApiKeyReply,
 } from './api-key/api-key.decide.js';
+export * from './webhook-endpoint/webhook-endpoint.events.js';
+export type * from './webhook-endpoint/webhook-endpoint.commands.js';
+export {
+  initialWebhookEndpointState,
+  evolveWebhookEndpoint,
+  type WebhookEndpointState,
+} from './webhook-endpoint/webhook-endpoint.state.js';
+export {
+  decideRegisterWebhookEndpoint,
+  decideRotateWebhookSecret,
+  decideSetWebhookEndpointEnabled,
+  decideWebhookEndpoint,
+  SECRET_OVERLAP_HOURS,
+  type WebhookEndpointDecision,
+  type WebhookEndpointReply,
+} from './webhook-endpoint/webhook-endpoint.decide.js';
+export * from './account-settings/account-settings.js';

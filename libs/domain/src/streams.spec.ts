@@ -10,6 +10,9 @@ import {
   projectIdOf,
   projectStream,
   streamCategoryOf,
+  webhookEndpointStream,
+  webhookEndpointIdOf,
+  accountSettingsStream,
 } from './streams.js';
 
 describe('stream names', () => {
@@ -46,10 +49,21 @@ describe('stream names parsed', () => {
     expect(streamCategoryOf(apiKeyStream('k1'))).toBe('apiKey');
     expect(apiKeyIdOf(apiKeyStream('k1'))).toBe('k1');
     expect(apiKeyIdOf(accountStream('k1'))).toBeUndefined();
+    expect(streamCategoryOf(webhookEndpointStream('we_1'))).toBe('webhookEndpoint');
+    expect(webhookEndpointIdOf(webhookEndpointStream('we_1'))).toBe('we_1');
+    expect(streamCategoryOf(accountSettingsStream('a'))).toBe('accountSettings');
+    expect(accountIdOf(accountSettingsStream('a'))).toBeUndefined();
     expect(streamCategoryOf('$stats')).toBeUndefined();
     expect(isIdempotencyStream(idempotencyStream('c', 'k'))).toBe(true);
     expect(isIdempotencyStream(accountStream('idem-1'))).toBe(false);
-    for (const name of [accountStream('a'), projectStream('p'), idempotencyStream('c', 'k'), apiKeyStream('k')])
+    for (const name of [
+      accountStream('a'),
+      projectStream('p'),
+      idempotencyStream('c', 'k'),
+      apiKeyStream('k'),
+      webhookEndpointStream('w'),
+      accountSettingsStream('a'),
+    ])
       expect(LEDGER_STREAM_PREFIXES.some((prefix) => name.startsWith(prefix))).toBe(true);
   });
 });

@@ -9,11 +9,20 @@ const ACCOUNT = 'account-';
 const PROJECT = 'project-';
 const IDEMPOTENCY = 'idem-';
 const API_KEY = 'apikey-';
+const WEBHOOK_ENDPOINT = 'webhookendpoint-';
+const ACCOUNT_SETTINGS = 'accountsettings-';
 
 /** The prefixes of every stream the ledger writes: what the projector and the audit follow. */
-export const LEDGER_STREAM_PREFIXES: readonly string[] = [ACCOUNT, PROJECT, IDEMPOTENCY, API_KEY];
+export const LEDGER_STREAM_PREFIXES: readonly string[] = [
+  ACCOUNT,
+  PROJECT,
+  IDEMPOTENCY,
+  API_KEY,
+  WEBHOOK_ENDPOINT,
+  ACCOUNT_SETTINGS,
+];
 
-export type StreamCategory = 'account' | 'project' | 'idempotency' | 'apiKey';
+export type StreamCategory = 'account' | 'project' | 'idempotency' | 'apiKey' | 'webhookEndpoint' | 'accountSettings';
 
 export function accountStream(accountId: string): string {
   return `${ACCOUNT}${accountId}`;
@@ -37,6 +46,21 @@ export function idempotencyStream(caller: string, idempotencyKey: string): strin
 /** The stream of one API key's life: created, revoked. */
 export function apiKeyStream(keyId: string): string {
   return `${API_KEY}${keyId}`;
+}
+
+/** The stream of one outbound webhook endpoint's life: registered, secret rotated, disabled, enabled. */
+export function webhookEndpointStream(endpointId: string): string {
+  return `${WEBHOOK_ENDPOINT}${endpointId}`;
+}
+
+/** The endpoint id of a webhook endpoint stream's name; undefined for any other stream. */
+export function webhookEndpointIdOf(streamName: string): string | undefined {
+  return streamName.startsWith(WEBHOOK_ENDPOINT) ? streamName.slice(WEBHOOK_ENDPOINT.length) : undefined;
+}
+
+/** The stream of an account's settings (the low-balance threshold), apart from its money. */
+export function accountSettingsStream(accountId: string): string {
+  return `${ACCOUNT_SETTINGS}${accountId}`;
 }
 
 /** The key id of an API key stream's name; undefined for any other stream. */
@@ -65,5 +89,7 @@ export function streamCategoryOf(streamName: string): StreamCategory | undefined
   if (streamName.startsWith(PROJECT)) return 'project';
   if (streamName.startsWith(IDEMPOTENCY)) return 'idempotency';
   if (streamName.startsWith(API_KEY)) return 'apiKey';
+  if (streamName.startsWith(WEBHOOK_ENDPOINT)) return 'webhookEndpoint';
+  if (streamName.startsWith(ACCOUNT_SETTINGS)) return 'accountSettings';
   return undefined;
 }

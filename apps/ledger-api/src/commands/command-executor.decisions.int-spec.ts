@@ -14,7 +14,13 @@ import { onAccount, onProjectAndPayer } from './command-handler.js';
 import { requestHash, type CommandContext } from './idempotency.js';
 import { RefusalRecords } from './refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
-import { ACCOUNT_FOLD, API_KEY_FOLD, PROJECT_FOLD } from './stream-folds.js';
+import {
+  ACCOUNT_FOLD,
+  API_KEY_FOLD,
+  WEBHOOK_ENDPOINT_FOLD,
+  ACCOUNT_SETTINGS_FOLD,
+  PROJECT_FOLD,
+} from './stream-folds.js';
 import { StreamStateCache } from './stream-state.cache.js';
 
 describe('CommandExecutor: what a decision writes', () => {
@@ -41,6 +47,8 @@ describe('CommandExecutor: what a decision writes', () => {
         account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
         project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
         apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
+        webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
+        accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
       },
       { now: () => new Date() },
       new RefusalRecords(pool),

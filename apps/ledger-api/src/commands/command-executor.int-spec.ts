@@ -24,7 +24,13 @@ import type { CommandHandler } from './command-handler.js';
 import { requestHash, type CommandContext } from './idempotency.js';
 import { RecordedRefusal, RefusalRecords } from './refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
-import { ACCOUNT_FOLD, API_KEY_FOLD, PROJECT_FOLD } from './stream-folds.js';
+import {
+  ACCOUNT_FOLD,
+  API_KEY_FOLD,
+  WEBHOOK_ENDPOINT_FOLD,
+  ACCOUNT_SETTINGS_FOLD,
+  PROJECT_FOLD,
+} from './stream-folds.js';
 import { StreamStateCache } from './stream-state.cache.js';
 
 /** Two executors on one database stand for two replicas of the service. */
@@ -53,6 +59,8 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
         account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
         project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
         apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
+        webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
+        accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
       },
       { now: () => new Date() },
       new RefusalRecords(pool),

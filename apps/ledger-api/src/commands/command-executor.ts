@@ -1,7 +1,14 @@
 import assert from 'node:assert';
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RuleViolation, accountStream, apiKeyStream, projectStream } from '@ledger/domain';
+import {
+  RuleViolation,
+  accountSettingsStream,
+  accountStream,
+  apiKeyStream,
+  projectStream,
+  webhookEndpointStream,
+} from '@ledger/domain';
 import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
 import { ApiError } from '../errors/api-error.js';
 import type { Clock } from './clock.js';
@@ -34,8 +41,10 @@ const STREAM_NAME: Record<StreamKind, (id: string) => string> = {
   account: accountStream,
   project: projectStream,
   apiKey: apiKeyStream,
+  webhookEndpoint: webhookEndpointStream,
+  accountSettings: accountSettingsStream,
 };
-const KINDS: readonly StreamKind[] = ['account', 'project', 'apiKey'];
+const KINDS: readonly StreamKind[] = ['account', 'project', 'apiKey', 'webhookEndpoint', 'accountSettings'];
 
 // Conflicts left after in-process serialisation come from other replicas.
 // Jittered, growing waits settle them; past the bound the caller retries (same key).
@@ -298,6 +307,8 @@ function appendsOf(
     },
     { kind: 'project' as const, streamName: read('project'), events: decision.project },
     { kind: 'apiKey' as const, streamName: read('apiKey'), events: decision.apiKey },
+    { kind: 'webhookEndpoint' as const, streamName: read('webhookEndpoint'), events: decision.webhookEndpoint },
+    { kind: 'accountSettings' as const, streamName: read('accountSettings'), events: decision.accountSettings },
   ];
   return targets.flatMap(({ kind, streamName, events }) => {
     if (!events || events.length === 0) return [];

@@ -4,6 +4,10 @@ import {
   type AccountState,
   type ApiKeyEvent,
   type ApiKeyState,
+  type AccountSettingsEvent,
+  type AccountSettingsState,
+  type WebhookEndpointEvent,
+  type WebhookEndpointState,
   type ProjectEvent,
   type ProjectState,
 } from '@ledger/domain';
@@ -13,6 +17,8 @@ export interface StreamStates {
   account: AccountState;
   project: ProjectState;
   apiKey: ApiKeyState;
+  webhookEndpoint: WebhookEndpointState;
+  accountSettings: AccountSettingsState;
 }
 
 export type StreamKind = keyof StreamStates;
@@ -27,6 +33,8 @@ export type Decision<Reply> = Readonly<{
   account?: readonly AccountEvent[];
   project?: readonly ProjectEvent[];
   apiKey?: readonly ApiKeyEvent[];
+  webhookEndpoint?: readonly WebhookEndpointEvent[];
+  accountSettings?: readonly AccountSettingsEvent[];
   reply: Reply;
 }>;
 

@@ -2,16 +2,34 @@ import { Global, Module, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
-import type { AccountState, ApiKeyState, ProjectState } from '@ledger/domain';
+import type {
+  AccountSettingsState,
+  AccountState,
+  ApiKeyState,
+  ProjectState,
+  WebhookEndpointState,
+} from '@ledger/domain';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
 import { PG_POOL } from '../infrastructure/tokens.js';
 import { CLOCK, type Clock } from './clock.js';
 import { CommandExecutor } from './command-executor.js';
-import { ACCOUNT_STATES, API_KEY_STATES, PROJECT_STATES } from './commands.tokens.js';
+import {
+  ACCOUNT_SETTINGS_STATES,
+  ACCOUNT_STATES,
+  API_KEY_STATES,
+  PROJECT_STATES,
+  WEBHOOK_ENDPOINT_STATES,
+} from './commands.tokens.js';
 import { SnapshotStore } from './snapshot.store.js';
 import { RefusalRecords } from './refusals.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
-import { ACCOUNT_FOLD, API_KEY_FOLD, PROJECT_FOLD } from './stream-folds.js';
+import {
+  ACCOUNT_FOLD,
+  ACCOUNT_SETTINGS_FOLD,
+  API_KEY_FOLD,
+  PROJECT_FOLD,
+  WEBHOOK_ENDPOINT_FOLD,
+} from './stream-folds.js';
 import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
@@ -38,9 +56,20 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
     stateCache<AccountState>(ACCOUNT_STATES, ACCOUNT_FOLD),
     stateCache<ProjectState>(PROJECT_STATES, PROJECT_FOLD),
     stateCache<ApiKeyState>(API_KEY_STATES, API_KEY_FOLD),
+    stateCache<WebhookEndpointState>(WEBHOOK_ENDPOINT_STATES, WEBHOOK_ENDPOINT_FOLD),
+    stateCache<AccountSettingsState>(ACCOUNT_SETTINGS_STATES, ACCOUNT_SETTINGS_FOLD),
     {
       provide: CommandExecutor,
-      inject: [EVENT_STORE, ACCOUNT_STATES, PROJECT_STATES, CLOCK, PG_POOL, API_KEY_STATES],
+      inject: [
+        EVENT_STORE,
+        ACCOUNT_STATES,
+        PROJECT_STATES,
+        CLOCK,
+        PG_POOL,
+        API_KEY_STATES,
+        WEBHOOK_ENDPOINT_STATES,
+        ACCOUNT_SETTINGS_STATES,
+      ],
       useFactory: (
         store: EventStore,
         account: StreamStateCache<AccountState>,
@@ -48,11 +77,13 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
         clock: Clock,
         pool: pg.Pool,
         apiKey: StreamStateCache<ApiKeyState>,
+        webhookEndpoint: StreamStateCache<WebhookEndpointState>,
+        accountSettings: StreamStateCache<AccountSettingsState>,
       ) => {
         const filter = new ApiExceptionFilter();
         return new CommandExecutor(
           store,
-          { account, project, apiKey },
+          { account, project, apiKey, webhookEndpoint, accountSettings },
           clock,
           new RefusalRecords(pool),
           (violation, context) => filter.toResponse(violation, context.requestId),

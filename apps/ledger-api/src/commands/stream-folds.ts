@@ -1,4 +1,12 @@
 import {
+  evolveAccountSettings,
+  evolveWebhookEndpoint,
+  initialAccountSettingsState,
+  initialWebhookEndpointState,
+  type AccountSettingsEvent,
+  type AccountSettingsState,
+  type WebhookEndpointEvent,
+  type WebhookEndpointState,
   evolveAccount,
   evolveApiKey,
   initialApiKeyState,
@@ -50,4 +58,20 @@ export const API_KEY_FOLD: StreamFold<ApiKeyState> = {
   version: 1,
   initial: initialApiKeyState,
   evolve: (state, event) => evolveApiKey(state, event as ApiKeyEvent),
+};
+
+/** How an outbound webhook endpoint's stream folds into the state its commands are decided on. */
+export const WEBHOOK_ENDPOINT_FOLD: StreamFold<WebhookEndpointState> = {
+  kind: 'webhookEndpoint',
+  version: 1,
+  initial: initialWebhookEndpointState,
+  evolve: (state, event) => evolveWebhookEndpoint(state, event as WebhookEndpointEvent),
+};
+
+/** How an account's settings stream folds. */
+export const ACCOUNT_SETTINGS_FOLD: StreamFold<AccountSettingsState> = {
+  kind: 'accountSettings',
+  version: 1,
+  initial: initialAccountSettingsState,
+  evolve: (state, event) => evolveAccountSettings(state, event as AccountSettingsEvent),
 };

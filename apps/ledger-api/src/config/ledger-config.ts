@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import {
+  AMOUNT_MAX,
   DEADLINE_SECONDS_DEFAULT,
   DEADLINE_SECONDS_MAX,
   RATE_PER_SECOND_MAX,
@@ -9,6 +10,9 @@ import {
   isServiceCallerName,
   type Scope,
 } from '@ledger/domain';
+
+import type { OutboundConfig } from '../outbound/outbound-config.js';
+import { RETRY_SCHEDULE_DEFAULT } from '../outbound/retry-schedule.js';
 
 export { SCOPES, type Scope };
 export type EventStoreKind = 'postgres' | 'kurrentdb';
@@ -46,6 +50,8 @@ export interface LedgerConfig {
   /** The deadline of a project started without `deadlineSeconds`. */
   deadlineSecondsDefault: number;
   watchdog: WatchdogConfig;
+  /** Outbound webhooks (README, "Outbound webhooks"). */
+  outbound: OutboundConfig;
 }
 
 /** The watchdog that fails projects past their deadline or out of attempts (one active across replicas). */
@@ -124,7 +130,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
       ),
       attemptsMax: parseInteger('LEDGER_ATTEMPTS_MAX', env.LEDGER_ATTEMPTS_MAX, 3, 1, ATTEMPTS_MAX_LIMIT),
     },
+    outbound: parseOutbound(env),
   };
+}
+
+function parseOutbound(env: NodeJS.ProcessEnv): OutboundConfig {
+  const threshold = nonEmpty(env.LEDGER_LOW_BALANCE_THRESHOLD);
+  return {
+    allowPrivate: parseBoolean('LEDGER_OUTBOUND_ALLOW_PRIVATE', env.LEDGER_OUTBOUND_ALLOW_PRIVATE ?? 'false'),
+    lowBalanceThreshold:
+      threshold === undefined ? undefined : parseInteger('LEDGER_LOW_BALANCE_THRESHOLD', threshold, 0, 0, AMOUNT_MAX),
+    expiryNoticeHours: parseInteger('LEDGER_EXPIRY_NOTICE_HOURS', env.LEDGER_EXPIRY_NOTICE_HOURS, 72, 1, 24 * 365),
+    retry: {
+      firstDelayMs: parseInteger(
+        'LEDGER_OUTBOUND_RETRY_FIRST_MS',
+        env.LEDGER_OUTBOUND_RETRY_FIRST_MS,
+        RETRY_SCHEDULE_DEFAULT.firstDelayMs,
+        1,
+        RETRY_SCHEDULE_DEFAULT.delayMsMax,
+      ),
+      delayMsMax: RETRY_SCHEDULE_DEFAULT.delayMsMax,
+      windowMs:
+        parseInteger(
+          'LEDGER_OUTBOUND_RETRY_WINDOW_SECONDS',
+          env.LEDGER_OUTBOUND_RETRY_WINDOW_SECONDS,
+          RETRY_SCHEDULE_DEFAULT.windowMs / 1000,
+          1,
+          30 * 24 * 3600,
+        ) * 1000,
+    },
+    concurrencyMax: parseInteger('LEDGER_OUTBOUND_CONCURRENCY', env.LEDGER_OUTBOUND_CONCURRENCY, 16, 1, 256),
+    timeoutMs: 10_000,
+    pollMs: parseInteger('LEDGER_OUTBOUND_POLL_MS', env.LEDGER_OUTBOUND_POLL_MS, 1_000, 10, 60_000),
+  };
+}
+
+function parseBoolean(name: string, value: string): boolean {
+  if (value !== 'true' && value !== 'false') throw new ConfigError(`${name} must be 'true' or 'false', got '${value}'`);
+  return value === 'true';
 }
 
 function parseInteger(name: string, value: string | undefined, fallback: number, min: number, max: number): number {

@@ -9,6 +9,7 @@ import type { Projector } from '@ledger/projections';
 import { Public } from '../auth/public.decorator.js';
 import { HealthReportFilter } from './health-report.filter.js';
 import { WatchdogService } from '../watchdog/watchdog.service.js';
+import { OutboundService } from '../outbound/outbound.service.js';
 
 @ApiTags('operations')
 @Public()
@@ -22,6 +23,7 @@ export class HealthController {
     @Inject(PG_POOL) private readonly pool: pg.Pool,
     @Inject(PROJECTOR) private readonly projector: Projector | undefined,
     private readonly watchdog: WatchdogService,
+    private readonly outbound: OutboundService,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -43,6 +45,7 @@ export class HealthController {
       () => this.checkDatabase(),
       () => this.checkProjections(),
       () => this.checkWatchdog(),
+      () => this.checkOutbound(),
     ]);
   }
 
@@ -50,6 +53,16 @@ export class HealthController {
   private checkWatchdog() {
     const { role, lastSweepAt, sweeps, projectsFailed, lastError } = this.watchdog.status();
     return this.indicators.check('watchdog').up({ role, lastSweepAt, sweeps, projectsFailed, lastError });
+  }
+
+  /** Outbound webhooks: reported, not judged (a receiver that is down is its owner's problem, retried for 3 days). */
+  private async checkOutbound() {
+    const indicator = this.indicators.check('outbound');
+    try {
+      return indicator.up({ ...(await this.outbound.status()) });
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
   }
 
   /**

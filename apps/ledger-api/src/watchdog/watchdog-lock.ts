@@ -20,6 +20,8 @@ export class WatchdogLock {
   constructor(
     private readonly connectionString: string,
     private readonly onLost: () => void,
+    /** Another role elected the same way (the outbound dispatcher) passes its own key pair. */
+    private readonly lockKey: readonly [namespace: number, key: number] = [WATCHDOG_LOCK_NAMESPACE, WATCHDOG_LOCK_KEY],
   ) {}
 
   get held(): boolean {
@@ -35,7 +37,7 @@ export class WatchdogLock {
     const client = await this.connection();
     const { rows } = await client.query<{ locked: boolean }>(
       'SELECT pg_try_advisory_lock($1::int, $2::int) AS locked',
-      [WATCHDOG_LOCK_NAMESPACE, WATCHDOG_LOCK_KEY],
+      [...this.lockKey],
     );
     this.holding = rows[0]?.locked === true && this.client === client;
     return this.holding;
