@@ -85,6 +85,36 @@ describe('PostgresEventStore group commit', () => {
     });
   });
 
+  it("answers each stream's last position, grouped (shared and disjoint streams), alone and replayed", async () => {
+    const prefix = `group-last-${randomUUID()}`;
+    const shared = Array.from({ length: 20 }, (_, i) => [
+      { streamName: `${prefix}-shared-${i % 4}`, expectedRevision: 'any' as const, events: [event(), event()] },
+      { streamName: `${prefix}-a-${i}`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ]);
+    const disjoint = Array.from({ length: 20 }, (_, i) => [
+      { streamName: `${prefix}-b-${i}`, expectedRevision: 'no_stream' as const, events: [event(), event(), event()] },
+      { streamName: `${prefix}-c-${i}`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ]);
+    const results = await Promise.all([...shared, ...disjoint].map((a) => store.append(a)));
+    expect(groups.some((g) => g.size > 1 && g.outcome === 'together')).toBe(true);
+    const alone = [
+      { streamName: `${prefix}-d`, expectedRevision: 'no_stream' as const, events: [event(), event()] },
+      { streamName: `${prefix}-e`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ];
+    results.push(await store.append(alone));
+    for (const result of results) {
+      let greatest = 0n;
+      for (const appended of result.streams) {
+        const [last] = await store.readStream(appended.streamName, { fromRevision: appended.nextRevision, limit: 1 });
+        expect(appended.lastPosition).toBe(last!.position);
+        if (last!.position > greatest) greatest = last!.position;
+      }
+      expect(result.position).toBe(greatest);
+    }
+    // A replay answers as the first time, stream by stream.
+    await expect(store.append(alone)).resolves.toEqual(results[results.length - 1]);
+  });
+
   it('gives a conflict to each loser of a race on one revision and writes none of its events', async () => {
     const stream = `group-race-${randomUUID()}`;
     await store.append([{ streamName: stream, expectedRevision: 'no_stream', events: [event()] }]);
