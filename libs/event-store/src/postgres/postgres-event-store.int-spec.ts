@@ -4,7 +4,7 @@ import { createTestDatabase } from '@ledger/test-support';
 import type { StoredEvent, StreamAppend } from '../event-store.port.js';
 import { InvalidAppendError, VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
-import type { GapProtection } from './postgres-subscription.js';
+import { HELD_POLL_GAP_MS, type GapProtection } from './postgres-subscription.js';
 import {
   assertOrderedOnce,
   collectUntil,
@@ -429,6 +429,44 @@ describe('PostgresEventStore subscription gap protection', () => {
     expect(events.map((e) => e.id)).not.toContain(heldEvent.id);
     // Gaps among the 24 racing writers can be lost too; the held one always is.
     expect(events.length).toBeLessThan(appendedCount);
+  });
+
+  it('polls a held horizon no more often than every few milliseconds, however many commits wake it', async () => {
+    const prefix = `gap-rate-${randomUUID()}`;
+    const { holder, held, release } = await holdingStore(connectionString);
+    const polls: { at: number; head: bigint; safeHead: bigint }[] = [];
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      { onPoll: ({ head, safeHead }) => polls.push({ at: performance.now(), head, safeHead }) },
+    );
+    try {
+      const from = await reader.headPosition();
+      const subscription = reader.subscribeToAll({ afterPosition: from });
+      const iterator = subscription[Symbol.asyncIterator]();
+      const first = iterator.next();
+      const heldAppend = holder.append([
+        { streamName: `${prefix}-held`, expectedRevision: 'no_stream', events: [event()] },
+      ]);
+      await held;
+      // Every append of this store wakes its subscriber at once, in the process.
+      for (let i = 0; i < 60; i++) {
+        await reader.append([{ streamName: `${prefix}-${i}`, expectedRevision: 'no_stream', events: [event()] }]);
+      }
+      release();
+      await heldAppend;
+      await first;
+      await subscription.close();
+      // Held polls begin at least the gap apart (a poll that released something may be followed
+      // at once, but nothing is released while the first event is held): at most one per gap
+      // over the time they spanned, however many of the 60 commits woke the subscriber.
+      const heldPolls = polls.filter((poll) => poll.head > poll.safeHead);
+      expect(heldPolls.length).toBeGreaterThan(1);
+      const spanMs = heldPolls.at(-1)!.at - heldPolls[0]!.at;
+      expect(heldPolls.length).toBeLessThanOrEqual(Math.floor(spanMs / HELD_POLL_GAP_MS) + 3);
+    } finally {
+      release();
+      await Promise.all([holder.close(), reader.close()]);
+    }
   });
 
   /**
