@@ -2,8 +2,15 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import pg from 'pg';
 import { migrate } from '@ledger/platform';
-import { PostgresEventStore } from '@ledger/event-store';
-import { RuleViolation, accountStream, type AccountState, type ApiKeyState, type ProjectState } from '@ledger/domain';
+import { PostgresEventStore, type EventStore } from '@ledger/event-store';
+import {
+  RuleViolation,
+  accountStream,
+  idempotencyStream,
+  type AccountState,
+  type ApiKeyState,
+  type ProjectState,
+} from '@ledger/domain';
 import { createTestDatabase } from '@ledger/test-support';
 import { debitCredits } from '../accounts/debit-credits/debit-credits.handler.js';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
@@ -46,15 +53,15 @@ describe('CommandExecutor: a batch answers each command as it would have been an
     await pool.end();
   });
 
-  function executor(batchMax: number): CommandExecutor {
+  function executor(batchMax: number, view: EventStore = store): CommandExecutor {
     const snapshots = new SnapshotStore(pool, { warn: () => undefined });
     const filter = new ApiExceptionFilter();
     return new CommandExecutor(
-      store,
+      view,
       {
-        account: new StreamStateCache<AccountState>(store, ACCOUNT_FOLD, snapshots),
-        project: new StreamStateCache<ProjectState>(store, PROJECT_FOLD, snapshots),
-        apiKey: new StreamStateCache<ApiKeyState>(store, API_KEY_FOLD, snapshots),
+        account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
+        project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
+        apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
       },
       { now: () => now },
       new RefusalRecords(pool),
@@ -239,6 +246,52 @@ describe('CommandExecutor: a batch answers each command as it would have been an
     // Not a vacuous comparison: commands did share batches.
     expect(batches.some((size) => size > 1)).toBe(true);
   }, 120_000);
+
+  it("answers each command of a batch with its own record's position, also from a store that tells only the append's", async () => {
+    // As the KurrentDB adapter answers: no position per stream.
+    const onlyAppendPosition = new Proxy(store, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (property !== 'append') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: Parameters<EventStore['append']>) => {
+          const result = await target.append(...args);
+          return {
+            ...result,
+            streams: result.streams.map(({ streamName, nextRevision }) => ({ streamName, nextRevision })),
+          };
+        };
+      },
+    });
+    for (const view of [store, onlyAppendPosition]) {
+      const exec = executor(64, view);
+      const accountId = `acc-${randomUUID()}`;
+      const keys = Array.from({ length: 8 }, () => randomUUID());
+      const ctx = (k: string): CommandContext => ({
+        caller: 'svc',
+        idempotencyKey: k,
+        requestHash: requestHash('POST', '/x', { k }),
+        correlationId: 'c',
+      });
+      const grant = (k: string) =>
+        exec.execute(
+          ctx(k),
+          grantCredits,
+          { type: 'GrantCredits', accountId, amount: 1, source: 'purchase', grantId: k },
+          created,
+        );
+      batches.length = 0;
+      const first = await Promise.all(keys.map(grant));
+      expect(Math.max(...batches)).toBeGreaterThan(1);
+      const records = await store.readStreams(keys.map((k) => ({ streamName: idempotencyStream('svc', k), limit: 1 })));
+      expect(first.map((r) => r.position)).toEqual(records.map((page) => page[0]!.position));
+      expect(new Set(first.map((r) => r.position)).size).toBe(keys.length);
+      // A repeat answers as the first time, position included.
+      const again = await Promise.all(keys.map(grant));
+      expect(again.map(({ answer, position }) => ({ answer, position }))).toEqual(
+        first.map(({ answer, position }) => ({ answer, position })),
+      );
+    }
+  });
 });
 
 function describeError(error: unknown) {

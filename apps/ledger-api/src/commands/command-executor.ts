@@ -324,8 +324,9 @@ export class CommandExecutor {
         try {
           const result = await this.store.append(appends);
           const positions = new Map(result.streams.map((s) => [s.streamName, s]));
-          for (const { index, decision, answer, record } of accepted) {
-            const position = positions.get(record.streamName)?.lastPosition ?? result.position;
+          const recordPositions = await this.recordPositions(accepted, positions, result.position);
+          for (const [i, { index, decision, answer }] of accepted.entries()) {
+            const position = recordPositions[i]!;
             outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
           }
           // The states decided on, moved on by the events just stored: nothing to read back.
@@ -375,6 +376,25 @@ export class CommandExecutor {
       }
       await this.settleRefusals(items, refused, outcomes);
     }
+  }
+
+  /**
+   * Each accepted command's position: its record's, as the store answered it. A store that
+   * answers only the append's position (KurrentDB) has it for a lone command (its record is
+   * the append's last event); in a batch of several, the records are read back, so that the
+   * first answer and every repeat's carry the same position.
+   */
+  private async recordPositions(
+    accepted: readonly { record: StreamAppend }[],
+    appended: ReadonlyMap<string, { lastPosition?: bigint }>,
+    position: bigint,
+  ): Promise<bigint[]> {
+    const known = accepted.map(({ record }) => appended.get(record.streamName)?.lastPosition);
+    if (accepted.length === 1 || known.every((p) => p !== undefined)) return known.map((p) => p ?? position);
+    const pages = await this.store.readStreams(
+      accepted.map(({ record }) => ({ streamName: record.streamName, limit: 1 })),
+    );
+    return pages.map((page, i) => known[i] ?? page[0]?.position ?? position);
   }
 
   /** An accepted key's record, or a kept refusal: the answer, with nothing decided. */
