@@ -89,7 +89,9 @@ describe('upgrading a database created by the code at bdd52f2', () => {
       const appended = await store.append([
         { streamName: stream, expectedRevision: BigInt(revision), events: [event()] },
       ]);
-      expect(appended.streams).toEqual([{ streamName: stream, nextRevision: BigInt(revision) + 1n }]);
+      expect(appended.streams).toEqual([
+        { streamName: stream, nextRevision: BigInt(revision) + 1n, lastPosition: BigInt(head) + 1n },
+      ]);
       expect(appended.position).toBe(BigInt(head) + 1n);
 
       const stale = store.append([{ streamName: stream, expectedRevision: BigInt(revision), events: [event()] }]);

@@ -45,6 +45,11 @@ export interface StreamAppendResult {
   streamName: string;
   /** Revision of the stream's last event after the append. */
   nextRevision: bigint;
+  /**
+   * Global position of this stream's last event of the append, where the store tells
+   * it (PostgreSQL does); otherwise the caller knows only the append's `position`.
+   */
+  lastPosition?: bigint;
 }
 
 export interface AppendResult {

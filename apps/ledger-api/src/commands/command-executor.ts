@@ -8,13 +8,21 @@ import {
   apiKeyStream,
   projectStream,
   webhookEndpointStream,
+  type ProjectState,
 } from '@ledger/domain';
-import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
+import {
+  StoreUnavailableError,
+  VersionConflictError,
+  type EventStore,
+  type EventToAppend,
+  type StoredEvent,
+  type StreamAppend,
+} from '@ledger/event-store';
 import { ApiError } from '../errors/api-error.js';
 import type { Clock } from './clock.js';
 import type { CommandHandler, Decision, StreamKind, StreamStates } from './command-handler.js';
 import { IdempotencyRecords, type Answer, type CommandContext, type RecordedAnswer } from './idempotency.js';
-import { KeyedSerializer } from './keyed-serializer.js';
+import { KeyedBatcher, KeyedSerializer, type BatchOutcome } from './keyed-serializer.js';
 import { RefusalRecords } from './refusals.js';
 import type { LoadedState, StreamStateCache } from './stream-state.cache.js';
 
@@ -29,6 +37,13 @@ export type CommandResult<Reply> = RecordedAnswer &
 /** The state cache of each kind of stream. */
 export type StateCaches = { readonly [K in StreamKind]: StreamStateCache<StreamStates[K]> };
 
+export interface CommandExecutorOptions {
+  /** Commands of one stream's queue decided together and appended in one append (default 64). */
+  batchMax?: number;
+  /** Called with the number of commands of each batch, as it is decided (metrics, tests). */
+  onBatch?: (size: number) => void;
+}
+
 /** A stream a command reads: its kind says which cache folds it. */
 interface StreamRead {
   kind: StreamKind;
@@ -36,6 +51,36 @@ interface StreamRead {
 }
 
 type Prefetched = Parameters<StreamStateCache<unknown>['load']>[1];
+
+/** One command waiting in a stream's queue. */
+interface Pending {
+  context: CommandContext;
+  reads: readonly StreamRead[];
+  decide: (states: Partial<StreamStates>, now: Date) => Decision<unknown>;
+  answerOf: (reply: unknown) => Answer;
+  /** The account a refund goes back to, once the streams read name it. */
+  payerOf?: (states: Partial<StreamStates>) => string | undefined;
+  /** The payer whose account queue this waits in (read ahead with the rest). */
+  held?: string;
+}
+
+type Outcome = CommandResult<unknown> | { payerToQueueOn: string };
+
+/** A stream as a batch sees it: loaded once, then moved on by each decision the batch accepts. */
+interface Working {
+  kind: StreamKind;
+  loaded: LoadedState<unknown>;
+  state: unknown;
+  events: EventToAppend[];
+}
+
+/** An accepted command of a batch: its events are in the append, with its idempotency record. */
+interface Accepted {
+  index: number;
+  decision: Decision<unknown>;
+  answer: Answer;
+  record: StreamAppend;
+}
 
 const STREAM_NAME: Record<StreamKind, (id: string) => string> = {
   account: accountStream,
@@ -46,33 +91,39 @@ const STREAM_NAME: Record<StreamKind, (id: string) => string> = {
 };
 const KINDS: readonly StreamKind[] = ['account', 'project', 'apiKey', 'webhookEndpoint', 'accountSettings'];
 
-// Conflicts left after in-process serialisation come from other replicas.
+// Conflicts left after in-process queueing come from other replicas.
 // Jittered, growing waits settle them; past the bound the caller retries (same key).
 const CONFLICT_RETRIES_MAX = 25;
 // Commands queued on one stream in this process; past it, 503 rather than unbounded memory and latency.
 const QUEUED_PER_STREAM_MAX = 1_000;
 const RETRY_DELAY_MS_MAX = 50;
+// A batch: at most this many commands, and events in its append (the store takes up to 1,000).
+const BATCH_COMMANDS_MAX = 64;
+const BATCH_EVENTS_MAX = 500;
+
+function tooManyWaiting(stream: string): ApiError {
+  return new ApiError(
+    503,
+    'unavailable',
+    `too many commands waiting on ${stream}; retry with the same Idempotency-Key`,
+    undefined,
+    { 'retry-after': '1' },
+  );
+}
 
 /**
- * Load → decide → append, the same for every command: idempotent by key,
- * serialised per stream in this process, atomic across the streams touched,
- * each at the revision the decision saw, retried on a conflict. Two round trips
- * a command: the idempotency record read with the streams' tails, then the append.
+ * Load → decide → append, the same for every command: idempotent by key, queued
+ * per stream in this process, atomic across the streams touched, each at the
+ * revision the decision saw, retried on a conflict. The commands waiting behind
+ * one stream go as a batch: decided one after another on the states the ones
+ * before them left, in arrival order, and the accepted ones appended in one
+ * atomic append, each with its own idempotency record. Two round trips a batch:
+ * the records read with the streams' tails, then the append.
  */
 export class CommandExecutor {
-  private readonly serializer = new KeyedSerializer(
-    QUEUED_PER_STREAM_MAX,
-    (stream) =>
-      new ApiError(
-        503,
-        'unavailable',
-        `too many commands waiting on ${stream}; retry with the same Idempotency-Key`,
-        undefined,
-        {
-          'retry-after': '1',
-        },
-      ),
-  );
+  // Holds a project while a command on it decides (in its payer's account queue, for one that may refund).
+  private readonly serializer = new KeyedSerializer(QUEUED_PER_STREAM_MAX, tooManyWaiting);
+  private readonly batcher: KeyedBatcher<Pending, Outcome>;
   private readonly idempotency: IdempotencyRecords;
 
   constructor(
@@ -82,8 +133,17 @@ export class CommandExecutor {
     private readonly refusals: RefusalRecords,
     /** A rule violation's answer, as kept for repeats: the exception filter's, so both say the same. */
     private readonly refusalAnswerOf: (violation: RuleViolation, context: CommandContext) => Answer,
+    private readonly options: CommandExecutorOptions = {},
   ) {
     this.idempotency = new IdempotencyRecords(store);
+    this.batcher = new KeyedBatcher((_stream, items) => this.decideBatch(items), {
+      batchMax: Math.max(1, options.batchMax ?? BATCH_COMMANDS_MAX),
+      queuedMax: QUEUED_PER_STREAM_MAX,
+      onFull: tooManyWaiting,
+      // One key twice in a batch would append its record twice: the second starts the next
+      // batch, and finds there the first one's record or kept refusal, as it would alone.
+      joinKeyOf: (item) => this.idempotency.streamOf(item.context),
+    });
   }
 
   /**
@@ -102,170 +162,328 @@ export class CommandExecutor {
       return id === undefined ? [] : [{ kind, name: STREAM_NAME[kind](id) }];
     });
     assert(reads.length > 0, 'a command reads at least one stream');
-    // The states are those of exactly the streams declared, so they are the handler's.
-    const decide = (states: Partial<StreamStates>, now: Date) =>
-      handler.decide(states as Pick<StreamStates, Kind>, command, now);
-    const payerOf =
-      handler.payer && ((states: Partial<StreamStates>) => handler.payer!(states as Pick<StreamStates, Kind>));
-    // A command that reads an account runs one at a time with the others on it: its balance
-    // is what they contend for (a start spends it). Any other, with those on its project.
-    const serializeOn = (reads.find((read) => read.kind === 'account') ?? reads[0]!).name;
-    if (!payerOf)
-      return this.serializer.run(serializeOn, () => this.attempt(context, reads, decide, answerOf).then(decided));
-    // One that may refund also writes to the project's payer, so it runs in the payer's queue
-    // too, after the project's: keys are always taken project then account, and nothing takes
-    // a project's queue from an account's, so no two commands wait on each other. Only
-    // other replicas' commands still conflict (the bounded retry settles those).
-    return this.serializer.run(serializeOn, async () => {
-      const known = this.cachedPayer(reads, payerOf);
-      if (known !== undefined) return this.onPayer(known, context, reads, decide, answerOf, payerOf);
-      // A project not in memory names its payer only once read: read it (with the record, which
-      // may answer at once), then decide again in the payer's queue.
-      const first = await this.attempt(context, reads, decide, answerOf, payerOf, undefined);
-      if (!('payerToQueueOn' in first)) return first;
-      return this.onPayer(first.payerToQueueOn, context, reads, decide, answerOf, payerOf);
-    });
+    const pending: Pending = {
+      context,
+      reads,
+      // The states are those of exactly the streams declared, so they are the handler's.
+      decide: (states, now) => handler.decide(states as Pick<StreamStates, Kind>, command, now),
+      answerOf: answerOf as (reply: unknown) => Answer,
+    };
+    if (handler.payer) {
+      const payer = handler.payer;
+      pending.payerOf = (states) => payer(states as Pick<StreamStates, Kind>);
+    }
+    const first = reads[0]!;
+    let result: Promise<CommandResult<unknown>>;
+    if (pending.payerOf) result = this.serializer.run(first.name, () => this.onPayer(pending));
+    else if (!reads.some((read) => read.kind === 'account') && first.kind === 'project') {
+      // With the other commands of its project (claim, heartbeat), which it holds as refunds do.
+      result = this.serializer.run(first.name, () => this.batcher.submit(first.name, pending).then(decided));
+    } else {
+      // A command that reads an account queues with the others on it: its balance is what
+      // they contend for (a start spends it).
+      const on = (reads.find((read) => read.kind === 'account') ?? first).name;
+      result = this.batcher.submit(on, pending).then(decided);
+    }
+    return result as Promise<CommandResult<Reply>>;
   }
 
-  /** Decides in `payer`'s account queue, reading the account ahead with the rest. */
-  private onPayer<Reply>(
-    payer: string,
-    context: CommandContext,
-    reads: readonly StreamRead[],
-    decide: (states: Partial<StreamStates>, now: Date) => Decision<Reply>,
-    answerOf: (reply: Reply) => Answer,
-    payerOf: (states: Partial<StreamStates>) => string | undefined,
-  ): Promise<CommandResult<Reply>> {
-    // A project's payer never changes, so the one it names is the one held.
-    return this.serializer.run(accountStream(payer), () =>
-      this.attempt(context, reads, decide, answerOf, payerOf, payer).then(decided),
-    );
-  }
-
-  private async attempt<Reply>(
-    context: CommandContext,
-    reads: readonly StreamRead[],
-    decide: (states: Partial<StreamStates>, now: Date) => Decision<Reply>,
-    answerOf: (reply: Reply) => Answer,
-    payerOf?: (states: Partial<StreamStates>) => string | undefined,
-    held?: string,
-  ): Promise<CommandResult<Reply> | { payerToQueueOn: string }> {
-    for (let attempt = 1; ; attempt++) {
-      // The payer whose queue this runs in (a project's payer never changes) is read ahead with the rest.
-      const readsAhead: readonly StreamRead[] =
-        held === undefined ? reads : [...reads, { kind: 'account', name: accountStream(held) }];
-      // The record of an acceptance, the stream tails and a kept refusal, looked up at once.
-      const [ahead, refusal] = await Promise.allSettled([
-        this.readAhead(context, readsAhead),
-        this.refusals.find(context),
-      ]);
-      if (ahead.status === 'rejected') throw ahead.reason;
-      const { accepted, prefetched } = ahead.value;
-      // An acceptance answers even if the refusal lookup failed.
+  /**
+   * One that may refund also writes to its project's payer, so, holding its project, it
+   * waits in the payer's account queue: keys are always taken project then account, and
+   * nothing takes a project from an account's queue, so no two commands wait on each other.
+   * Only other replicas' commands still conflict (the bounded retry settles those).
+   */
+  private async onPayer(pending: Pending): Promise<CommandResult<unknown>> {
+    const project = pending.reads[0]!;
+    let payer = this.cachedPayer(pending);
+    if (payer === undefined) {
+      // A project not in memory names its payer only once read: read with the key's record,
+      // which may answer at once.
+      const ahead = await this.readAhead([pending.context], [project]);
+      const accepted = this.idempotency.acceptanceOf(ahead.records[0], pending.context);
       if (accepted) return { ...accepted, replayed: true };
-      if (refusal.status === 'rejected') throw refusal.reason;
-      const kept = RefusalRecords.refusalOf(refusal.value, context);
-      if (kept) throw kept;
-      const now = this.clock.now();
-      const loaded = await this.load(reads, prefetched);
-      const states: Partial<StreamStates> = Object.fromEntries(
-        reads.map((read) => [read.kind, loaded.get(read.name)!.state]),
-      );
-      const payer = payerOf?.(states);
-      // Learnt only now: decided in its queue, not here.
-      if (payer !== undefined && payer !== held) return { payerToQueueOn: payer };
-      if (payer !== undefined) {
-        // Kept in `loaded` too, so the append expects the revision this decision saw.
-        const name = accountStream(payer);
-        const account = await this.caches.account.load(name, prefetched.get(name));
-        loaded.set(name, account);
-        states.account = account.state;
-      }
-      let decision: Decision<Reply>;
-      try {
-        decision = decide(states, now);
-      } catch (error) {
-        if (!(error instanceof RuleViolation)) throw error;
-        return this.refuse(context, error);
-      }
-      const answer = answerOf(decision.reply);
-      const metadata = eventMetadata(context, now);
-      const writes = appendsOf(decision, reads, loaded, metadata);
-      // Folded on the states decided on before they are stored: a decision that breaks an
-      // invariant (a domain bug) fails here, instead of every later fold of its streams.
-      for (const { kind, append } of writes) {
-        const state = loaded.get(append.streamName);
-        if (state) (this.caches[kind] as StreamStateCache<unknown>).evolve(state.state, append.events);
-      }
-      const appends = writes.map(({ append }) => append);
-      appends.push({
-        streamName: this.idempotency.streamOf(context),
-        expectedRevision: 'no_stream',
-        events: [this.idempotency.record(context, answer, metadata)],
-      });
-      try {
-        const { position } = await this.store.append(appends);
-        return { replayed: false, decision, answer, position };
-      } catch (error) {
-        if (!(error instanceof VersionConflictError)) throw error;
-        for (const conflict of error.conflicts) for (const kind of KINDS) this.caches[kind].forget(conflict.streamName);
-        if (attempt >= CONFLICT_RETRIES_MAX) {
-          throw new ApiError(
-            409,
-            'concurrency_conflict',
-            'the streams kept changing; retry with the same Idempotency-Key',
-            {
-              streams: error.conflicts.map((c) => c.streamName),
-            },
-          );
-        }
-        await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
-      }
+      const loaded = await this.caches.project.load(project.name, ahead.prefetched.get(project.name));
+      payer = pending.payerOf!({ project: loaded.state as ProjectState });
+    }
+    for (;;) {
+      // A project that does not exist has no payer: decided (refused) in its own queue.
+      const held: Pending = payer === undefined ? pending : { ...pending, held: payer };
+      const outcome = await this.batcher.submit(payer === undefined ? project.name : accountStream(payer), held);
+      if (!('payerToQueueOn' in outcome)) return outcome;
+      // Started meanwhile; a project's payer never changes, so the one it names now is the one.
+      payer = outcome.payerToQueueOn;
     }
   }
 
+  /**
+   * Decides the commands waiting in one stream's queue, in arrival order, each on the
+   * states the ones before it left, and appends the accepted ones in one append. Each
+   * gets the answer it would have had alone: a repeat of a key answers with its record,
+   * a refusal is kept and appends nothing, and a conflict with another replica decides
+   * the batch again on what that replica wrote.
+   */
+  private async decideBatch(items: readonly Pending[]): Promise<BatchOutcome<Outcome>[]> {
+    this.options.onBatch?.(items.length);
+    const outcomes: (BatchOutcome<Outcome> | undefined)[] = items.map(() => undefined);
+    // After an append failed for a reason of its own (not a conflict), one acceptance an append.
+    let oneByOne = false;
+    for (let attempt = 1; ; attempt++) {
+      const open = items.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
+      if (open.length === 0) return outcomes as BatchOutcome<Outcome>[];
+      // Each command's idempotency record and kept refusal, and the streams' tails, looked up at once.
+      const reads = uniqueReads(open.flatMap((i) => readsOf(items[i]!)));
+      const [ahead, kept] = await Promise.all([
+        this.readAhead(
+          open.map((i) => items[i]!.context),
+          reads,
+        ),
+        Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
+      ]);
+      const working = await this.load(reads, ahead.prefetched);
+      const now = this.clock.now();
+      const accepted: Accepted[] = [];
+      // A refusal decided after an acceptance saw its events: it stands only once they are stored.
+      const refused: { index: number; violation: RuleViolation; afterAccepted: boolean }[] = [];
+      const unread = new Map<string, EventToAppend[]>();
+      let events = 0;
+      for (const [k, index] of open.entries()) {
+        const item = items[index]!;
+        const recorded = this.recordedOutcome(item.context, ahead.records[k], kept[k]!);
+        if (recorded) {
+          outcomes[index] = recorded;
+          continue;
+        }
+        if (oneByOne && accepted.length > 0) {
+          outcomes[index] = { deferred: true };
+          continue;
+        }
+        const states: Partial<StreamStates> = Object.fromEntries(
+          item.reads.map((read) => [read.kind, working.get(read.name)!.state]),
+        );
+        const payer = item.payerOf?.(states);
+        // Learnt only now: decided in its payer's queue, not here.
+        if (payer !== undefined && payer !== item.held) {
+          outcomes[index] = { ok: true, value: { payerToQueueOn: payer } };
+          continue;
+        }
+        if (payer !== undefined) states.account = working.get(accountStream(payer))!.state as StreamStates['account'];
+        let decision: Decision<unknown>;
+        let answer: Answer;
+        let writes: { streamName: string; events: EventToAppend[] }[];
+        const evolved = new Map<string, unknown>();
+        const metadata = eventMetadata(item.context, now);
+        try {
+          decision = item.decide(states, now);
+          answer = item.answerOf(decision.reply);
+          writes = writesOf(decision, item.reads, metadata);
+          // Folded on the states decided on before they are stored: a decision that breaks an
+          // invariant (a domain bug) fails here, instead of every later fold of its streams.
+          for (const write of writes) {
+            const stream = working.get(write.streamName);
+            if (stream) {
+              const cache = this.caches[stream.kind] as StreamStateCache<unknown>;
+              evolved.set(write.streamName, cache.evolve(stream.state, write.events));
+            }
+          }
+        } catch (error) {
+          if (error instanceof RuleViolation) {
+            refused.push({ index, violation: error, afterAccepted: accepted.length > 0 });
+          } else outcomes[index] = { ok: false, error };
+          continue;
+        }
+        const size = writes.reduce((n, write) => n + write.events.length, 1);
+        if (accepted.length > 0 && events + size > BATCH_EVENTS_MAX) {
+          // Full: this one and every later one go first in the next batch, in their order.
+          for (const later of open.slice(k)) outcomes[later] ??= { deferred: true };
+          break;
+        }
+        events += size;
+        for (const write of writes) {
+          const stream = working.get(write.streamName);
+          if (stream) {
+            stream.state = evolved.get(write.streamName);
+            stream.events.push(...write.events);
+          } else unread.set(write.streamName, [...(unread.get(write.streamName) ?? []), ...write.events]);
+        }
+        accepted.push({
+          index,
+          decision,
+          answer,
+          record: {
+            streamName: this.idempotency.streamOf(item.context),
+            expectedRevision: 'no_stream',
+            events: [this.idempotency.record(item.context, answer, metadata)],
+          },
+        });
+      }
+
+      if (accepted.length > 0) {
+        const appends: StreamAppend[] = [];
+        // Accounts first, then projects and keys (the order of a decision's streams), each in the batch's order.
+        const byKind = [...working].sort(([, a], [, b]) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind));
+        for (const [streamName, stream] of byKind) {
+          if (stream.events.length === 0) continue;
+          appends.push({ streamName, expectedRevision: stream.loaded.revision ?? 'no_stream', events: stream.events });
+        }
+        // A stream written without being read (none of today's handlers) is appended with 'any'.
+        for (const [streamName, written] of unread)
+          appends.push({ streamName, expectedRevision: 'any', events: written });
+        // The records last: each command's position, its record's, is past all the batch's events.
+        for (const { record } of accepted) appends.push(record);
+        try {
+          const result = await this.store.append(appends);
+          const positions = new Map(result.streams.map((s) => [s.streamName, s]));
+          const recordPositions = await this.recordPositions(accepted, positions, result.position);
+          for (const [i, { index, decision, answer }] of accepted.entries()) {
+            const position = recordPositions[i]!;
+            outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
+          }
+          // The states decided on, moved on by the events just stored: nothing to read back.
+          for (const [streamName, stream] of working) {
+            const appended = positions.get(streamName);
+            if (stream.events.length === 0 || !appended) continue;
+            (this.caches[stream.kind] as StreamStateCache<unknown>).advance(streamName, {
+              state: stream.state,
+              revision: appended.nextRevision,
+              lastPosition: appended.lastPosition ?? result.position,
+              lastEventAt: now.toISOString(),
+            });
+          }
+        } catch (error) {
+          // Refusals that saw none of this append's events stand; the others are decided again.
+          await this.settleRefusals(
+            items,
+            refused.filter((r) => !r.afterAccepted),
+            outcomes,
+          );
+          if (!(error instanceof VersionConflictError)) {
+            if (accepted.length > 1 && !(error instanceof StoreUnavailableError)) {
+              // One of them may be what the store refused: each goes on its own, to get its own answer.
+              oneByOne = true;
+              continue;
+            }
+            for (const { index } of accepted) outcomes[index] = { ok: false, error };
+            for (const { index } of refused) outcomes[index] ??= { deferred: true };
+            continue;
+          }
+          for (const conflict of error.conflicts)
+            for (const kind of KINDS) this.caches[kind].forget(conflict.streamName);
+          if (attempt >= CONFLICT_RETRIES_MAX) {
+            const tooMany = new ApiError(
+              409,
+              'concurrency_conflict',
+              'the streams kept changing; retry with the same Idempotency-Key',
+              { streams: error.conflicts.map((c) => c.streamName) },
+            );
+            for (const { index } of accepted) outcomes[index] = { ok: false, error: tooMany };
+            for (const { index } of refused) outcomes[index] ??= { deferred: true };
+            continue;
+          }
+          await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
+          continue;
+        }
+      }
+      await this.settleRefusals(items, refused, outcomes);
+    }
+  }
+
+  /**
+   * Each accepted command's position: its record's, as the store answered it. A store that
+   * answers only the append's position (KurrentDB) has it for a lone command (its record is
+   * the append's last event); in a batch of several, the records are read back, so that the
+   * first answer and every repeat's carry the same position.
+   */
+  private async recordPositions(
+    accepted: readonly { record: StreamAppend }[],
+    appended: ReadonlyMap<string, { lastPosition?: bigint }>,
+    position: bigint,
+  ): Promise<bigint[]> {
+    const known = accepted.map(({ record }) => appended.get(record.streamName)?.lastPosition);
+    if (accepted.length === 1 || known.every((p) => p !== undefined)) return known.map((p) => p ?? position);
+    const pages = await this.store.readStreams(
+      accepted.map(({ record }) => ({ streamName: record.streamName, limit: 1 })),
+    );
+    return pages.map((page, i) => known[i] ?? page[0]?.position ?? position);
+  }
+
+  /** An accepted key's record, or a kept refusal: the answer, with nothing decided. */
+  private recordedOutcome(
+    context: CommandContext,
+    record: StoredEvent | undefined,
+    kept: PromiseSettledResult<Awaited<ReturnType<RefusalRecords['find']>>>,
+  ): BatchOutcome<Outcome> | undefined {
+    try {
+      // An acceptance answers even if the refusal lookup failed.
+      const accepted = this.idempotency.acceptanceOf(record, context);
+      if (accepted) return { ok: true, value: { ...accepted, replayed: true } };
+      if (kept.status === 'rejected') return { ok: false, error: kept.reason };
+      const refusal = RefusalRecords.refusalOf(kept.value, context);
+      return refusal && { ok: false, error: refusal };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  /** Keeps each refusal and answers with it (a batch holds a key once, so they are independent). */
+  private async settleRefusals(
+    items: readonly Pending[],
+    refused: readonly { index: number; violation: RuleViolation }[],
+    outcomes: (BatchOutcome<Outcome> | undefined)[],
+  ): Promise<void> {
+    await Promise.all(
+      refused.map(async ({ index, violation }) => {
+        try {
+          outcomes[index] = { ok: true, value: await this.refuse(items[index]!.context, violation) };
+        } catch (error) {
+          outcomes[index] = { ok: false, error };
+        }
+      }),
+    );
+  }
+
   /** The payer the states in memory name, if every stream the command reads is in memory. */
-  private cachedPayer(
-    reads: readonly StreamRead[],
-    payerOf: (states: Partial<StreamStates>) => string | undefined,
-  ): string | undefined {
+  private cachedPayer(pending: Pending): string | undefined {
     const states: Partial<Record<StreamKind, unknown>> = {};
-    for (const read of reads) {
+    for (const read of pending.reads) {
       const state = this.caches[read.kind].peek(read.name);
       if (state === undefined) return undefined;
       states[read.kind] = state;
     }
-    return payerOf(states as Partial<StreamStates>);
+    return pending.payerOf!(states as Partial<StreamStates>);
   }
 
   /**
-   * The idempotency record and what loading each stream needs first (its tail
-   * after the state in memory, or the start of a stream not in memory), in one read of the store.
+   * The idempotency records of the commands and what loading each stream needs first
+   * (its tail after the state in memory, or the start of a stream not in memory), in
+   * one read of the store.
    */
-  private async readAhead(context: CommandContext, reads: readonly StreamRead[]) {
+  private async readAhead(contexts: readonly CommandContext[], reads: readonly StreamRead[]) {
     const tails = reads.map((read) => this.caches[read.kind].tailOf(read.name));
-    const [records, ...pages] = await this.store.readStreams([
-      { streamName: this.idempotency.streamOf(context), limit: 1 },
+    const pages = await this.store.readStreams([
+      ...contexts.map((context) => ({ streamName: this.idempotency.streamOf(context), limit: 1 })),
       ...tails,
     ]);
     const prefetched = new Map<string, Prefetched>(
       tails.map((tail, i) => [
         tail.streamName,
-        { fromRevision: tail.fromRevision, limit: tail.limit, events: pages[i]! },
+        { fromRevision: tail.fromRevision, limit: tail.limit, events: pages[contexts.length + i]! },
       ]),
     );
-    return { accepted: this.idempotency.acceptanceOf(records?.[0], context), prefetched };
+    return { records: contexts.map((_, i) => pages[i]?.[0]), prefetched };
   }
 
   /** Each stream's state and revision, folded on from what was read ahead. */
   private async load(
     reads: readonly StreamRead[],
     prefetched: ReadonlyMap<string, Prefetched>,
-  ): Promise<Map<string, LoadedState<unknown>>> {
+  ): Promise<Map<string, Working>> {
     const states = await Promise.all(
       reads.map((read) => this.caches[read.kind].load(read.name, prefetched.get(read.name))),
     );
-    return new Map(reads.map((read, i) => [read.name, states[i]!]));
+    return new Map(
+      reads.map((read, i) => [read.name, { kind: read.kind, loaded: states[i]!, state: states[i]!.state, events: [] }]),
+    );
   }
 
   /**
@@ -274,7 +492,7 @@ export class CommandExecutor {
    * even have seen its events): then that acceptance is the answer, checked again
    * after the refusal is kept so that a late one still wins.
    */
-  private async refuse<Reply>(context: CommandContext, violation: RuleViolation): Promise<CommandResult<Reply>> {
+  private async refuse(context: CommandContext, violation: RuleViolation): Promise<CommandResult<unknown>> {
     const accepted = await this.idempotency.find(context);
     if (accepted) return { ...accepted, replayed: true };
     await this.refusals.record(context, this.refusalAnswerOf(violation, context));
@@ -287,54 +505,60 @@ export class CommandExecutor {
   }
 }
 
+/** The streams a command reads ahead: its own and, in its payer's queue, the payer's account. */
+function readsOf(pending: Pending): readonly StreamRead[] {
+  return pending.held === undefined
+    ? pending.reads
+    : [...pending.reads, { kind: 'account', name: accountStream(pending.held) }];
+}
+
+function uniqueReads(reads: readonly StreamRead[]): StreamRead[] {
+  const byName = new Map<string, StreamRead>();
+  for (const read of reads) if (!byName.has(read.name)) byName.set(read.name, read);
+  return [...byName.values()];
+}
+
 /**
- * The decision's events by stream, each expecting the revision its state was loaded at.
- * A refund's payer is read (its lots decide what comes back spendable), so it is fenced
- * too; a stream the decision did not read would be appended with 'any'.
+ * The decision's events by stream. A refund's payer is read (its lots decide what comes
+ * back spendable), so every stream a decision writes is one the batch loaded and fences
+ * at the revision it loaded; one it did not read would be appended with 'any'.
  */
-function appendsOf(
+function writesOf(
   decision: Decision<unknown>,
   reads: readonly StreamRead[],
-  loaded: ReadonlyMap<string, LoadedState<unknown>>,
   metadata: Record<string, string>,
-): { kind: StreamKind; append: StreamAppend }[] {
+): { streamName: string; events: EventToAppend[] }[] {
   const read = (kind: StreamKind) => reads.find((r) => r.kind === kind)?.name;
   const targets = [
     {
-      kind: 'account' as const,
       streamName: decision.accountId === undefined ? read('account') : accountStream(decision.accountId),
       events: decision.account,
     },
-    { kind: 'project' as const, streamName: read('project'), events: decision.project },
-    { kind: 'apiKey' as const, streamName: read('apiKey'), events: decision.apiKey },
-    { kind: 'webhookEndpoint' as const, streamName: read('webhookEndpoint'), events: decision.webhookEndpoint },
-    { kind: 'accountSettings' as const, streamName: read('accountSettings'), events: decision.accountSettings },
+    { streamName: read('project'), events: decision.project },
+    { streamName: read('apiKey'), events: decision.apiKey },
+    { streamName: read('webhookEndpoint'), events: decision.webhookEndpoint },
+    { streamName: read('accountSettings'), events: decision.accountSettings },
   ];
-  return targets.flatMap(({ kind, streamName, events }) => {
+  return targets.flatMap(({ streamName, events }) => {
     if (!events || events.length === 0) return [];
     assert(streamName !== undefined, 'a decision appends only to streams its command names');
-    const state = loaded.get(streamName);
     return [
       {
-        kind,
-        append: {
-          streamName,
-          expectedRevision: state ? (state.revision ?? 'no_stream') : 'any',
-          events: events.map((e) => ({
-            id: randomUUID(),
-            type: e.type,
-            data: e.data as Record<string, unknown>,
-            metadata,
-          })),
-        },
+        streamName,
+        events: events.map((e) => ({
+          id: randomUUID(),
+          type: e.type,
+          data: e.data as Record<string, unknown>,
+          metadata,
+        })),
       },
     ];
   });
 }
 
-/** The result of an attempt that had no payer left to queue on. */
-function decided<Reply>(result: CommandResult<Reply> | { payerToQueueOn: string }): CommandResult<Reply> {
-  assert(!('payerToQueueOn' in result), "an attempt in its payer's queue decides");
+/** The result of a command that had no payer left to queue on. */
+function decided(result: Outcome): CommandResult<unknown> {
+  assert(!('payerToQueueOn' in result), "a command that reads no payer's account decides in its own queue");
   return result;
 }
 

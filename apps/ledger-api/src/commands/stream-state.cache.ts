@@ -95,12 +95,28 @@ export class StreamStateCache<S> {
       if (events.length > 0) entry = { ...this.apply(entry, events), snapshotRevision: entry.snapshotRevision };
       if (events.length < limit) break;
     }
+    this.keep(streamName, entry);
+    return entry;
+  }
+
+  /**
+   * After an append this process made, expecting the revision its decision saw: the
+   * state decided on, moved on by the events appended, is exactly the stream's state
+   * at `next.revision`, so it is kept without reading the events back. A state in
+   * memory that is already further on stays.
+   */
+  advance(streamName: string, next: LoadedState<S>): void {
+    const entry = this.cache.peek(streamName);
+    if (entry?.revision !== undefined && next.revision !== undefined && entry.revision >= next.revision) return;
+    this.keep(streamName, { ...next, snapshotRevision: entry?.snapshotRevision });
+  }
+
+  private keep(streamName: string, entry: LoadedState<S> & { snapshotRevision: bigint | undefined }): void {
     this.cache.set(streamName, entry);
     if (entry.revision !== undefined && entry.revision - (entry.snapshotRevision ?? -1n) >= SNAPSHOT_EVERY_EVENTS) {
       entry.snapshotRevision = entry.revision;
       this.snapshots.save(streamName, this.fold.version, entry);
     }
-    return entry;
   }
 
   /**

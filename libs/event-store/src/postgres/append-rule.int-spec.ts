@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase } from '@ledger/test-support';
-import type { StreamAppend } from '../event-store.port.js';
+import type { AppendResult, StreamAppend } from '../event-store.port.js';
 import { VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 import { connectPostgresForTesting, event } from '../testing/index.js';
@@ -99,8 +99,9 @@ describe('the append rule (event_store.expectation_met)', () => {
         const conflict = (answer as { error: VersionConflictError }).error;
         expect(conflict.conflicts).toEqual([{ streamName: stream, expected, actual: outcome.conflictActual }]);
       } else {
-        expect('result' in answer && answer.result.streams).toEqual([
-          { streamName: stream, nextRevision: outcome.nextRevision },
+        const { result } = answer as { result: AppendResult };
+        expect(result.streams).toEqual([
+          { streamName: stream, nextRevision: outcome.nextRevision, lastPosition: result.position },
         ]);
       }
     } finally {

@@ -4,7 +4,7 @@ import { createTestDatabase } from '@ledger/test-support';
 import type { StoredEvent, StreamAppend } from '../event-store.port.js';
 import { InvalidAppendError, VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
-import type { GapProtection } from './postgres-subscription.js';
+import { HELD_POLL_GAP_MS, type GapProtection } from './postgres-subscription.js';
 import {
   assertOrderedOnce,
   collectUntil,
@@ -83,6 +83,36 @@ describe('PostgresEventStore group commit', () => {
       expect(shared.nextRevision).toBe(BigInt(2 * Math.floor(i / 10) + 1));
       expect(result.streams.find((s) => s.streamName === `${prefix}-own-${i}`)!.nextRevision).toBe(0n);
     });
+  });
+
+  it("answers each stream's last position, grouped (shared and disjoint streams), alone and replayed", async () => {
+    const prefix = `group-last-${randomUUID()}`;
+    const shared = Array.from({ length: 20 }, (_, i) => [
+      { streamName: `${prefix}-shared-${i % 4}`, expectedRevision: 'any' as const, events: [event(), event()] },
+      { streamName: `${prefix}-a-${i}`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ]);
+    const disjoint = Array.from({ length: 20 }, (_, i) => [
+      { streamName: `${prefix}-b-${i}`, expectedRevision: 'no_stream' as const, events: [event(), event(), event()] },
+      { streamName: `${prefix}-c-${i}`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ]);
+    const results = await Promise.all([...shared, ...disjoint].map((a) => store.append(a)));
+    expect(groups.some((g) => g.size > 1 && g.outcome === 'together')).toBe(true);
+    const alone = [
+      { streamName: `${prefix}-d`, expectedRevision: 'no_stream' as const, events: [event(), event()] },
+      { streamName: `${prefix}-e`, expectedRevision: 'no_stream' as const, events: [event()] },
+    ];
+    results.push(await store.append(alone));
+    for (const result of results) {
+      let greatest = 0n;
+      for (const appended of result.streams) {
+        const [last] = await store.readStream(appended.streamName, { fromRevision: appended.nextRevision, limit: 1 });
+        expect(appended.lastPosition).toBe(last!.position);
+        if (last!.position > greatest) greatest = last!.position;
+      }
+      expect(result.position).toBe(greatest);
+    }
+    // A replay answers as the first time, stream by stream.
+    await expect(store.append(alone)).resolves.toEqual(results[results.length - 1]);
   });
 
   it('gives a conflict to each loser of a race on one revision and writes none of its events', async () => {
@@ -399,6 +429,44 @@ describe('PostgresEventStore subscription gap protection', () => {
     expect(events.map((e) => e.id)).not.toContain(heldEvent.id);
     // Gaps among the 24 racing writers can be lost too; the held one always is.
     expect(events.length).toBeLessThan(appendedCount);
+  });
+
+  it('polls a held horizon no more often than every few milliseconds, however many commits wake it', async () => {
+    const prefix = `gap-rate-${randomUUID()}`;
+    const { holder, held, release } = await holdingStore(connectionString);
+    const polls: { at: number; head: bigint; safeHead: bigint }[] = [];
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      { onPoll: ({ head, safeHead }) => polls.push({ at: performance.now(), head, safeHead }) },
+    );
+    try {
+      const from = await reader.headPosition();
+      const subscription = reader.subscribeToAll({ afterPosition: from });
+      const iterator = subscription[Symbol.asyncIterator]();
+      const first = iterator.next();
+      const heldAppend = holder.append([
+        { streamName: `${prefix}-held`, expectedRevision: 'no_stream', events: [event()] },
+      ]);
+      await held;
+      // Every append of this store wakes its subscriber at once, in the process.
+      for (let i = 0; i < 60; i++) {
+        await reader.append([{ streamName: `${prefix}-${i}`, expectedRevision: 'no_stream', events: [event()] }]);
+      }
+      release();
+      await heldAppend;
+      await first;
+      await subscription.close();
+      // Held polls begin at least the gap apart (a poll that released something may be followed
+      // at once, but nothing is released while the first event is held): at most one per gap
+      // over the time they spanned, however many of the 60 commits woke the subscriber.
+      const heldPolls = polls.filter((poll) => poll.head > poll.safeHead);
+      expect(heldPolls.length).toBeGreaterThan(1);
+      const spanMs = heldPolls.at(-1)!.at - heldPolls[0]!.at;
+      expect(heldPolls.length).toBeLessThanOrEqual(Math.floor(spanMs / HELD_POLL_GAP_MS) + 3);
+    } finally {
+      release();
+      await Promise.all([holder.close(), reader.close()]);
+    }
   });
 
   /**

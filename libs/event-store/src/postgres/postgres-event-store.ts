@@ -438,12 +438,15 @@ function toStoredEvent(row: EventRow): StoredEvent {
 }
 
 function toAppendResult(rows: AppendRow[]): AppendResult {
-  const first = rows[0];
-  if (!first) throw new Error('event_store.append returned no row');
-  return {
-    position: BigInt(first.last_position),
-    streams: rows.map((r) => ({ streamName: r.stream_name, nextRevision: BigInt(r.next_revision) })),
-  };
+  if (rows.length === 0) throw new Error('event_store.append returned no row');
+  // Each row holds its stream's last position; the append's is the greatest.
+  const streams = rows.map((r) => ({
+    streamName: r.stream_name,
+    nextRevision: BigInt(r.next_revision),
+    lastPosition: BigInt(r.last_position),
+  }));
+  const position = streams.reduce((max, s) => (s.lastPosition > max ? s.lastPosition : max), 0n);
+  return { position, streams };
 }
 
 function parseConflicts(error: unknown): StreamConflict[] {

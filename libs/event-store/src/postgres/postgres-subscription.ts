@@ -16,6 +16,10 @@ const BATCH_SIZE = 500;
 // holds the horizon back (it may abort, which notifies nobody), a slow safety net otherwise.
 const HELD_DELAY_MS_MIN = 2;
 const HELD_DELAY_MS_MAX = 50;
+// While the horizon is held, a commit (a wake) is polled for no sooner than this after the
+// last poll: under steady load every commit wakes every subscriber, and each poll reads
+// pg_stat_activity, so polls would follow the commit rate. Caps them; adds at most this much lag.
+export const HELD_POLL_GAP_MS = 5;
 const IDLE_DELAY_MS = 1_000;
 const DISCONNECTED_DELAY_MS = 250;
 const PENDING_HORIZONS_MAX = 64;
@@ -51,6 +55,7 @@ export class PostgresSubscription implements Subscription {
     try {
       while (!this.closed) {
         this.woken = false;
+        const polledAt = performance.now();
         const { head, safeHead } = await this.horizon.poll();
         this.config.onPoll?.({ head, safeHead });
         if (safeHead > after) {
@@ -64,13 +69,16 @@ export class PostgresSubscription implements Subscription {
           }
           continue;
         }
-        if (this.woken) continue;
-        let delayMs = this.notifications.connected ? IDLE_DELAY_MS : DISCONNECTED_DELAY_MS;
         if (head > safeHead) {
-          delayMs = heldDelayMs;
+          // Held: polled again after a growing wait, or after a commit (which may be the one
+          // holding it back), but never sooner than HELD_POLL_GAP_MS after this poll began.
+          const delayMs = heldDelayMs;
           heldDelayMs = Math.min(heldDelayMs * 2, HELD_DELAY_MS_MAX);
+          await this.sleep(delayMs, () => Math.ceil(HELD_POLL_GAP_MS - (performance.now() - polledAt)));
+          continue;
         }
-        await this.sleep(delayMs);
+        if (this.woken) continue;
+        await this.sleep(this.notifications.connected ? IDLE_DELAY_MS : DISCONNECTED_DELAY_MS, () => 0);
       }
     } finally {
       unlisten();
@@ -83,17 +91,23 @@ export class PostgresSubscription implements Subscription {
     this.wake?.();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits `ms`, or, once woken (at once if woken already), `onWake()` more ms (0: at once). */
+  private sleep(ms: number, onWake: () => number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      let timer = setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
         resolve();
       }
-      this.wake = () => {
+      const woken = () => {
         this.wake = undefined;
-        done();
+        const waitMs = onWake();
+        if (waitMs <= 0) return done();
+        clearTimeout(timer);
+        timer = setTimeout(done, waitMs);
       };
+      if (this.woken) woken();
+      else this.wake = woken;
     });
   }
 
