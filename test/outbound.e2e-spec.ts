@@ -154,6 +154,21 @@ describe('outbound webhooks to a receiver on loopback', () => {
       lastStatusCode: 200,
     });
     expect(items[0]!.attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 200]);
+    // A dashboard reads the same delivery from the reporting view (README "Reporting views").
+    const { rows } = await t.runtime.pool.query(
+      'SELECT endpoint_id, type, status, attempts, last_status_code, pending_for FROM reporting.deliveries WHERE webhook_id = $1',
+      [attempts[0]!.headers['webhook-id']],
+    );
+    expect(rows).toEqual([
+      {
+        endpoint_id: endpoint.endpointId,
+        type: 'credits.granted',
+        status: 'succeeded',
+        attempts: 3,
+        last_status_code: 200,
+        pending_for: null,
+      },
+    ]);
     receiver.answer = () => 204;
   });
 

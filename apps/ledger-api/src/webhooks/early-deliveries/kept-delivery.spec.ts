@@ -14,7 +14,8 @@ const kept = { id: '7', provider: 'kie', taskId: 'task-9', deliveryKey: received
 describe('keptDeliveryCommand', () => {
   it('runs under the caller, key and request hash the delivery was kept with', async () => {
     const { context, delivery } = await keptDeliveryCommand({ ...kept, requestHash: received.requestHash });
-    expect(context).toEqual({ ...received, correlationId: 'early-delivery-7' });
+    // No request carries a kept delivery's application: it has no request id.
+    expect(context).toEqual({ ...received, correlationId: 'early-delivery-7', requestId: undefined });
     expect(delivery).toMatchObject({
       taskId: 'task-9',
       status: 'succeeded',
