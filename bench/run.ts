@@ -12,7 +12,14 @@ import { PostgresEventStore } from '@ledger/event-store';
 import { accountStream } from '@ledger/domain';
 import { appendGroups, measure } from './support.js';
 import { load, type LoadResult, type Scenario } from './load.js';
-import { BENCH_KEY, startHttpCeiling, startService, type BenchService } from './service.js';
+import {
+  BENCH_KEY,
+  startConventional,
+  startHttpCeiling,
+  startService,
+  watchRss,
+  type BenchService,
+} from './service.js';
 import { measureCatchUp } from './catch-up.js';
 import { measureLag } from './lag.js';
 import { measureLots } from './lots.js';
@@ -25,15 +32,21 @@ const GROWTH = quick ? [10, 10_000] : [10, 10_000, 100_000];
 const CATCH_UP_EVENTS = quick ? 20_000 : 200_000;
 const LAG_SECONDS = quick ? 3 : 15;
 
+/** `ledger`: this service; `conventional`: the baseline of bench/conventional-server.ts. */
+type System = 'ledger' | 'conventional';
+
 interface Row {
+  system: System;
   scenario: string;
   connections: number;
   result: LoadResult;
   /** Appends per commit during the scenario (group commit; 1.0 = every command commits alone). */
   appendsPerCommit: number;
+  /** The peak resident memory of the server under load, sampled during the scenario. */
+  peakRssMb: number;
 }
 
-/** A load scenario, with the appends per commit the service made during it. */
+/** A load scenario, with the appends per commit the service made during it and its peak memory. */
 async function scenario(
   service: BenchService,
   name: Scenario,
@@ -41,14 +54,36 @@ async function scenario(
   options: { accounts?: number } = {},
 ): Promise<Row> {
   const before = await appendGroups(service.url);
+  const rss = watchRss(service.pid);
   const result = await load(service.url, name, connections, SECONDS, options);
+  const peakRssMb = await rss.stop();
   const after = await appendGroups(service.url);
   const commits = after.commits - before.commits;
   return {
+    system: 'ledger',
     scenario: name,
     connections,
     result,
     appendsPerCommit: commits ? (after.appends - before.appends) / commits : 0,
+    peakRssMb,
+  };
+}
+
+/** The same load on the conventional design (it has no group commit: every start commits alone). */
+async function conventionalScenario(
+  conventional: { url: string; pid: number },
+  name: 'start' | 'hot',
+  connections: number,
+): Promise<Row> {
+  const rss = watchRss(conventional.pid);
+  const result = await load(conventional.url, name, connections, SECONDS, { accounts: ACCOUNTS });
+  return {
+    system: 'conventional',
+    scenario: name,
+    connections,
+    result,
+    appendsPerCommit: 1,
+    peakRssMb: await rss.stop(),
   };
 }
 
@@ -57,10 +92,15 @@ async function main(): Promise<void> {
   log(`bench (${quick ? 'quick' : 'full'}): starting the service ...`);
   const service = await startService();
   const httpCeiling = await startHttpCeiling();
+  let conventional: Awaited<ReturnType<typeof startConventional>> | undefined;
   const rows: Row[] = [];
   const ceilings: { pg: Record<number, number>; http: Record<number, LoadResult> } = { pg: {}, http: {} };
   try {
     await seedAccounts(service);
+    conventional = await startConventional(
+      await createDatabase(service.databaseUrl, 'bench_conventional'),
+      benchAccounts(),
+    );
     const ceilingDb = await createDatabase(service.databaseUrl, 'bench_ceiling');
     for (const connections of CONCURRENCIES) {
       log(`ceilings at ${connections} ...`);
@@ -69,12 +109,21 @@ async function main(): Promise<void> {
       for (const name of ['grants', 'start', 'cycle'] as Scenario[]) {
         log(`${name} at ${connections} connections for ${SECONDS}s ...`);
         rows.push(await scenario(service, name, connections, { accounts: ACCOUNTS }));
+        if (name === 'start') {
+          // Alternated with ours: the same load on the conventional design, right after.
+          log(`start on the conventional design at ${connections} connections for ${SECONDS}s ...`);
+          rows.push(await conventionalScenario(conventional, 'start', connections));
+        }
       }
     }
     log('one hot account under 16 connections ...');
     rows.push(await scenario(service, 'hot', 16));
+    log('one hot account under 16 connections on the conventional design ...');
+    rows.push(await conventionalScenario(conventional, 'hot', 16));
 
-    const maxStartRate = Math.max(...rows.filter((r) => r.scenario === 'start').map((r) => r.result.perSecond));
+    const maxStartRate = Math.max(
+      ...rows.filter((r) => r.system === 'ledger' && r.scenario === 'start').map((r) => r.result.perSecond),
+    );
     log(`projection lag at half the measured start rate (${(maxStartRate / 2).toFixed(0)}/s) ...`);
     const lag = await measureLag(service, maxStartRate / 2, LAG_SECONDS);
     log('decision latency against stream length ...');
@@ -109,13 +158,19 @@ async function main(): Promise<void> {
     await writeFile('bench/results/latest.json', JSON.stringify(document, null, 2));
     log(`written bench/results/latest.json (${document.seconds.toFixed(0)} s)`);
   } finally {
+    await conventional?.stop();
     await httpCeiling.stop();
     await service.stop();
   }
 }
 
+/** The accounts the load scenarios use (load.ts): `bench-0` … `bench-999` and `bench-hot`. */
+function benchAccounts(): string[] {
+  return [...Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i}`), 'bench-hot'];
+}
+
 async function seedAccounts(service: BenchService): Promise<void> {
-  const ids = [...Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i}`), 'bench-hot'];
+  const ids = benchAccounts();
   for (let i = 0; i < ids.length; i += 50) {
     await Promise.all(
       ids.slice(i, i + 50).map(async (id) => {
@@ -224,16 +279,25 @@ function summarise(
     catchUpBeforeLots: Awaited<ReturnType<typeof measureCatchUp>>;
   },
 ) {
-  const commands = rows.map(({ scenario, connections, result, appendsPerCommit }) => ({
+  const baselineOf = (scenario: string, connections: number) =>
+    rows.find((r) => r.system === 'conventional' && r.scenario === scenario && r.connections === connections);
+  const commands = rows.map(({ system, scenario, connections, result, appendsPerCommit, peakRssMb }) => ({
+    system,
     scenario,
     connections,
     ...result,
     appendsPerCommit,
+    peakRssMb,
     ratioToPgCeiling: result.perSecond / (ceilings.pg[connections] ?? ceilings.pg[16]!),
     ratioToHttpCeiling: result.perSecond / (ceilings.http[connections] ?? ceilings.http[16]!).requestsPerSecond,
+    /** Ours ÷ the conventional design under the same load in the same run (start and hot only). */
+    ratioToConventional:
+      system === 'ledger' ? result.perSecond / (baselineOf(scenario, connections)?.result.perSecond ?? NaN) : undefined,
   }));
-  const start64 = commands.find((c) => c.scenario === 'start' && c.connections === 64);
-  const start16 = commands.find((c) => c.scenario === 'start' && c.connections === 16);
+  const ours = (scenario: string, connections: number) =>
+    commands.find((c) => c.system === 'ledger' && c.scenario === scenario && c.connections === connections);
+  const start64 = ours('start', 64);
+  const start16 = ours('start', 16);
   const largest = growth.growth[growth.growth.length - 1]!;
   return {
     ceilings: {
@@ -252,12 +316,19 @@ function summarise(
       catchUpEventsPerSecond: { value: growth.catchUp.eventsPerSecond, target: 30_000 },
       lagP99Ms: { value: growth.lag.lagMs.p99, target: 250 },
       serviceRssMb: { value: growth.rssMb, target: 300 },
+      // Issue 18: against the conventional design in the same run, and the hot account.
+      hotOverConventional: { value: ours('hot', 16)?.ratioToConventional, target: 1 },
+      hotP99Ms: { value: ours('hot', 16)?.p99Ms, target: 50 },
+      startAt1OverConventional: { value: ours('start', 1)?.ratioToConventional, target: 0.8 },
+      startAt16OverConventional: { value: start16?.ratioToConventional, target: 1 },
+      startAt64OverConventional: { value: start64?.ratioToConventional, target: 1 },
+      startP50At1Ms: { value: ours('start', 1)?.p50Ms, target: 1.5 },
     },
   };
 }
 
 function print(report: ReturnType<typeof summarise>): void {
-  const w = [10, 6, 10, 9, 9, 9, 9, 9, 14, 18];
+  const w = [13, 10, 6, 10, 9, 9, 9, 9, 9, 9, 15, 9, 18];
   const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padStart(w[i] ?? 10)).join(' ');
   console.log('\nceilings (same run): two-INSERT transaction/s from pg; plain Fastify POST req/s');
   for (const [c, value] of Object.entries(report.ceilings.pgTwoInsertsPerSecond)) {
@@ -266,8 +337,13 @@ function print(report: ReturnType<typeof summarise>): void {
     );
   }
   console.log(
+    '\nconventional: the design a user would otherwise write (bench/conventional-server.ts), same load, run right after ours;' +
+      "\n÷ conv.: ours ÷ that, same scenario and connections; RSS MB: the server's peak during the scenario",
+  );
+  console.log(
     '\n' +
       row([
+        'system',
         'scenario',
         'conns',
         'ops/s',
@@ -276,7 +352,9 @@ function print(report: ReturnType<typeof summarise>): void {
         'max ms',
         '÷ pg',
         '÷ http',
+        '÷ conv.',
         'appends/commit',
+        'RSS MB',
         'refused (code:n)',
       ]),
   );
@@ -287,6 +365,7 @@ function print(report: ReturnType<typeof summarise>): void {
         .join(' ') || '-';
     console.log(
       row([
+        c.system,
         c.scenario,
         c.connections,
         c.perSecond.toFixed(0),
@@ -295,7 +374,11 @@ function print(report: ReturnType<typeof summarise>): void {
         c.maxMs.toFixed(0),
         c.ratioToPgCeiling.toFixed(2),
         c.ratioToHttpCeiling.toFixed(2),
+        c.ratioToConventional === undefined || Number.isNaN(c.ratioToConventional)
+          ? '-'
+          : c.ratioToConventional.toFixed(2),
         c.appendsPerCommit.toFixed(1),
+        c.peakRssMb.toFixed(0),
         `${refused}${c.errors ? ` err:${c.errors}` : ''}`,
       ]),
     );

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
 import { freePort } from '@ledger/platform';
 
 export const BENCH_KEY = 'bench-admin-secret-0123456789abcdef';
@@ -76,9 +77,16 @@ async function waitReady(child: ChildProcess, url: string): Promise<void> {
   throw new Error('the service did not get ready within 60 s');
 }
 
-/** The raw HTTP ceiling server, in its own process. */
-export async function startHttpCeiling(): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['dist/bench/http-ceiling-server.js'], {
+/** A server of this folder in its own process: it prints the port it listens on. */
+export interface HelperProcess {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startHelper(script: string, env: Record<string, string> = {}): Promise<HelperProcess> {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -87,11 +95,65 @@ export async function startHttpCeiling(): Promise<{ url: string; stop(): Promise
     port = Number(line);
     break;
   }
+  if (!port) throw new Error(`${script} exited before it listened`);
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     async stop() {
+      if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
+    },
+  };
+}
+
+/** The raw HTTP ceiling server, in its own process. */
+export function startHttpCeiling(): Promise<HelperProcess> {
+  return startHelper('dist/bench/http-ceiling-server.js');
+}
+
+/**
+ * The conventional design (bench/conventional-server.ts) in its own process, on its own
+ * database of the same PostgreSQL, with `accounts` funded as the service's bench accounts are.
+ */
+export async function startConventional(databaseUrl: string, accounts: readonly string[]): Promise<HelperProcess> {
+  const server = await startHelper('dist/bench/conventional-server.js', {
+    DATABASE_URL: databaseUrl,
+    CONVENTIONAL_API_KEY: BENCH_KEY,
+  });
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO accounts (id, balance) SELECT unnest($1::text[]), 1000000000000 ON CONFLICT (id) DO NOTHING`,
+      [accounts],
+    );
+  } finally {
+    await client.end();
+  }
+  return server;
+}
+
+/** Resident memory of a process now (VmRSS), in MB; 0 once it is gone. */
+export async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Samples a process's resident memory every 100 ms until stopped; answers the peak seen, in MB. */
+export function watchRss(pid: number): { stop(): Promise<number> } {
+  let peak = 0;
+  let sampling = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = sampling.then(async () => {
+      peak = Math.max(peak, await rssMb(pid));
+    });
+  }, 100);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling;
+      return Math.max(peak, await rssMb(pid));
     },
   };
 }
