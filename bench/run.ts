@@ -1,5 +1,6 @@
 /**
- * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (under 60 s):
+ * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (under 60 s);
+ * `npm run bench -- --scale` compares a log of 10M events with one of 100k (bench/scale.ts).
  * the service as its own process on a fresh embedded PostgreSQL, loaded over
  * loopback by autocannon from this process, every figure next to ceilings
  * measured in the same run. Prints a table; writes bench/results/latest.json.
@@ -13,16 +14,20 @@ import { accountStream } from '@ledger/domain';
 import { appendGroups, measure } from './support.js';
 import { load, type LoadResult, type Scenario } from './load.js';
 import {
-  BENCH_KEY,
+  benchAccounts,
+  createDatabase,
+  seedAccounts,
   startConventional,
   startHttpCeiling,
   startService,
+  timedPost,
   watchRss,
   type BenchService,
 } from './service.js';
 import { measureCatchUp } from './catch-up.js';
 import { measureLag } from './lag.js';
 import { measureLots } from './lots.js';
+import { runScale } from './scale.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 8;
@@ -164,42 +169,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** The accounts the load scenarios use (load.ts): `bench-0` … `bench-999` and `bench-hot`. */
-function benchAccounts(): string[] {
-  return [...Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i}`), 'bench-hot'];
-}
-
-async function seedAccounts(service: BenchService): Promise<void> {
-  const ids = benchAccounts();
-  for (let i = 0; i < ids.length; i += 50) {
-    await Promise.all(
-      ids.slice(i, i + 50).map(async (id) => {
-        const response = await fetch(`${service.url}/v1/accounts/${id}/grants`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${BENCH_KEY}`,
-            'content-type': 'application/json',
-            'idempotency-key': `seed-${id}`,
-          },
-          body: JSON.stringify({ amount: 1_000_000_000_000, source: 'migration' }),
-        });
-        if (response.status !== 201) throw new Error(`seeding ${id}: ${response.status} ${await response.text()}`);
-      }),
-    );
-  }
-}
-
-async function createDatabase(serviceDatabaseUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: serviceDatabaseUrl });
-  await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS ${name}`);
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(serviceDatabaseUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
 /** The least a start must do: two single-row INSERTs in one transaction, one round trip, from Node. */
 async function pgCeiling(url: string, connections: number): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
@@ -251,19 +220,8 @@ async function decisionGrowth(service: BenchService) {
   }));
 }
 
-async function debit(service: BenchService, accountId: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(`${service.url}/v1/accounts/${accountId}/debits`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${BENCH_KEY}`,
-      'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
-    },
-    body: JSON.stringify({ amount: 1, reason: 'bench' }),
-  });
-  if (response.status !== 201) throw new Error(`debit of ${accountId}: ${response.status}`);
-  return performance.now() - started;
+function debit(service: BenchService, accountId: string): Promise<number> {
+  return timedPost(service, `/v1/accounts/${accountId}/debits`, { amount: 1, reason: 'bench' });
 }
 
 function summarise(
@@ -414,7 +372,20 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-main().catch((error: unknown) => {
+const argument = (name: string, fallback: number) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 ? Number(process.argv[index + 1]) : fallback;
+};
+
+(process.argv.includes('--scale')
+  ? runScale({
+      events: argument('scale-events', 10_000_000),
+      baseEvents: argument('scale-base', 100_000),
+      seconds: SECONDS,
+      samples: quick ? 60 : 300,
+    })
+  : main()
+).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,8 +20,11 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
-/** `ledger-api` as its own process on a fresh embedded PostgreSQL, as `npm start` runs it. */
-export async function startService(): Promise<BenchService> {
+/**
+ * `ledger-api` as its own process on a fresh embedded PostgreSQL, as `npm start` runs it;
+ * or on the database at `databaseUrl` (as with `DATABASE_URL`), which it migrates.
+ */
+export async function startService(options: { databaseUrl?: string } = {}): Promise<BenchService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-svc-'));
   await chmod(dataDir, 0o755);
   const port = await freePort();
@@ -35,18 +39,23 @@ export async function startService(): Promise<BenchService> {
       // The bench measures the service, not its rate limit: its one key may go as fast as a key can.
       LEDGER_API_KEYS: `bench:${BENCH_KEY}:admin:100000`,
       LOG_LEVEL: 'warn',
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(child, url);
-  const owner = JSON.parse(await readFile(join(dataDir, 'postgres', 'owner.json'), 'utf8')) as { url: string };
-  const databaseUrl = new URL(owner.url);
-  databaseUrl.pathname = '/ledger';
+  let databaseUrl = options.databaseUrl;
+  if (databaseUrl === undefined) {
+    const owner = JSON.parse(await readFile(join(dataDir, 'postgres', 'owner.json'), 'utf8')) as { url: string };
+    const embedded = new URL(owner.url);
+    embedded.pathname = '/ledger';
+    databaseUrl = embedded.toString();
+  }
   return {
     url,
-    databaseUrl: databaseUrl.toString(),
+    databaseUrl,
     pid: child.pid!,
     peakRssMb: async () => {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
@@ -156,4 +165,62 @@ export function watchRss(pid: number): { stop(): Promise<number> } {
       return Math.max(peak, await rssMb(pid));
     },
   };
+}
+
+/** The accounts the load scenarios use (load.ts): `bench-0` … `bench-999` and `bench-hot`. */
+export function benchAccounts(count = 1000): string[] {
+  return [...Array.from({ length: count }, (_, i) => `bench-${i}`), 'bench-hot'];
+}
+
+/** Funds the load scenarios' accounts through the service, so no start is refused for credits. */
+export async function seedAccounts(service: BenchService, count = 1000): Promise<void> {
+  const ids = benchAccounts(count);
+  for (let i = 0; i < ids.length; i += 50) {
+    await Promise.all(
+      ids.slice(i, i + 50).map(async (id) => {
+        await timedPost(
+          service,
+          `/v1/accounts/${id}/grants`,
+          { amount: 1_000_000_000_000, source: 'migration' },
+          `seed-${id}`,
+        );
+      }),
+    );
+  }
+}
+
+/** A command through the service over HTTP, expecting 201; answers how long it took, in ms. */
+export async function timedPost(
+  service: { url: string },
+  path: string,
+  body: object,
+  idempotencyKey: string = randomUUID(),
+): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${service.url}${path}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${BENCH_KEY}`,
+      'content-type': 'application/json',
+      'idempotency-key': idempotencyKey,
+    },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return performance.now() - started;
+}
+
+/** A new empty database `name` next to the one at `serverDatabaseUrl` (dropped first if it exists). */
+export async function createDatabase(serverDatabaseUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverDatabaseUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverDatabaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
