@@ -1,16 +1,17 @@
 /**
  * Scale (issue 18): `npm run bench -- --scale [--scale-events 10000000] [--scale-base 100000]`.
- * Not part of CI. For a log of `--scale-base` events and one of `--scale-events`, each in a
- * fresh database of one embedded PostgreSQL (or DATABASE_URL's server), one after the other:
+ * Not part of CI. A log of `--scale-base` events and one of `--scale-events`, each in its
+ * own database of one embedded PostgreSQL (or DATABASE_URL's server):
  *
- *   1. seeds the log straight into the event store's tables (multi-row INSERT … SELECT FROM
- *      unnest, with the secondary indexes dropped and rebuilt after, as a restore would);
- *   2. catch-up: a projector replays the whole log into empty read models;
- *   3. starts the service on that database and measures start throughput (16 connections),
+ *   1. each log is seeded straight into the event store's tables (multi-row INSERT … SELECT
+ *      FROM unnest, secondary indexes dropped and rebuilt after, as a restore would);
+ *   2. catch-up: a projector replays each whole log into empty read models, timed;
+ *   3. the service runs on each log (two processes): start throughput (16 connections) and
  *      decision latency (debit p50 on accounts of the log: the first decision of each, which
- *      folds its stream, and warm ones after), and a reconciliation of the whole log;
+ *      folds its stream, and warm ones after), alternated between the two in rounds;
+ *   4. a reconciliation of each whole log through the service, timed;
  *
- * and reports each figure at the large log ÷ the same at the small one.
+ * and each figure at the large log is reported ÷ the same at the small one.
  *
  * The log is in today's format, built by the domain's deciders as the service writes it:
  * every command's events carry the service's metadata and its idempotency record
@@ -40,7 +41,15 @@ import {
 import { PostgresEventStore } from '@ledger/event-store';
 import { timeReplay, type ReplayResult } from './catch-up.js';
 import { load, type LoadResult } from './load.js';
-import { BENCH_KEY, createDatabase, seedAccounts, startService, timedPost, watchRss } from './service.js';
+import {
+  BENCH_KEY,
+  createDatabase,
+  seedAccounts,
+  startService,
+  timedPost,
+  watchRss,
+  type BenchService,
+} from './service.js';
 import { benchDatabase } from './support.js';
 
 export interface ScaleOptions {
@@ -58,39 +67,53 @@ interface ScaleFigures {
   events: number;
   accounts: number;
   seedSeconds: number;
+  /** The database's size after seeding and catch-up (log, indexes, read models). */
+  databaseMb: number;
   catchUp: ReplayResult;
   start: LoadResult & { peakRssMb: number };
   decision: { firstP50Ms: number; warmP50Ms: number; warmP99Ms: number };
-  reconciliation: { seconds: number; clean: boolean; checkedAccounts: number; checkedProjects: number };
-  servicePeakRssMb: number;
+  reconciliation: {
+    seconds: number;
+    clean: boolean;
+    checkedAccounts: number;
+    checkedProjects: number;
+    /** Why it did not complete, if it didn't. */
+    error?: string;
+  };
+  /** The service's peak resident memory before the reconciliation, and after it. */
+  servicePeakRssMb: { beforeReconciliation: number; after: number };
 }
 
-/** Bytes of disk a seeded event takes at most, with its indexes, read-model rows and WAL (measured about 1.2 KB). */
+/** Bytes of disk to ask for per seeded event: its row and indexes, its read-model rows, WAL (see the README). */
 const DISK_PER_EVENT = 2_500;
 const EVENTS_PER_ACCOUNT = 250;
 const CALLER = 'bench';
 
 export async function runScale(options: ScaleOptions): Promise<void> {
   const free = await statfs(tmpdir());
-  const needed = DISK_PER_EVENT * Math.max(options.events, options.baseEvents);
+  const needed = DISK_PER_EVENT * (options.events + options.baseEvents);
   if (free.bavail * free.bsize < needed)
     throw new Error(
       `--scale needs about ${(needed / 2 ** 30).toFixed(1)} GiB free under ${tmpdir()}, ` +
         `${((free.bavail * free.bsize) / 2 ** 30).toFixed(1)} GiB are: try a smaller --scale-events`,
     );
   const server = await benchDatabase();
-  const results: ScaleFigures[] = [];
+  let figures: [ScaleFigures, ScaleFigures];
   try {
-    for (const events of [options.baseEvents, options.events]) {
+    const logs: Prepared[] = [];
+    for (const [name, events] of [
+      ['bench_scale_base', options.baseEvents],
+      ['bench_scale_large', options.events],
+    ] as const) {
       log(`scale: a log of ${events} events ...`);
-      results.push(await measureAt(await createDatabase(server.url, 'bench_scale'), events, options));
+      logs.push(await prepare(await createDatabase(server.url, name), events));
     }
-    // The last database is left for the server's own cleanup; drop it now to give the disk back.
-    await createDatabase(server.url, 'bench_scale');
+    figures = await measureBoth(logs as [Prepared, Prepared], options);
   } finally {
+    // Stopping the server removes its data folder, and with it both logs.
     await server.close();
   }
-  const [base, large] = results as [ScaleFigures, ScaleFigures];
+  const [base, large] = figures;
   const report = {
     at: new Date().toISOString(),
     base,
@@ -111,74 +134,148 @@ export async function runScale(options: ScaleOptions): Promise<void> {
   log('written bench/results/scale.json');
 }
 
-async function measureAt(url: string, events: number, options: ScaleOptions): Promise<ScaleFigures> {
+/** A seeded, caught-up log. */
+interface Prepared {
+  url: string;
+  events: number;
+  accounts: number;
+  seedSeconds: number;
+  databaseMb: number;
+  catchUp: ReplayResult;
+}
+
+/** Seeds a log of `events` events into the empty database at `url`, then times its catch-up. */
+async function prepare(url: string, events: number): Promise<Prepared> {
   const accounts = Math.max(100, Math.round(events / EVENTS_PER_ACCOUNT));
   const seedStarted = performance.now();
   const store = await PostgresEventStore.connect({ connectionString: url, poolSize: 4 });
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => undefined);
-  let seeded: number;
-  let seedSeconds: number;
-  let catchUp: ReplayResult;
   try {
-    seeded = await seedLog(pool, events, accounts);
-    seedSeconds = (performance.now() - seedStarted) / 1000;
+    const seeded = await seedLog(pool, events, accounts);
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
     log(`  seeded ${seeded} events over ${accounts} accounts in ${seedSeconds.toFixed(0)} s; catch-up ...`);
-    catchUp = await timeReplay(url, store, pool, seeded);
+    const catchUp = await timeReplay(url, store, pool, seeded);
+    const { rows } = await pool.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
+    const databaseMb = Number(rows[0]!.bytes) / 2 ** 20;
+    log(`  caught up in ${catchUp.seconds.toFixed(0)} s; the database now takes ${databaseMb.toFixed(0)} MB`);
+    return { url, events: seeded, accounts, seedSeconds, databaseMb, catchUp };
   } finally {
     await store.close();
     await pool.end();
   }
+}
 
-  log('  the service on this log: start throughput, decision latency, reconciliation ...');
-  const service = await startService({ databaseUrl: url });
+/**
+ * The service on each log, both running: start load and debits alternated between them
+ * (rounds of one then the other, so drift on a shared machine falls on both), then a
+ * reconciliation of each.
+ */
+async function measureBoth(logs: [Prepared, Prepared], options: ScaleOptions): Promise<[ScaleFigures, ScaleFigures]> {
+  log('the service on each log: start throughput and decision latency, alternated; then reconciliation ...');
+  const services: BenchService[] = [];
   try {
-    await seedAccounts(service);
-    const rss = watchRss(service.pid);
-    const start = await load(service.url, 'start', 16, options.seconds, { accounts: 1000 });
-    const peakRssMb = await rss.stop();
+    for (const prepared of logs) {
+      const service = await startService({ databaseUrl: prepared.url });
+      services.push(service);
+      await seedAccounts(service);
+    }
+    const rounds = 3;
+    const loads: LoadResult[][] = [[], []];
+    const loadRss = [0, 0];
+    for (let round = 0; round < rounds; round++) {
+      for (const k of [0, 1] as const) {
+        const rss = watchRss(services[k]!.pid);
+        loads[k]!.push(await load(services[k]!.url, 'start', 16, options.seconds, { accounts: 1000 }));
+        loadRss[k] = Math.max(loadRss[k]!, await rss.stop());
+      }
+    }
+    const debit = (k: number, a: number) =>
+      timedPost(services[k]!, `/v1/accounts/scale-${a}/debits`, { amount: 1, reason: 'bench' });
+    const sampledOf = (accounts: number) =>
+      Array.from({ length: Math.min(40, accounts) }, (_, i) => Math.floor((i * accounts) / 40));
+    const sampled = logs.map((l) => sampledOf(l.accounts));
+    const first: number[][] = [[], []];
+    const warm: number[][] = [[], []];
+    for (let i = 0; i < sampled[0]!.length; i++)
+      for (const k of [0, 1]) first[k]!.push(await debit(k, sampled[k]![i % sampled[k]!.length]!));
+    for (let i = 0; i < options.samples; i++)
+      for (const k of [0, 1]) warm[k]!.push(await debit(k, sampled[k]![i % sampled[k]!.length]!));
 
-    const debit = (a: number) => timedPost(service, `/v1/accounts/scale-${a}/debits`, { amount: 1, reason: 'bench' });
-    const sampled = Array.from({ length: Math.min(40, accounts) }, (_, i) => Math.floor((i * accounts) / 40));
-    const first: number[] = [];
-    for (const a of sampled) first.push(await debit(a));
-    const warm: number[] = [];
-    for (let i = 0; i < options.samples; i++) warm.push(await debit(sampled[i % sampled.length]!));
+    const figures: ScaleFigures[] = [];
+    for (const k of [0, 1] as const) {
+      const rssBeforeReconciliation = await services[k]!.peakRssMb();
+      const reconciliation = await reconcile(services[k]!);
+      const { url: _url, ...prepared } = logs[k]!;
+      figures.push({
+        ...prepared,
+        start: { ...combine(loads[k]!), peakRssMb: loadRss[k]! },
+        decision: {
+          firstP50Ms: quantile(first[k]!, 0.5),
+          warmP50Ms: quantile(warm[k]!, 0.5),
+          warmP99Ms: quantile(warm[k]!, 0.99),
+        },
+        reconciliation,
+        servicePeakRssMb: { beforeReconciliation: rssBeforeReconciliation, after: await services[k]!.peakRssMb() },
+      });
+    }
+    return figures as [ScaleFigures, ScaleFigures];
+  } finally {
+    for (const service of services) await service.stop();
+  }
+}
 
-    const reconcileStarted = performance.now();
+/** Rounds of one load as one figure: the mean rate, the median of the rounds' latencies, all refusals. */
+function combine(rounds: LoadResult[]): LoadResult {
+  const mean = (pick: (r: LoadResult) => number) => rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length;
+  const median = (pick: (r: LoadResult) => number) => quantile(rounds.map(pick), 0.5);
+  const refusals: Record<string, number> = {};
+  for (const r of rounds)
+    for (const [code, n] of Object.entries(r.refusals)) refusals[code] = (refusals[code] ?? 0) + n;
+  return {
+    perSecond: mean((r) => r.perSecond),
+    requestsPerSecond: mean((r) => r.requestsPerSecond),
+    p50Ms: median((r) => r.p50Ms),
+    p99Ms: median((r) => r.p99Ms),
+    maxMs: Math.max(...rounds.map((r) => r.maxMs)),
+    requests: rounds.reduce((sum, r) => sum + r.requests, 0),
+    refusals,
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+  };
+}
+
+/**
+ * A reconciliation of the whole log through the service, timed. It folds every account and
+ * project of the log in the service's memory: on a large log it may fail (the service out of
+ * memory), which is reported, not fatal, so the other figures stand.
+ */
+async function reconcile(service: BenchService): Promise<ScaleFigures['reconciliation']> {
+  const started = performance.now();
+  try {
     const response = await fetch(`${service.url}/v1/audit/reconciliation`, {
       headers: { authorization: `Bearer ${BENCH_KEY}` },
       signal: AbortSignal.timeout(3_600_000),
     });
-    if (response.status !== 200) throw new Error(`reconciliation: ${response.status} ${await response.text()}`);
+    if (response.status !== 200) throw new Error(`${response.status} ${await response.text()}`);
     const report = (await response.json()) as {
       mismatchCount: number;
       violationCount: number;
       checkedAccounts: number;
       checkedProjects: number;
     };
-    const reconciliation = {
-      seconds: (performance.now() - reconcileStarted) / 1000,
-      clean: report.mismatchCount === 0 && report.violationCount === 0,
+    const clean = report.mismatchCount === 0 && report.violationCount === 0;
+    if (!clean) log(`  reconciliation NOT clean: ${JSON.stringify(report).slice(0, 2000)}`);
+    return {
+      seconds: (performance.now() - started) / 1000,
+      clean,
       checkedAccounts: report.checkedAccounts,
       checkedProjects: report.checkedProjects,
     };
-    if (!reconciliation.clean) log(`  reconciliation NOT clean: ${JSON.stringify(report).slice(0, 2000)}`);
-    return {
-      events: seeded,
-      accounts,
-      seedSeconds,
-      catchUp,
-      start: { ...start, peakRssMb },
-      decision: { firstP50Ms: quantile(first, 0.5), warmP50Ms: quantile(warm, 0.5), warmP99Ms: quantile(warm, 0.99) },
-      reconciliation,
-      servicePeakRssMb: await service.peakRssMb(),
-    };
-  } finally {
-    await service.stop();
+  } catch (error) {
+    log(`  reconciliation failed: ${String(error)}`);
+    return { seconds: NaN, clean: false, checkedAccounts: 0, checkedProjects: 0, error: String(error) };
   }
 }
-
 /**
  * Writes a log of at least `events` events: `accounts` accounts with a small promotional
  * lot (spent first) and a large paid one, then projects started, claimed and completed or
@@ -299,7 +396,7 @@ interface Row {
 /** Buffers a log's rows and writes them in large set-based INSERTs, positions in order. */
 class LogWriter {
   written = 0;
-  private readonly columns = {
+  private columns = {
     position: [] as number[],
     stream: [] as string[],
     revision: [] as number[],
@@ -310,6 +407,10 @@ class LogWriter {
     at: [] as string[],
   };
   private dropped: string[] = [];
+  /** INSERTs under way: generating the next rows overlaps writing these (positions are explicit). */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Time spent waiting for the database, in ms. */
+  waitedMs = 0;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -385,18 +486,34 @@ class LogWriter {
   private async flush(): Promise<void> {
     const c = this.columns;
     if (c.position.length === 0) return;
-    await this.pool.query(
-      `INSERT INTO event_store.events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[], $8::timestamptz[])`,
-      [c.position, c.stream, c.revision, c.id, c.type, c.data, c.metadata, c.at],
+    const started = performance.now();
+    while (this.inFlight.size >= 2) await Promise.race(this.inFlight);
+    this.waitedMs += performance.now() - started;
+    const insert = this.pool
+      .query(
+        `INSERT INTO event_store.events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[], $8::timestamptz[])`,
+        [c.position, c.stream, c.revision, c.id, c.type, c.data, c.metadata, c.at],
+      )
+      .then(() => undefined);
+    this.inFlight.add(insert);
+    // A failed INSERT is raised by the next flush or by finish, whichever waits on it first.
+    void insert.then(
+      () => this.inFlight.delete(insert),
+      () => undefined,
     );
-    for (const column of Object.values(c)) column.length = 0;
+    for (const key of Object.keys(c) as (keyof typeof c)[]) c[key] = [] as never;
   }
 
   /** The rest, the indexes back, every stream's revision and the position sequence where the log ends. */
   async finish(): Promise<void> {
     await this.flush();
-    log('  rebuilding the indexes and the streams table ...');
+    const started = performance.now();
+    await Promise.all(this.inFlight);
+    this.waitedMs += performance.now() - started;
+    log(
+      `  rebuilding the indexes and the streams table (waited ${(this.waitedMs / 1000).toFixed(1)} s on INSERTs) ...`,
+    );
     for (const statement of this.dropped) await this.pool.query(statement);
     await this.pool.query(
       `INSERT INTO event_store.streams (stream_name, revision)
@@ -457,7 +574,9 @@ function print(report: { base: ScaleFigures; large: ScaleFigures; ratios: Record
   console.log(
     `reconciliation clean: ${base.reconciliation.clean} / ${large.reconciliation.clean}; ` +
       `seeding ${base.seedSeconds.toFixed(0)} s / ${large.seedSeconds.toFixed(0)} s; ` +
-      `service peak RSS ${base.servicePeakRssMb.toFixed(0)} / ${large.servicePeakRssMb.toFixed(0)} MB ` +
+      `database ${base.databaseMb.toFixed(0)} / ${large.databaseMb.toFixed(0)} MB; ` +
+      `service peak RSS ${base.servicePeakRssMb.beforeReconciliation.toFixed(0)} / ${large.servicePeakRssMb.beforeReconciliation.toFixed(0)} MB ` +
+      `before the reconciliation, ${base.servicePeakRssMb.after.toFixed(0)} / ${large.servicePeakRssMb.after.toFixed(0)} MB after ` +
       `(during the start load ${base.start.peakRssMb.toFixed(0)} / ${large.start.peakRssMb.toFixed(0)} MB)`,
   );
 }

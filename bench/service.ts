@@ -58,13 +58,16 @@ export async function startService(options: { databaseUrl?: string } = {}): Prom
     databaseUrl,
     pid: child.pid!,
     peakRssMb: async () => {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      // Once the process is gone (it exited, or ran out of memory), its figure is 0.
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
       return kb / 1024;
     },
     async stop() {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -109,7 +112,7 @@ async function startHelper(script: string, env: Record<string, string> = {}): Pr
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
