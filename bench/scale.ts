@@ -40,7 +40,7 @@ import {
 } from '@ledger/domain';
 import { PostgresEventStore } from '@ledger/event-store';
 import { timeReplay, type ReplayResult } from './catch-up.js';
-import { load, type LoadResult } from './load.js';
+import { combineLoads, load, type LoadResult } from './load.js';
 import {
   BENCH_KEY,
   createDatabase,
@@ -209,7 +209,7 @@ async function measureBoth(logs: [Prepared, Prepared], options: ScaleOptions): P
       const { url: _url, ...prepared } = logs[k]!;
       figures.push({
         ...prepared,
-        start: { ...combine(loads[k]!), peakRssMb: loadRss[k]! },
+        start: { ...combineLoads(loads[k]!), peakRssMb: loadRss[k]! },
         decision: {
           firstP50Ms: quantile(first[k]!, 0.5),
           warmP50Ms: quantile(warm[k]!, 0.5),
@@ -223,25 +223,6 @@ async function measureBoth(logs: [Prepared, Prepared], options: ScaleOptions): P
   } finally {
     for (const service of services) await service.stop();
   }
-}
-
-/** Rounds of one load as one figure: the mean rate, the median of the rounds' latencies, all refusals. */
-function combine(rounds: LoadResult[]): LoadResult {
-  const mean = (pick: (r: LoadResult) => number) => rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length;
-  const median = (pick: (r: LoadResult) => number) => quantile(rounds.map(pick), 0.5);
-  const refusals: Record<string, number> = {};
-  for (const r of rounds)
-    for (const [code, n] of Object.entries(r.refusals)) refusals[code] = (refusals[code] ?? 0) + n;
-  return {
-    perSecond: mean((r) => r.perSecond),
-    requestsPerSecond: mean((r) => r.requestsPerSecond),
-    p50Ms: median((r) => r.p50Ms),
-    p99Ms: median((r) => r.p99Ms),
-    maxMs: Math.max(...rounds.map((r) => r.maxMs)),
-    requests: rounds.reduce((sum, r) => sum + r.requests, 0),
-    refusals,
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
-  };
 }
 
 /**
