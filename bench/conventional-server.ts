@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   key text NOT NULL,
   request_hash text NOT NULL,
   status int NOT NULL,
-  body jsonb NOT NULL,
+  body text NOT NULL, -- as text: a repeat gets the same bytes (jsonb would reorder the keys)
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (caller, key)
 );`;
@@ -128,7 +128,7 @@ function authenticated(header: string | undefined): boolean {
 }
 
 async function recorded(key: string, hash: string): Promise<Answer | undefined> {
-  const { rows } = await pool.query<{ request_hash: string; status: number; body: Record<string, unknown> }>(
+  const { rows } = await pool.query<{ request_hash: string; status: number; body: string }>(
     'SELECT request_hash, status, body FROM idempotency_keys WHERE caller = $1 AND key = $2',
     [CALLER, key],
   );
@@ -136,14 +136,14 @@ async function recorded(key: string, hash: string): Promise<Answer | undefined> 
   if (!row) return undefined;
   if (row.request_hash !== hash)
     return failure(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
-  return { status: row.status, body: row.body };
+  return { status: row.status, body: JSON.parse(row.body) as Record<string, unknown> };
 }
 
 /** A refusal is kept like an acceptance, outside the rolled-back transaction. */
 async function keepRefusal(key: string, hash: string, answer: Answer): Promise<Answer> {
   await pool.query(
     'INSERT INTO idempotency_keys (caller, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-    [CALLER, key, hash, answer.status, answer.body],
+    [CALLER, key, hash, answer.status, JSON.stringify(answer.body)],
   );
   return (await recorded(key, hash)) ?? answer;
 }
@@ -195,7 +195,7 @@ async function start(key: string, hash: string, body: StartProjectBody): Promise
     };
     await client.query(
       'INSERT INTO idempotency_keys (caller, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)',
-      [CALLER, key, hash, answer.status, answer.body],
+      [CALLER, key, hash, answer.status, JSON.stringify(answer.body)],
     );
     await client.query('COMMIT');
     return answer;
