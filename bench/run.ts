@@ -1,9 +1,10 @@
 /**
- * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (under 60 s);
- * `npm run bench -- --scale` compares a log of 10M events with one of 100k (bench/scale.ts).
+ * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (about a minute):
  * the service as its own process on a fresh embedded PostgreSQL, loaded over
- * loopback by autocannon from this process, every figure next to ceilings
- * measured in the same run. Prints a table; writes bench/results/latest.json.
+ * loopback by autocannon from this process, every figure next to ceilings and the
+ * conventional design (bench/conventional-server.ts) measured in the same run. Prints a
+ * table; writes bench/results/latest.json. `npm run bench -- --scale` instead compares a
+ * log of 10M events with one of 100k (bench/scale.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -214,14 +215,26 @@ async function decisionGrowth(service: BenchService) {
   const sizes: Record<number, number[]> = {};
   try {
     for (const size of GROWTH) {
+      // One lot, then debits drawing from it: a long stream as the service writes one. (A
+      // stream of 100,000 grants would be 100,000 lots, past the lot bound, and its fold
+      // grows with the square of the lots.)
+      const grantId = `g-growth-${size}`;
       let revision: bigint | 'no_stream' = 'no_stream';
       for (let done = 0; done < size; done += 1000) {
         const count = Math.min(1000, size - done);
-        const events = Array.from({ length: count }, () => ({
-          id: randomUUID(),
-          type: 'CreditsGranted',
-          data: { amount: 1_000, source: 'purchase' },
-        }));
+        const events = Array.from({ length: count }, (_, i) =>
+          done + i === 0
+            ? {
+                id: randomUUID(),
+                type: 'CreditsGranted',
+                data: { amount: 1_000_000_000, source: 'purchase', grantId, category: 'paid', priority: 50 },
+              }
+            : {
+                id: randomUUID(),
+                type: 'Debited',
+                data: { amount: 1, reason: 'bench', lots: [{ grantId, amount: 1 }] },
+              },
+        );
         const appended = await store.append([
           { streamName: accountStream(`growth-${size}`), expectedRevision: revision, events },
         ]);
