@@ -403,7 +403,7 @@ function print(report: ReturnType<typeof summarise>): void {
   console.log('\ntargets:');
   for (const [name, { value, target }] of Object.entries(report.targets))
     console.log(
-      `  ${name.padEnd(28)} ${value === undefined ? '-' : value.toFixed(2).padStart(10)}  (target ${target})`,
+      `  ${name.padEnd(28)} ${(value === undefined ? '-' : value.toFixed(2)).padStart(10)}  (target ${target})`,
     );
 }
 
