@@ -77,34 +77,55 @@ export async function measureCatchUp(
   pool.on('error', () => undefined);
   try {
     const seeded = await (format === 'current' ? seed : seedBeforeLots)(store, events);
-    const head = await store.headPosition();
-    log(`replaying ${seeded} events into empty read models ...`);
-    const projector = new Projector({ pool, connectionString: url, store, log: quiet });
-    const started = performance.now();
-    const cpuBefore = process.cpuUsage();
-    await projector.start();
-    const progress = setInterval(() => {
-      const done = projector.status().reduce((min, s) => (s.checkpoint < min ? s.checkpoint : min), head);
-      log(`  ${((Number(done) / Number(head)) * 100).toFixed(0)}%`);
-    }, 2_000);
-    await projector.caughtUp(head).finally(() => clearInterval(progress));
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    await projector.stop();
+    const replay = await timeReplay(url, store, pool, seeded);
     const baseline = await insertBaseline(pool, seeded);
     return {
       format,
-      events: seeded,
-      seconds,
-      eventsPerSecond: seeded / seconds,
+      ...replay,
       baselineRowsPerSecond: baseline,
-      ratio: seeded / seconds / baseline,
-      projectorCpuMicrosPerEvent: (cpu.user + cpu.system) / seeded,
+      ratio: replay.eventsPerSecond / baseline,
     };
   } finally {
     await store.close();
     await pool.end();
   }
+}
+
+export interface ReplayResult {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** CPU time of this process (user + system) per replayed event. */
+  projectorCpuMicrosPerEvent: number;
+}
+
+/** Times a projector in this process replaying the log at `url` (of `events` events) into empty read models. */
+export async function timeReplay(
+  url: string,
+  store: PostgresEventStore,
+  pool: pg.Pool,
+  events: number,
+): Promise<ReplayResult> {
+  const head = await store.headPosition();
+  log(`replaying ${events} events into empty read models ...`);
+  const projector = new Projector({ pool, connectionString: url, store, log: quiet });
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  await projector.start();
+  const progress = setInterval(() => {
+    const done = projector.status().reduce((min, s) => (s.checkpoint < min ? s.checkpoint : min), head);
+    log(`  ${((Number(done) / Number(head)) * 100).toFixed(0)}%`);
+  }, 2_000);
+  await projector.caughtUp(head).finally(() => clearInterval(progress));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await projector.stop();
+  return {
+    events,
+    seconds,
+    eventsPerSecond: events / seconds,
+    projectorCpuMicrosPerEvent: (cpu.user + cpu.system) / events,
+  };
 }
 
 /** One line per figure, as `npm run bench:catch-up` prints it. */

@@ -116,3 +116,26 @@ export async function load(
     errors: result.errors + result.timeouts,
   };
 }
+
+/** Rounds of one load as one figure: the mean rate, the median of the rounds' latencies, every refusal. */
+export function combineLoads(rounds: readonly LoadResult[]): LoadResult {
+  const mean = (pick: (r: LoadResult) => number) => rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length;
+  const median = (pick: (r: LoadResult) => number) => {
+    const sorted = rounds.map(pick).sort((a, b) => a - b);
+    const middle = sorted.length / 2;
+    return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
+  };
+  const refusals: Record<string, number> = {};
+  for (const r of rounds)
+    for (const [code, n] of Object.entries(r.refusals)) refusals[code] = (refusals[code] ?? 0) + n;
+  return {
+    perSecond: mean((r) => r.perSecond),
+    requestsPerSecond: mean((r) => r.requestsPerSecond),
+    p50Ms: median((r) => r.p50Ms),
+    p99Ms: median((r) => r.p99Ms),
+    maxMs: Math.max(...rounds.map((r) => r.maxMs)),
+    requests: rounds.reduce((sum, r) => sum + r.requests, 0),
+    refusals,
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+  };
+}

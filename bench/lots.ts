@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresEventStore } from '@ledger/event-store';
 import { accountStream } from '@ledger/domain';
-import { BENCH_KEY, type BenchService } from './service.js';
+import { timedPost, type BenchService } from './service.js';
 
 export interface LotsResult {
   debitOneLotP50Ms: number;
@@ -44,20 +44,7 @@ async function grantLots(store: PostgresEventStore, accountId: string, count: nu
   }
 }
 
-async function post(service: BenchService, path: string, body: object): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(`${service.url}${path}`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${BENCH_KEY}`,
-      'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
-    },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 201) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return performance.now() - started;
-}
+const post = (service: BenchService, path: string, body: object) => timedPost(service, path, body);
 
 const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
