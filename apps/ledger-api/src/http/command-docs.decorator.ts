@@ -1,14 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { ErrorResponses } from './error-responses.decorator.js';
-import { responseSchema, type ResponseSchemaName } from './response-schemas.js';
+import { answerDocs, type AnswerSchema } from './response-schemas.js';
 
 /** OpenAPI for a POST command: its key header, its answer's schema and the error statuses of API.md. */
 export function CommandDocs(
   summary: string,
   successStatus: number,
   errorStatuses: number[],
-  answer?: ResponseSchemaName,
+  answer?: AnswerSchema,
 ) {
   return applyDecorators(
     ApiOperation({ summary }),
@@ -21,7 +21,7 @@ export function CommandDocs(
     ApiResponse({
       status: successStatus,
       description: 'accepted; the body carries `position`',
-      ...(answer ? { schema: responseSchema(answer) } : {}),
+      ...answerDocs(answer),
     }),
     ErrorResponses([400, 401, 403, 422, ...errorStatuses, 429, 503], ERRORS),
   );

@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import { RULE_VIOLATION_CODES } from '@ledger/domain';
 
 /**
@@ -119,6 +120,7 @@ export const RESPONSE_SCHEMAS = {
     assets: nullable(ref('Assets')),
     position,
   }),
+  DeliveryRetryAccepted: object({ deliveryId: integer, status: { type: 'string', enum: ['pending'] } }),
   UnmatchedDeliveryKept: object({ provider: text, taskId: text, matched: { type: 'boolean', enum: [false] } }),
   Assets: assets,
   ProjectAssets: object({
@@ -277,4 +279,14 @@ export type ResponseSchemaName = keyof typeof RESPONSE_SCHEMAS;
 /** A `$ref` to one of the schemas above, for `@ApiResponse({ schema })`. */
 export function responseSchema(name: ResponseSchemaName): { $ref: string } {
   return { $ref: `#/components/schemas/${name}` };
+}
+
+/** A success response's schema: one of the named schemas above, or a response DTO class. */
+export type AnswerSchema = ResponseSchemaName | Type<unknown>;
+
+export function answerDocs(
+  answer: AnswerSchema | undefined,
+): { schema: { $ref: string } } | { type: Type<unknown> } | {} {
+  if (answer === undefined) return {};
+  return typeof answer === 'string' ? { schema: responseSchema(answer) } : { type: answer };
 }

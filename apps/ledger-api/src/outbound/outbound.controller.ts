@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type pg from 'pg';
 import type { AccountSettingsReply, WebhookEndpointReply } from '@ledger/domain';
@@ -54,8 +54,8 @@ export class OutboundController {
     'Register an endpoint; its URL must be http(s) to a public address. The secret is in this answer only',
     201,
     [],
+    EndpointCreatedView,
   )
-  @ApiCreatedResponse({ type: EndpointCreatedView })
   async register(
     @IdempotentRequest() context: CommandContext,
     @Body() body: RegisterEndpointDto,
@@ -87,8 +87,12 @@ export class OutboundController {
 
   @Get()
   @RequireScope('admin')
-  @QueryDocs('The endpoints, oldest first, never a secret', 'page of endpoints: `{items, nextCursor}`')
-  @ApiOkResponse({ type: EndpointPage })
+  @QueryDocs(
+    'The endpoints, oldest first, never a secret',
+    'page of endpoints: `{items, nextCursor}`',
+    [],
+    EndpointPage,
+  )
   async list(@Query() query: PagingDto) {
     const page = pageRequestOf(query);
     const rows = (await outboundTables.endpoints(this.pool)).filter(
@@ -99,8 +103,7 @@ export class OutboundController {
 
   @Get(':endpointId')
   @RequireScope('admin')
-  @QueryDocs('One endpoint, never its secret', 'the endpoint', [404])
-  @ApiOkResponse({ type: EndpointView })
+  @QueryDocs('One endpoint, never its secret', 'the endpoint', [404], EndpointView)
   async get(@Param('endpointId', IdPipe) endpointId: string) {
     return endpointView(await this.endpoint(endpointId));
   }
@@ -108,8 +111,12 @@ export class OutboundController {
   @Post(':endpointId/rotate-secret')
   @HttpCode(200)
   @RequireScope('admin')
-  @CommandDocs('A new signing secret; for 24 h the previous one signs too (both signatures sent)', 200, [404])
-  @ApiOkResponse({ type: SecretRotatedView })
+  @CommandDocs(
+    'A new signing secret; for 24 h the previous one signs too (both signatures sent)',
+    200,
+    [404],
+    SecretRotatedView,
+  )
   async rotate(
     @IdempotentRequest() context: CommandContext,
     @Param('endpointId', IdPipe) endpointId: string,
@@ -133,8 +140,12 @@ export class OutboundController {
   @Post(':endpointId/disable')
   @HttpCode(200)
   @RequireScope('admin')
-  @CommandDocs('Stop deliveries: events from here on are not owed to it; pending ones wait', 200, [404, 409])
-  @ApiOkResponse({ type: EndpointStatusView })
+  @CommandDocs(
+    'Stop deliveries: events from here on are not owed to it; pending ones wait',
+    200,
+    [404, 409],
+    EndpointStatusView,
+  )
   disable(
     @IdempotentRequest() context: CommandContext,
     @Param('endpointId', IdPipe) endpointId: string,
@@ -147,8 +158,7 @@ export class OutboundController {
   @Post(':endpointId/enable')
   @HttpCode(200)
   @RequireScope('admin')
-  @CommandDocs('Resume deliveries, for events from here on and those pending', 200, [404, 409])
-  @ApiOkResponse({ type: EndpointStatusView })
+  @CommandDocs('Resume deliveries, for events from here on and those pending', 200, [404, 409], EndpointStatusView)
   enable(
     @IdempotentRequest() context: CommandContext,
     @Param('endpointId', IdPipe) endpointId: string,
@@ -160,8 +170,12 @@ export class OutboundController {
 
   @Get(':endpointId/deliveries')
   @RequireScope('admin')
-  @QueryDocs('The deliveries owed to the endpoint, oldest first, each with its attempts', 'page of deliveries', [404])
-  @ApiOkResponse({ type: DeliveryPage })
+  @QueryDocs(
+    'The deliveries owed to the endpoint, oldest first, each with its attempts',
+    'page of deliveries',
+    [404],
+    DeliveryPage,
+  )
   async deliveries(@Param('endpointId', IdPipe) endpointId: string, @Query() query: DeliveriesQueryDto) {
     await this.endpoint(endpointId);
     const page = pageRequestOf(query);
@@ -189,8 +203,12 @@ export class OutboundController {
   @Post(':endpointId/deliveries/:deliveryId/retry')
   @HttpCode(202)
   @RequireScope('admin')
-  @CommandDocs('Send the delivery again now, with the same webhook-id (one attempt if it had failed)', 202, [404])
-  @ApiAcceptedResponse({ description: '`{deliveryId, status: "pending"}`' })
+  @CommandDocs(
+    'Send the delivery again now, with the same webhook-id (one attempt if it had failed)',
+    202,
+    [404],
+    'DeliveryRetryAccepted',
+  )
   async retry(
     @Param('endpointId', IdPipe) endpointId: string,
     @Param('deliveryId') deliveryId: string,
@@ -248,8 +266,8 @@ export class AccountSettingsController {
     'Set the account’s low-balance threshold (null: none): `{accountId, lowBalanceThreshold, position}`',
     200,
     [],
+    AccountSettingsView,
   )
-  @ApiOkResponse({ type: AccountSettingsView })
   async change(
     @IdempotentRequest() context: CommandContext,
     @Param('accountId', IdPipe) accountId: string,

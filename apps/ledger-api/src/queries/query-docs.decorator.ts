@@ -1,14 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { ErrorResponses } from '../http/error-responses.decorator.js';
-import { responseSchema, type ResponseSchemaName } from '../http/response-schemas.js';
+import { answerDocs, type AnswerSchema } from '../http/response-schemas.js';
 
 /** OpenAPI for a GET query (scope `read`): its summary, what it answers, and the error statuses of API.md. */
-export function QueryDocs(summary: string, success: string, errorStatuses: number[] = [], answer?: ResponseSchemaName) {
+export function QueryDocs(summary: string, success: string, errorStatuses: number[] = [], answer?: AnswerSchema) {
   return applyDecorators(
     ApiOperation({ summary }),
     ApiBearerAuth(),
-    ApiResponse({ status: 200, description: success, ...(answer ? { schema: responseSchema(answer) } : {}) }),
+    ApiResponse({ status: 200, description: success, ...answerDocs(answer) }),
     ErrorResponses([400, 401, 403, ...errorStatuses, 429, 503], ERRORS),
   );
 }

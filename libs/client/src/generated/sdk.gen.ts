@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { AccountsBalanceAtData, AccountsBalanceAtErrors, AccountsBalanceAtResponses, AccountsDebitData, AccountsDebitErrors, AccountsDebitResponses, AccountsGetData, AccountsGetErrors, AccountsGetResponses, AccountsGrantData, AccountsGrantErrors, AccountsGrantResponses, AccountsLedgerData, AccountsLedgerErrors, AccountsLedgerResponses, AccountsLotsData, AccountsLotsErrors, AccountsLotsResponses, AccountsProjectsData, AccountsProjectsErrors, AccountsProjectsResponses, AccountsStatementData, AccountsStatementErrors, AccountsStatementResponses, AccountsVoidGrantData, AccountsVoidGrantErrors, AccountsVoidGrantResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditLogData, AuditLogErrors, AuditLogResponses, AuditReconcileData, AuditReconcileErrors, AuditReconcileResponses, AuditStreamData, AuditStreamErrors, AuditStreamResponses, HealthLiveData, HealthLiveErrors, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, MetricsMetricsData, MetricsMetricsResponses, ProjectsAttachAssetsData, ProjectsAttachAssetsErrors, ProjectsAttachAssetsResponses, ProjectsClaimData, ProjectsClaimErrors, ProjectsClaimResponses, ProjectsCompleteData, ProjectsCompleteErrors, ProjectsCompleteResponses, ProjectsFailData, ProjectsFailErrors, ProjectsFailResponses, ProjectsGetData, ProjectsGetErrors, ProjectsGetResponses, ProjectsHeartbeatData, ProjectsHeartbeatErrors, ProjectsHeartbeatResponses, ProjectsListData, ProjectsListErrors, ProjectsListResponses, ProjectsStartData, ProjectsStartErrors, ProjectsStartResponses, WebhooksReceiveData, WebhooksReceiveErrors, WebhooksReceiveResponses, WebhooksUnmatchedData, WebhooksUnmatchedErrors, WebhooksUnmatchedResponses } from './types.gen.js';
+import type { AccountsBalanceAtData, AccountsBalanceAtErrors, AccountsBalanceAtResponses, AccountsDebitData, AccountsDebitErrors, AccountsDebitResponses, AccountSettingsChangeData, AccountSettingsChangeErrors, AccountSettingsChangeResponses, AccountsGetData, AccountsGetErrors, AccountsGetResponses, AccountsGrantData, AccountsGrantErrors, AccountsGrantResponses, AccountsLedgerData, AccountsLedgerErrors, AccountsLedgerResponses, AccountsLotsData, AccountsLotsErrors, AccountsLotsResponses, AccountsProjectsData, AccountsProjectsErrors, AccountsProjectsResponses, AccountsStatementData, AccountsStatementErrors, AccountsStatementResponses, AccountsVoidGrantData, AccountsVoidGrantErrors, AccountsVoidGrantResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditLogData, AuditLogErrors, AuditLogResponses, AuditReconcileData, AuditReconcileErrors, AuditReconcileResponses, AuditStreamData, AuditStreamErrors, AuditStreamResponses, HealthLiveData, HealthLiveErrors, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, MetricsMetricsData, MetricsMetricsResponses, OutboundDeliveriesData, OutboundDeliveriesErrors, OutboundDeliveriesResponses, OutboundDisableData, OutboundDisableErrors, OutboundDisableResponses, OutboundEnableData, OutboundEnableErrors, OutboundEnableResponses, OutboundGetData, OutboundGetErrors, OutboundGetResponses, OutboundListData, OutboundListErrors, OutboundListResponses, OutboundRegisterData, OutboundRegisterErrors, OutboundRegisterResponses, OutboundRetryData, OutboundRetryErrors, OutboundRetryResponses, OutboundRotateData, OutboundRotateErrors, OutboundRotateResponses, ProjectsAttachAssetsData, ProjectsAttachAssetsErrors, ProjectsAttachAssetsResponses, ProjectsClaimData, ProjectsClaimErrors, ProjectsClaimResponses, ProjectsCompleteData, ProjectsCompleteErrors, ProjectsCompleteResponses, ProjectsFailData, ProjectsFailErrors, ProjectsFailResponses, ProjectsGetData, ProjectsGetErrors, ProjectsGetResponses, ProjectsHeartbeatData, ProjectsHeartbeatErrors, ProjectsHeartbeatResponses, ProjectsListData, ProjectsListErrors, ProjectsListResponses, ProjectsStartData, ProjectsStartErrors, ProjectsStartResponses, WebhooksReceiveData, WebhooksReceiveErrors, WebhooksReceiveResponses, WebhooksUnmatchedData, WebhooksUnmatchedErrors, WebhooksUnmatchedResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -295,6 +295,111 @@ export const apiKeysCreate = <ThrowOnError extends boolean = false>(options: Opt
 export const apiKeysRevoke = <ThrowOnError extends boolean = false>(options: Options<ApiKeysRevokeData, ThrowOnError>) => (options.client ?? client).post<ApiKeysRevokeResponses, ApiKeysRevokeErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/api-keys/{keyId}/revoke',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * The endpoints, oldest first, never a secret
+ */
+export const outboundList = <ThrowOnError extends boolean = false>(options?: Options<OutboundListData, ThrowOnError>) => (options?.client ?? client).get<OutboundListResponses, OutboundListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints',
+    ...options
+});
+
+/**
+ * Register an endpoint; its URL must be http(s) to a public address. The secret is in this answer only
+ */
+export const outboundRegister = <ThrowOnError extends boolean = false>(options: Options<OutboundRegisterData, ThrowOnError>) => (options.client ?? client).post<OutboundRegisterResponses, OutboundRegisterErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * One endpoint, never its secret
+ */
+export const outboundGet = <ThrowOnError extends boolean = false>(options: Options<OutboundGetData, ThrowOnError>) => (options.client ?? client).get<OutboundGetResponses, OutboundGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints/{endpointId}',
+    ...options
+});
+
+/**
+ * A new signing secret; for 24 h the previous one signs too (both signatures sent)
+ */
+export const outboundRotate = <ThrowOnError extends boolean = false>(options: Options<OutboundRotateData, ThrowOnError>) => (options.client ?? client).post<OutboundRotateResponses, OutboundRotateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints/{endpointId}/rotate-secret',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Stop deliveries: events from here on are not owed to it; pending ones wait
+ */
+export const outboundDisable = <ThrowOnError extends boolean = false>(options: Options<OutboundDisableData, ThrowOnError>) => (options.client ?? client).post<OutboundDisableResponses, OutboundDisableErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints/{endpointId}/disable',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Resume deliveries, for events from here on and those pending
+ */
+export const outboundEnable = <ThrowOnError extends boolean = false>(options: Options<OutboundEnableData, ThrowOnError>) => (options.client ?? client).post<OutboundEnableResponses, OutboundEnableErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints/{endpointId}/enable',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * The deliveries owed to the endpoint, oldest first, each with its attempts
+ */
+export const outboundDeliveries = <ThrowOnError extends boolean = false>(options: Options<OutboundDeliveriesData, ThrowOnError>) => (options.client ?? client).get<OutboundDeliveriesResponses, OutboundDeliveriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints/{endpointId}/deliveries',
+    ...options
+});
+
+/**
+ * Send the delivery again now, with the same webhook-id (one attempt if it had failed)
+ */
+export const outboundRetry = <ThrowOnError extends boolean = false>(options: Options<OutboundRetryData, ThrowOnError>) => (options.client ?? client).post<OutboundRetryResponses, OutboundRetryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Set the account’s low-balance threshold (null: none): `{accountId, lowBalanceThreshold, position}`
+ */
+export const accountSettingsChange = <ThrowOnError extends boolean = false>(options: Options<AccountSettingsChangeData, ThrowOnError>) => (options.client ?? client).post<AccountSettingsChangeResponses, AccountSettingsChangeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/accounts/{accountId}/settings',
     ...options,
     headers: {
         'Content-Type': 'application/json',

@@ -135,6 +135,122 @@ export type RevokeApiKeyDto = {
     reason?: string;
 };
 
+export type RegisterEndpointDto = {
+    url: string;
+    events: Array<'*' | 'credits.granted' | 'credits.debited' | 'credits.refunded' | 'credits.expired' | 'credits.voided' | 'credits.expiring' | 'balance.low' | 'project.started' | 'project.claimed' | 'project.completed' | 'project.failed'>;
+    description?: string;
+};
+
+export type EndpointCreatedView = {
+    endpointId: string;
+    url: string;
+    events: Array<string>;
+    description: string | null;
+    status: 'enabled' | 'disabled';
+    createdAt: string;
+    /**
+     * while set and ahead: the previous secret still signs
+     */
+    previousSecretExpiresAt: string | null;
+    /**
+     * the position of its registration
+     */
+    position: number;
+    /**
+     * `whsec_` + base64: shown in this answer only (a repeat of the Idempotency-Key answers without it)
+     */
+    secret: string;
+};
+
+export type EndpointView = {
+    endpointId: string;
+    url: string;
+    events: Array<string>;
+    description: string | null;
+    status: 'enabled' | 'disabled';
+    createdAt: string;
+    /**
+     * while set and ahead: the previous secret still signs
+     */
+    previousSecretExpiresAt: string | null;
+    /**
+     * the position of its registration
+     */
+    position: number;
+};
+
+export type EndpointPage = {
+    items: Array<EndpointView>;
+    nextCursor: string | null;
+};
+
+export type EmptyBodyDto = {
+    [key: string]: unknown;
+};
+
+export type SecretRotatedView = {
+    endpointId: string;
+    /**
+     * the new secret, shown only here
+     */
+    secret: string;
+    status: 'enabled' | 'disabled';
+    /**
+     * until then the previous secret signs too
+     */
+    previousSecretExpiresAt: string;
+    position: number;
+};
+
+export type EndpointStatusView = {
+    endpointId: string;
+    status: 'enabled' | 'disabled';
+    position: number;
+};
+
+export type AttemptView = {
+    attempt: number;
+    at: string;
+    durationMs: number;
+    statusCode: number | null;
+    error: string | null;
+};
+
+export type DeliveryView = {
+    deliveryId: string;
+    /**
+     * the Standard Webhooks `webhook-id`: the same on every attempt
+     */
+    webhookId: string;
+    type: string;
+    position: number;
+    attempts: number;
+    status: 'pending' | 'succeeded' | 'failed';
+    lastStatusCode: number | null;
+    lastError: string | null;
+    nextAttemptAt: string | null;
+    createdAt: string;
+    attemptLog: Array<AttemptView>;
+};
+
+export type DeliveryPage = {
+    items: Array<DeliveryView>;
+    nextCursor: string | null;
+};
+
+export type ChangeAccountSettingsDto = {
+    /**
+     * balance.low is sent when the balance goes from at least this to below it; null: none for this account
+     */
+    lowBalanceThreshold: number | null;
+};
+
+export type AccountSettingsView = {
+    accountId: string;
+    lowBalanceThreshold?: number | null;
+    position: number;
+};
+
 export type ErrorBody = {
     error: {
         code: 'insufficient_credits' | 'stale_attempt' | 'invalid_transition' | 'lease_held' | 'already_exists' | 'not_found' | 'validation_failed' | 'balance_limit_exceeded' | 'lots_limit_exceeded' | 'unauthenticated' | 'forbidden' | 'idempotency_key_reused' | 'rate_limited' | 'projection_behind' | 'unavailable' | 'concurrency_conflict' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'too_many_requests' | 'bad_request' | 'internal_error';
@@ -240,6 +356,11 @@ export type ProviderReportAnswer = {
      * the global position of the last event (pass as `minPosition`)
      */
     position: number;
+};
+
+export type DeliveryRetryAccepted = {
+    deliveryId: number;
+    status: 'pending';
 };
 
 export type UnmatchedDeliveryKept = {
@@ -2111,3 +2232,492 @@ export type ApiKeysRevokeResponses = {
 };
 
 export type ApiKeysRevokeResponse = ApiKeysRevokeResponses[keyof ApiKeysRevokeResponses];
+
+export type OutboundListData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * the previous page's `nextCursor`; omit for the first page
+         */
+        cursor?: string;
+    };
+    url: '/v1/webhook-endpoints';
+};
+
+export type OutboundListErrors = {
+    /**
+     * validation_failed (details name each bad query parameter)
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * rate_limited, with Retry-After
+     */
+    429: ErrorBody;
+    /**
+     * projection_behind (`minPosition` not reached within `waitMs`) | unavailable; with Retry-After
+     */
+    503: ErrorBody;
+};
+
+export type OutboundListError = OutboundListErrors[keyof OutboundListErrors];
+
+export type OutboundListResponses = {
+    /**
+     * page of endpoints: `{items, nextCursor}`
+     */
+    200: EndpointPage;
+};
+
+export type OutboundListResponse = OutboundListResponses[keyof OutboundListResponses];
+
+export type OutboundRegisterData = {
+    body: RegisterEndpointDto;
+    headers: {
+        /**
+         * 1–255 characters; a repeat returns the first response
+         */
+        'Idempotency-Key': string;
+    };
+    path?: never;
+    query?: never;
+    url: '/v1/webhook-endpoints';
+};
+
+export type OutboundRegisterErrors = {
+    /**
+     * validation_failed
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
+     */
+    422: ErrorBody;
+    /**
+     * rate_limited, with Retry-After: retry with the same Idempotency-Key
+     */
+    429: ErrorBody;
+    /**
+     * unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key
+     */
+    503: ErrorBody;
+};
+
+export type OutboundRegisterError = OutboundRegisterErrors[keyof OutboundRegisterErrors];
+
+export type OutboundRegisterResponses = {
+    /**
+     * accepted; the body carries `position`
+     */
+    201: EndpointCreatedView;
+};
+
+export type OutboundRegisterResponse = OutboundRegisterResponses[keyof OutboundRegisterResponses];
+
+export type OutboundGetData = {
+    body?: never;
+    path: {
+        endpointId: string;
+    };
+    query?: never;
+    url: '/v1/webhook-endpoints/{endpointId}';
+};
+
+export type OutboundGetErrors = {
+    /**
+     * validation_failed (details name each bad query parameter)
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * not_found
+     */
+    404: ErrorBody;
+    /**
+     * rate_limited, with Retry-After
+     */
+    429: ErrorBody;
+    /**
+     * projection_behind (`minPosition` not reached within `waitMs`) | unavailable; with Retry-After
+     */
+    503: ErrorBody;
+};
+
+export type OutboundGetError = OutboundGetErrors[keyof OutboundGetErrors];
+
+export type OutboundGetResponses = {
+    /**
+     * the endpoint
+     */
+    200: EndpointView;
+};
+
+export type OutboundGetResponse = OutboundGetResponses[keyof OutboundGetResponses];
+
+export type OutboundRotateData = {
+    body: EmptyBodyDto;
+    headers: {
+        /**
+         * 1–255 characters; a repeat returns the first response
+         */
+        'Idempotency-Key': string;
+    };
+    path: {
+        endpointId: string;
+    };
+    query?: never;
+    url: '/v1/webhook-endpoints/{endpointId}/rotate-secret';
+};
+
+export type OutboundRotateErrors = {
+    /**
+     * validation_failed
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * not_found
+     */
+    404: ErrorBody;
+    /**
+     * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
+     */
+    422: ErrorBody;
+    /**
+     * rate_limited, with Retry-After: retry with the same Idempotency-Key
+     */
+    429: ErrorBody;
+    /**
+     * unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key
+     */
+    503: ErrorBody;
+};
+
+export type OutboundRotateError = OutboundRotateErrors[keyof OutboundRotateErrors];
+
+export type OutboundRotateResponses = {
+    /**
+     * accepted; the body carries `position`
+     */
+    200: SecretRotatedView;
+};
+
+export type OutboundRotateResponse = OutboundRotateResponses[keyof OutboundRotateResponses];
+
+export type OutboundDisableData = {
+    body: EmptyBodyDto;
+    headers: {
+        /**
+         * 1–255 characters; a repeat returns the first response
+         */
+        'Idempotency-Key': string;
+    };
+    path: {
+        endpointId: string;
+    };
+    query?: never;
+    url: '/v1/webhook-endpoints/{endpointId}/disable';
+};
+
+export type OutboundDisableErrors = {
+    /**
+     * validation_failed
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * not_found
+     */
+    404: ErrorBody;
+    /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     */
+    409: ErrorBody;
+    /**
+     * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
+     */
+    422: ErrorBody;
+    /**
+     * rate_limited, with Retry-After: retry with the same Idempotency-Key
+     */
+    429: ErrorBody;
+    /**
+     * unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key
+     */
+    503: ErrorBody;
+};
+
+export type OutboundDisableError = OutboundDisableErrors[keyof OutboundDisableErrors];
+
+export type OutboundDisableResponses = {
+    /**
+     * accepted; the body carries `position`
+     */
+    200: EndpointStatusView;
+};
+
+export type OutboundDisableResponse = OutboundDisableResponses[keyof OutboundDisableResponses];
+
+export type OutboundEnableData = {
+    body: EmptyBodyDto;
+    headers: {
+        /**
+         * 1–255 characters; a repeat returns the first response
+         */
+        'Idempotency-Key': string;
+    };
+    path: {
+        endpointId: string;
+    };
+    query?: never;
+    url: '/v1/webhook-endpoints/{endpointId}/enable';
+};
+
+export type OutboundEnableErrors = {
+    /**
+     * validation_failed
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * not_found
+     */
+    404: ErrorBody;
+    /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     */
+    409: ErrorBody;
+    /**
+     * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
+     */
+    422: ErrorBody;
+    /**
+     * rate_limited, with Retry-After: retry with the same Idempotency-Key
+     */
+    429: ErrorBody;
+    /**
+     * unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key
+     */
+    503: ErrorBody;
+};
+
+export type OutboundEnableError = OutboundEnableErrors[keyof OutboundEnableErrors];
+
+export type OutboundEnableResponses = {
+    /**
+     * accepted; the body carries `position`
+     */
+    200: EndpointStatusView;
+};
+
+export type OutboundEnableResponse = OutboundEnableResponses[keyof OutboundEnableResponses];
+
+export type OutboundDeliveriesData = {
+    body?: never;
+    path: {
+        endpointId: string;
+    };
+    query?: {
+        limit?: number;
+        /**
+         * the previous page's `nextCursor`; omit for the first page
+         */
+        cursor?: string;
+        status?: 'pending' | 'succeeded' | 'failed';
+    };
+    url: '/v1/webhook-endpoints/{endpointId}/deliveries';
+};
+
+export type OutboundDeliveriesErrors = {
+    /**
+     * validation_failed (details name each bad query parameter)
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * not_found
+     */
+    404: ErrorBody;
+    /**
+     * rate_limited, with Retry-After
+     */
+    429: ErrorBody;
+    /**
+     * projection_behind (`minPosition` not reached within `waitMs`) | unavailable; with Retry-After
+     */
+    503: ErrorBody;
+};
+
+export type OutboundDeliveriesError = OutboundDeliveriesErrors[keyof OutboundDeliveriesErrors];
+
+export type OutboundDeliveriesResponses = {
+    /**
+     * page of deliveries
+     */
+    200: DeliveryPage;
+};
+
+export type OutboundDeliveriesResponse = OutboundDeliveriesResponses[keyof OutboundDeliveriesResponses];
+
+export type OutboundRetryData = {
+    body: EmptyBodyDto;
+    headers: {
+        /**
+         * 1–255 characters; a repeat returns the first response
+         */
+        'Idempotency-Key': string;
+    };
+    path: {
+        endpointId: string;
+        deliveryId: string;
+    };
+    query?: never;
+    url: '/v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry';
+};
+
+export type OutboundRetryErrors = {
+    /**
+     * validation_failed
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * not_found
+     */
+    404: ErrorBody;
+    /**
+     * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
+     */
+    422: ErrorBody;
+    /**
+     * rate_limited, with Retry-After: retry with the same Idempotency-Key
+     */
+    429: ErrorBody;
+    /**
+     * unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key
+     */
+    503: ErrorBody;
+};
+
+export type OutboundRetryError = OutboundRetryErrors[keyof OutboundRetryErrors];
+
+export type OutboundRetryResponses = {
+    /**
+     * accepted; the body carries `position`
+     */
+    202: DeliveryRetryAccepted;
+};
+
+export type OutboundRetryResponse = OutboundRetryResponses[keyof OutboundRetryResponses];
+
+export type AccountSettingsChangeData = {
+    body: ChangeAccountSettingsDto;
+    headers: {
+        /**
+         * 1–255 characters; a repeat returns the first response
+         */
+        'Idempotency-Key': string;
+    };
+    path: {
+        accountId: string;
+    };
+    query?: never;
+    url: '/v1/accounts/{accountId}/settings';
+};
+
+export type AccountSettingsChangeErrors = {
+    /**
+     * validation_failed
+     */
+    400: ErrorBody;
+    /**
+     * unauthenticated
+     */
+    401: ErrorBody;
+    /**
+     * forbidden
+     */
+    403: ErrorBody;
+    /**
+     * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
+     */
+    422: ErrorBody;
+    /**
+     * rate_limited, with Retry-After: retry with the same Idempotency-Key
+     */
+    429: ErrorBody;
+    /**
+     * unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key
+     */
+    503: ErrorBody;
+};
+
+export type AccountSettingsChangeError = AccountSettingsChangeErrors[keyof AccountSettingsChangeErrors];
+
+export type AccountSettingsChangeResponses = {
+    /**
+     * accepted; the body carries `position`
+     */
+    200: AccountSettingsView;
+};
+
+export type AccountSettingsChangeResponse = AccountSettingsChangeResponses[keyof AccountSettingsChangeResponses];
