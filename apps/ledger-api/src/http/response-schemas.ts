@@ -284,9 +284,7 @@ export function responseSchema(name: ResponseSchemaName): { $ref: string } {
 /** A success response's schema: one of the named schemas above, or a response DTO class. */
 export type AnswerSchema = ResponseSchemaName | Type<unknown>;
 
-export function answerDocs(
-  answer: AnswerSchema | undefined,
-): { schema: { $ref: string } } | { type: Type<unknown> } | {} {
+export function answerDocs(answer: AnswerSchema | undefined): { schema?: { $ref: string }; type?: Type<unknown> } {
   if (answer === undefined) return {};
   return typeof answer === 'string' ? { schema: responseSchema(answer) } : { type: answer };
 }
