@@ -3,6 +3,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RuleViolation, accountStream, apiKeyStream, projectStream } from '@ledger/domain';
 import { VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
+import { crashPoint } from '@ledger/platform';
 import { ApiError } from '../errors/api-error.js';
 import type { Clock } from './clock.js';
 import type { CommandHandler, Decision, StreamKind, StreamStates } from './command-handler.js';
@@ -152,6 +153,7 @@ export class CommandExecutor {
       ]);
       if (ahead.status === 'rejected') throw ahead.reason;
       const { accepted, prefetched } = ahead.value;
+      crashPoint('command.after-read-ahead');
       // An acceptance answers even if the refusal lookup failed.
       if (accepted) return { ...accepted, replayed: true };
       if (refusal.status === 'rejected') throw refusal.reason;
@@ -194,8 +196,10 @@ export class CommandExecutor {
         expectedRevision: 'no_stream',
         events: [this.idempotency.record(context, answer, metadata)],
       });
+      crashPoint('command.after-decision');
       try {
         const { position } = await this.store.append(appends);
+        crashPoint('command.after-append');
         return { replayed: false, decision, answer, position };
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;
