@@ -119,6 +119,8 @@ describe('crash matrix', () => {
       const reply = await send(svc, c.type.target(c.tag, known)).catch(() => undefined);
       crashed.push({ site: c.site, command: c.type.name, signal: (await exitOf(svc)).signal, answered: !!reply });
       // The next case starts from read models that hold everything, so its own batch is the first.
+      // (A crash after the commit left nothing behind.)
+      if (c.site === 'projector.after-commit') continue;
       const recovery = await service();
       await caughtUp(recovery, pool);
       await recovery.stop();
