@@ -57,11 +57,16 @@ function runTests(dir: string, tests: readonly string[]): Promise<{ passed: bool
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-6_000));
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200_000));
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', fail);
-    child.on('exit', (code) => done({ passed: code === 0, tail: output.split('\n').slice(-25).join('\n') }));
+    child.on('exit', (code) => {
+      // What failed (jest's ● headings, errors), then how the run ended.
+      const lines = output.split('\n');
+      const failures = lines.filter((line) => /●|Error\b|✕/.test(line)).slice(0, 30);
+      done({ passed: code === 0, tail: [...failures, '...', ...lines.slice(-15)].join('\n') });
+    });
   });
 }
 
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
   const mutants = only.length > 0 ? MUTANTS.filter((m) => only.includes(m.name)) : MUTANTS;
   const results: { name: string; outcome: 'killed' | 'survived' | 'pending' | 'invalid'; note: string }[] = [];
   const baseline = await copyCheckout();
+  let lastRun = '';
   try {
     for (const mutant of mutants) {
       process.stdout.write(`${mutant.name}: ${mutant.breaks}\n`);
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
       try {
         await apply(dir, mutant);
         const mutated = await runTests(dir, mutant.tests);
+        lastRun = mutated.tail;
         results.push({
           name: mutant.name,
           outcome: mutated.passed ? 'survived' : 'killed',
@@ -92,6 +99,15 @@ async function main(): Promise<void> {
         await rm(dir, { recursive: true, force: true });
       }
       process.stdout.write(`  ${results.at(-1)!.outcome}\n`);
+      // What caught it (or, for a survivor, how its tests ended).
+      const shown = lastRun.split('\n...\n')[results.at(-1)!.outcome === 'killed' ? 0 : 1] ?? '';
+      process.stdout.write(
+        `${shown
+          .split('\n')
+          .slice(0, 12)
+          .map((line) => `    ${line.trim()}`)
+          .join('\n')}\n`,
+      );
     }
   } finally {
     await rm(baseline, { recursive: true, force: true });
