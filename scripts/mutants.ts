@@ -72,10 +72,17 @@ function runTests(dir: string, tests: readonly string[]): Promise<{ passed: bool
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !MUTANTS.some((m) => m.name === name));
+  if (unknown.length > 0)
+    throw new Error(`no such mutant: ${unknown.join(', ')} (known: ${MUTANTS.map((m) => m.name)})`);
   const mutants = only.length > 0 ? MUTANTS.filter((m) => only.includes(m.name)) : MUTANTS;
-  const results: { name: string; outcome: 'killed' | 'survived' | 'pending' | 'invalid'; note: string }[] = [];
+  const results: {
+    name: string;
+    outcome: 'killed' | 'survived' | 'pending' | 'invalid';
+    note: string;
+    detail?: string;
+  }[] = [];
   const baseline = await copyCheckout();
-  let lastRun = '';
   try {
     for (const mutant of mutants) {
       process.stdout.write(`${mutant.name}: ${mutant.breaks}\n`);
@@ -89,18 +96,18 @@ async function main(): Promise<void> {
       try {
         await apply(dir, mutant);
         const mutated = await runTests(dir, mutant.tests);
-        lastRun = mutated.tail;
         results.push({
           name: mutant.name,
           outcome: mutated.passed ? 'survived' : 'killed',
           note: mutant.tests.join(' '),
+          detail: mutated.tail,
         });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
       process.stdout.write(`  ${results.at(-1)!.outcome}\n`);
       // What caught it (or, for a survivor, how its tests ended).
-      const shown = lastRun.split('\n...\n')[results.at(-1)!.outcome === 'killed' ? 0 : 1] ?? '';
+      const shown = (results.at(-1)!.detail ?? '').split('\n...\n')[results.at(-1)!.outcome === 'killed' ? 0 : 1] ?? '';
       process.stdout.write(
         `${shown
           .split('\n')
