@@ -45,7 +45,10 @@ async function apply(dir: string, mutant: Mutant): Promise<void> {
 }
 
 /** Runs a mutant's test command in `dir`; resolves with whether it passed and its last lines. */
-function runTests(dir: string, tests: readonly string[]): Promise<{ passed: boolean; tail: string }> {
+function runTests(
+  dir: string,
+  { tests, env: extra = {} }: Pick<Mutant, 'tests' | 'env'>,
+): Promise<{ passed: boolean; tail: string }> {
   const [command, args, env] =
     tests[0] === 'eslint'
       ? [join(dir, 'node_modules/.bin/eslint'), tests.slice(1), {}]
@@ -53,7 +56,7 @@ function runTests(dir: string, tests: readonly string[]): Promise<{ passed: bool
   return new Promise((done, fail) => {
     const child = spawn(command, args, {
       cwd: dir,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
   try {
     for (const mutant of mutants) {
       process.stdout.write(`${mutant.name}: ${mutant.breaks}\n`);
-      const clean = await runTests(baseline, mutant.tests);
+      const clean = await runTests(baseline, mutant);
       if (!clean.passed) {
         results.push({ name: mutant.name, outcome: 'invalid', note: 'its tests fail without the mutant' });
         process.stdout.write(`${clean.tail}\n`);
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
       const dir = await copyCheckout();
       try {
         await apply(dir, mutant);
-        const mutated = await runTests(dir, mutant.tests);
+        const mutated = await runTests(dir, mutant);
         results.push({
           name: mutant.name,
           outcome: mutated.passed ? 'survived' : 'killed',

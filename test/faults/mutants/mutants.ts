@@ -13,6 +13,8 @@ export interface Mutant {
   replace: string;
   /** The command that must fail on the mutated copy: jest paths, or ['eslint', ...files]. */
   tests: string[];
+  /** Environment for the tests (e.g. one column of the crash matrix). */
+  env?: Record<string, string>;
 }
 
 export interface PendingMutant {
@@ -36,6 +38,16 @@ export const MUTANTS: readonly Mutant[] = [
     search: "expectedRevision: state ? (state.revision ?? 'no_stream') : 'any',",
     replace: "expectedRevision: 'any',",
     tests: ['apps/ledger-api/src/commands/command-executor.int-spec.ts'],
+  },
+  {
+    name: 'record-appended-apart',
+    breaks: "a command's events and its idempotency record are one atomic append (I4, I5)",
+    file: 'apps/ledger-api/src/commands/command-executor.ts',
+    search: 'const { position } = await this.store.append(appends);',
+    replace:
+      "await this.store.append(appends.slice(0, -1)); crashPoint('command.after-append'); const { position } = await this.store.append(appends.slice(-1));",
+    tests: ['test/faults/crash-matrix.e2e-spec.ts'],
+    env: { CRASH_MATRIX_SITES: 'command.after-append' },
   },
   {
     name: 'signature-compared-with-equals',
