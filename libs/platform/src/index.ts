@@ -3,3 +3,4 @@ export * from './embedded-postgres.js';
 export * from './files.js';
 export * from './group-runner.js';
 export * from './crash-points.js';
+export * from './pool-clients.js';
