@@ -25,4 +25,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Secrets, digests and signatures are compared in constant time (crypto.timingSafeEqual), never with ==.
+    files: ['apps/ledger-api/src/auth/**/*.ts', 'apps/ledger-api/src/webhooks/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          'BinaryExpression[operator=/^[!=]==?$/] > Identifier[name=/(digest|signature|secret|expected)s?$/i]',
+          'BinaryExpression[operator=/^[!=]==?$/] > CallExpression > MemberExpression.callee > Identifier.object[name=/(digest|signature|secret|expected)$/i]',
+        ].map((selector) => ({
+          selector,
+          message: 'compare secrets, digests and signatures with crypto.timingSafeEqual, not ==',
+        })),
+      ],
+    },
+  },
 );

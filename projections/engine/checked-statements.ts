@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { listenWhileCheckedOut } from '@ledger/platform';
 import { LIVE_SCHEMA, type RowChange } from '../projection.js';
 import { FencedOffError, ProjectionAssertionError } from './errors.js';
 import { render } from './render.js';
@@ -71,6 +72,7 @@ export function translateCheckError(error: unknown, statements: readonly OwnedCh
 export async function commitChecked(pool: pg.Pool, sql: CheckedSql): Promise<void> {
   if (sql.statements.length === 0) return;
   const client = await pool.connect();
+  const release = listenWhileCheckedOut(client);
   let broken: Error | undefined;
   try {
     await client.query(`BEGIN;\n${sql.text};\nCOMMIT`);
@@ -79,7 +81,7 @@ export async function commitChecked(pool: pg.Pool, sql: CheckedSql): Promise<voi
     throw translateCheckError(error, sql.statements);
   } finally {
     // A connection that can't even roll back is not handed out again.
-    client.release(broken);
+    release(broken);
   }
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { EventStore, StoredEvent } from '@ledger/event-store';
+import { crashPoint } from '@ledger/platform';
 import { checkpointsTable } from '../checkpoints/checkpoints.table.js';
 import { LIVE_SCHEMA, type Projection, type RowChange } from '../projection.js';
 import { batched } from './batches.js';
@@ -242,7 +243,13 @@ export class ProjectionRunner {
   }
 
   private async commit({ slices, last, transactions }: Prepared): Promise<void> {
-    for (const transaction of transactions) await commitChecked(this.options.pool, transaction);
+    for (const transaction of transactions) {
+      // The batch's rows are rendered, nothing of them committed. Were the checkpoint committed
+      // apart (the crash test's 'separate' mode), the second time is between the rows and it.
+      crashPoint('projector.before-checkpoint');
+      await commitChecked(this.options.pool, transaction);
+    }
+    crashPoint('projector.after-commit');
     for (const { member, events } of slices) {
       member.checkpoint = last;
       member.lastEventAt = events[events.length - 1]!.createdAt;

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { PostgresEventStore, type StoredEvent } from '@ledger/event-store';
+import { PostgresEventStore } from '@ledger/event-store';
 import { migrate } from '@ledger/platform';
 import { projectionMigrations } from '@ledger/projections';
-import { createTestDatabase, foldExpected, LedgerWorkload } from '@ledger/test-support';
+import { compareWithFold, createTestDatabase, LedgerWorkload } from '@ledger/test-support';
 
 const KILLS = 20;
 const CHILD = 'test/crash/projector-child.ts';
@@ -117,84 +117,6 @@ async function partialState(pool: pg.Pool): Promise<boolean> {
      FROM projections.ledger_entries e`,
   );
   return rows[0]!.partial;
-}
-
-async function compareWithFold(pool: pg.Pool, store: PostgresEventStore) {
-  const events: StoredEvent[] = [];
-  for (let after = 0n; ;) {
-    const page = await store.readAll({ afterPosition: after, limit: 4096 });
-    if (page.length === 0) break;
-    events.push(...page);
-    after = page[page.length - 1]!.position;
-  }
-  const expected = foldExpected(events);
-  const entries = (
-    await pool.query(
-      'SELECT position, account_id, balance_after, paid_after, promotional_after FROM projections.ledger_entries',
-    )
-  ).rows;
-  const lots = (await pool.query('SELECT account_id, grant_id, remaining, status FROM projections.lots')).rows;
-  const balances = (await pool.query('SELECT * FROM projections.account_balances')).rows;
-  const projects = (
-    await pool.query('SELECT project_id, status, refunded, credits_used, attempt FROM projections.projects')
-  ).rows;
-  let missing = 0;
-  let duplicated = 0;
-  let wrong = 0;
-  const seen = new Set<string>();
-  for (const row of entries) {
-    const key = String(row.position);
-    if (seen.has(key)) duplicated++;
-    seen.add(key);
-    const want = expected.entries.get(key);
-    if (!want) duplicated++;
-    else if (
-      want.accountId !== row.account_id ||
-      want.balanceAfter !== Number(row.balance_after) ||
-      want.paidAfter !== Number(row.paid_after) ||
-      want.promotionalAfter !== Number(row.promotional_after)
-    ) {
-      wrong++;
-    }
-  }
-  const lotRows = new Map(lots.map((r) => [`${r.account_id}/${r.grant_id}`, r]));
-  if (lotRows.size !== lots.length) duplicated += lots.length - lotRows.size;
-  duplicated += [...lotRows.keys()].filter((key) => !expected.lots.has(key)).length;
-  for (const [key, want] of expected.lots) {
-    const row = lotRows.get(key);
-    if (!row) missing++;
-    else if (Number(row.remaining) !== want.remaining || row.status !== want.status) wrong++;
-  }
-  missing += [...expected.entries.keys()].filter((key) => !seen.has(key)).length;
-  const balanceRows = new Map(balances.map((r) => [r.account_id as string, r]));
-  for (const [accountId, want] of expected.balances) {
-    const row = balanceRows.get(accountId);
-    if (!row) missing++;
-    else if (
-      Number(row.balance) !== want.balance ||
-      Number(row.total_granted) !== want.granted ||
-      Number(row.total_debited) !== want.debited ||
-      Number(row.total_refunded) !== want.refunded ||
-      Number(row.total_expired) !== want.expired ||
-      Number(row.total_voided) !== want.voided
-    ) {
-      wrong++;
-    }
-  }
-  const projectRows = new Map(projects.map((r) => [r.project_id as string, r]));
-  for (const [projectId, want] of expected.projects) {
-    const row = projectRows.get(projectId);
-    if (!row) missing++;
-    else if (
-      row.status !== want.status ||
-      Number(row.refunded) !== want.refunded ||
-      (row.credits_used === null ? null : Number(row.credits_used)) !== want.creditsUsed ||
-      row.attempt !== want.attempt
-    ) {
-      wrong++;
-    }
-  }
-  return { missing, duplicated, wrong };
 }
 
 /** Re-checks a condition the child process makes true; fails after `timeoutMs`. */

@@ -7,3 +7,4 @@ export * from './webhooks.js';
 export * from './service-process.js';
 export * from './event-store.js';
 export * from './webhook-receiver.js';
+export * from './read-model-diff.js';

@@ -3,6 +3,7 @@ import { Body, Controller, Get, Inject, Param, Post, Query, Res } from '@nestjs/
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { ApiKeyReply } from '@ledger/domain';
+import { crashPoint } from '@ledger/platform';
 import { RequireScope } from '../auth/scopes.decorator.js';
 import { isConfigKeyId, newSecret, secretDigest, type ApiKeyRegistry } from '../auth/api-keys.js';
 import { CommandExecutor } from '../commands/command-executor.js';
@@ -117,6 +118,7 @@ export class ApiKeysController {
       { type: 'RevokeApiKey', keyId, ...(body.reason === undefined ? {} : { reason: body.reason }) },
       ok,
     );
+    crashPoint('api-key.after-revoke-append');
     if (!result.replayed) await this.feed.waitFor(result.position, OWN_EVENT_WAIT_MS_MAX);
     return send(reply, result);
   }

@@ -18,6 +18,7 @@ import {
   type StoredEvent,
   type StreamAppend,
 } from '@ledger/event-store';
+import { crashPoint } from '@ledger/platform';
 import { ApiError } from '../errors/api-error.js';
 import type { Clock } from './clock.js';
 import type { CommandHandler, Decision, StreamKind, StreamStates } from './command-handler.js';
@@ -240,6 +241,7 @@ export class CommandExecutor {
         ),
         Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
       ]);
+      crashPoint('command.after-read-ahead');
       const working = await this.load(reads, ahead.prefetched);
       const now = this.clock.now();
       const accepted: Accepted[] = [];
@@ -331,8 +333,10 @@ export class CommandExecutor {
           appends.push({ streamName, expectedRevision: 'any', events: written });
         // The records last: each command's position, its record's, is past all the batch's events.
         for (const { record } of accepted) appends.push(record);
+        crashPoint('command.after-decision');
         try {
           const result = await this.store.append(appends);
+          crashPoint('command.after-append');
           const positions = new Map(result.streams.map((s) => [s.streamName, s]));
           const recordPositions = await this.recordPositions(accepted, positions, result.position);
           for (const [i, { index, decision, answer }] of accepted.entries()) {

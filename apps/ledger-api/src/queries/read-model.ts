@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { isPostgresUnavailable, StoreUnavailableError } from '@ledger/event-store';
+import { listenWhileCheckedOut } from '@ledger/platform';
 import { accountBalancesTable, type Queryable } from '@ledger/projections';
 import { ApiError } from '../errors/api-error.js';
 import { PG_POOL } from '../infrastructure/tokens.js';
@@ -40,6 +41,7 @@ export class ReadModel {
   async snapshot<T>(consistency: Consistency, read: (db: Queryable) => Promise<T>): Promise<T> {
     return this.read(consistency, async () => {
       const client = await this.pool.connect();
+      const release = listenWhileCheckedOut(client);
       let failure: Error | undefined;
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -52,7 +54,7 @@ export class ReadModel {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
-        client.release(failure);
+        release(failure);
       }
     });
   }

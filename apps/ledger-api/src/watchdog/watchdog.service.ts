@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
+import { crashPoint } from '@ledger/platform';
 import type pg from 'pg';
 import { CLOCK, type Clock } from '../commands/clock.js';
 import { CommandExecutor } from '../commands/command-executor.js';
@@ -219,6 +220,7 @@ export class WatchdogService implements OnApplicationBootstrap, OnApplicationShu
       } as const;
       // Recorded as any caller's answer would be (200 and the reply), so the log reads the same.
       const outcome = await this.commands.execute(expireContext(project, correlationId), expireProject, command, ok);
+      crashPoint('watchdog.after-project-expired');
       // Only this sweep's own decision counts: not a replay, not a project someone else ended.
       if (!outcome.replayed && (outcome.decision.project ?? []).length > 0) result.failed++;
       return undefined;

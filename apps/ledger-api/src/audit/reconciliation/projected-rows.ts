@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { AccountMoney } from '@ledger/domain';
+import { listenWhileCheckedOut } from '@ledger/platform';
 import {
   accountBalancesProjection,
   accountBalancesTable,
@@ -35,6 +36,8 @@ const PAGE_ROWS = 5_000;
  */
 export async function readProjectedRows(pool: pg.Pool): Promise<ProjectedRows> {
   const client = await connect(pool);
+  const release = listenWhileCheckedOut(client);
+  let failure: unknown;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const checkpoints = await checkpointsTable.positions(client, [
@@ -56,10 +59,12 @@ export async function readProjectedRows(pool: pg.Pool): Promise<ProjectedRows> {
       lots,
     };
   } catch (error) {
+    failure = error;
     await client.query('ROLLBACK').catch(() => undefined);
     throw translate(error);
   } finally {
-    client.release();
+    // A connection that failed is dropped, not handed back to the pool.
+    release(failure === undefined ? undefined : true);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import type pg from 'pg';
+import { crashPoint } from '@ledger/platform';
 import { lotsTable, type LotDueForExpiry } from '@ledger/projections';
 import type { CommandExecutor } from '../../commands/command-executor.js';
 import { ok } from '../../http/answers.js';
@@ -48,6 +49,7 @@ export async function sweepDueLots(
           command,
           ok,
         );
+        crashPoint('watchdog.after-lot-expired');
         if (!outcome.replayed && (outcome.decision.account ?? []).length > 0) result.expired++;
       } catch (error) {
         result.errors++;
