@@ -4,12 +4,7 @@ import { ErrorResponses } from './error-responses.decorator.js';
 import { answerDocs, type AnswerSchema } from './response-schemas.js';
 
 /** OpenAPI for a POST command: its key header, its answer's schema and the error statuses of API.md. */
-export function CommandDocs(
-  summary: string,
-  successStatus: number,
-  errorStatuses: number[],
-  answer?: AnswerSchema,
-) {
+export function CommandDocs(summary: string, successStatus: number, errorStatuses: number[], answer?: AnswerSchema) {
   return applyDecorators(
     ApiOperation({ summary }),
     ApiBearerAuth(),
