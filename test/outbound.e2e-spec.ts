@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { StoredEvent } from '@ledger/event-store';
 import {
@@ -186,6 +187,52 @@ describe('outbound webhooks to a receiver on loopback', () => {
     expect(request.headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(() => new Webhook(endpoint.secret).verify(request.body, request.headers)).not.toThrow();
     expect(() => new Webhook(rotated.body.secret).verify(request.body, request.headers)).not.toThrow();
+  });
+
+  it('answers a repeat of a register or rotate key with the same secret while it signs, and keeps no secret for a repeat or a refusal', async () => {
+    const secretRows = async (endpointId: string) =>
+      (
+        await t.runtime.pool.query<{ secret_id: string }>(
+          'SELECT secret_id FROM ledger_api.outbound_secrets WHERE endpoint_id = $1',
+          [endpointId],
+        )
+      ).rows.length;
+    const registerKey = randomUUID();
+    const payload = { url: receiver.url('/repeat'), events: ['credits.granted'] };
+    const first = await api.post('/v1/webhook-endpoints', payload, { idempotencyKey: registerKey });
+    expect(first.status).toBe(201);
+    const repeat = await api.post('/v1/webhook-endpoints', payload, { idempotencyKey: registerKey });
+    expect(repeat.status).toBe(201);
+    expect(repeat.body).toEqual(first.body);
+    const { endpointId } = first.body;
+    expect(await secretRows(endpointId)).toBe(1);
+
+    const rotatePath = `/v1/webhook-endpoints/${endpointId}/rotate-secret`;
+    const rotateKey = randomUUID();
+    const rotated = await api.post(rotatePath, {}, { idempotencyKey: rotateKey });
+    expect(rotated.status).toBe(200);
+    expect(await api.post(rotatePath, {}, { idempotencyKey: rotateKey })).toMatchObject({
+      status: 200,
+      body: rotated.body,
+    });
+    // The registered secret still signs (the overlap): its repeat still holds it.
+    expect((await api.post('/v1/webhook-endpoints', payload, { idempotencyKey: registerKey })).body.secret).toBe(
+      first.body.secret,
+    );
+    expect(await secretRows(endpointId)).toBe(2);
+
+    // A second rotation supersedes the registered secret: its repeat answers without one.
+    expect((await api.post(rotatePath, {})).status).toBe(200);
+    const superseded = await api.post('/v1/webhook-endpoints', payload, { idempotencyKey: registerKey });
+    expect(superseded.status).toBe(201);
+    expect(superseded.body.endpointId).toBe(endpointId);
+    expect(superseded.body).not.toHaveProperty('secret');
+    expect((await api.post(rotatePath, {}, { idempotencyKey: rotateKey })).body.secret).toBe(rotated.body.secret);
+    expect(await secretRows(endpointId)).toBe(3);
+
+    // A rotation of an unknown endpoint is refused and keeps nothing.
+    expect((await api.post('/v1/webhook-endpoints/we_unknown/rotate-secret', {})).status).toBe(404);
+    expect(await secretRows('we_unknown')).toBe(0);
   });
 
   it('sends balance.low once per downward crossing of the account threshold', async () => {

@@ -11,6 +11,7 @@ export { EarlyDeliveries, type PassResult } from './webhooks/early-deliveries/ea
 export { prettyTransport } from './infrastructure/log-format.js';
 export { OutboundDispatcher } from './outbound/dispatcher.js';
 export { OutboundSender } from './outbound/sender.js';
+export { OutboundService } from './outbound/outbound.service.js';
 export { outboundTables } from './outbound/outbound.tables.js';
 export { newSigningSecret, webhookIdOf } from './outbound/signer.js';
 export type { OutboundConfig } from './outbound/outbound-config.js';

@@ -60,6 +60,10 @@ export class OutboundDispatcher {
   private endpoints = new Map<string, EndpointRow>();
   private checkpointPosition = 0n;
   private lastExpirySweepMs = 0;
+  /** The log head a due credits.expiring sweep waits for the fold to reach, so it judges no stale lot. */
+  private sweepAt: bigint | undefined;
+  /** The fold and the sweep take turns: a sweep sees the state of one committed checkpoint. */
+  private turn: Promise<unknown> = Promise.resolve();
   /** `account\ngrant` of the lots in outbound_lots: debits and refunds of other lots need no statement. */
   private awaitingNotice = new Set<string>();
 
@@ -117,15 +121,15 @@ export class OutboundDispatcher {
     this.endpoints = new Map((await outboundTables.endpoints(pool)).map((e) => [e.endpoint_id, e]));
     // Loaded again on every (re)start of the fold: a batch that failed may have left this set ahead of the table.
     this.awaitingNotice = await noticeTables.lotKeys(pool);
+    this.sweepAt = undefined;
     this.options.log.info({ position: String(this.checkpointPosition) }, 'outbound dispatcher: active');
     const subscription = this.options.store.subscribeToAll({ afterPosition: this.checkpointPosition });
     this.subscription = subscription;
     const ticker = setInterval(() => void this.sweepExpiring().catch(() => undefined), EXPIRY_SWEEP_EVERY_MS);
     try {
-      await this.sweepExpiring();
       for await (const batch of batched(subscription, BATCH_SIZE_MAX)) {
         if (signal.aborted || !this.lock.held) break;
-        await this.apply(batch);
+        await this.inTurn(() => this.apply(batch));
       }
     } finally {
       clearInterval(ticker);
@@ -133,8 +137,20 @@ export class OutboundDispatcher {
     }
   }
 
-  /** One batch, one transaction: the deliveries it owes, what notices need, and the checkpoint. */
-  private async apply(events: readonly StoredEvent[]): Promise<void> {
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(work);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * One batch, one transaction: the deliveries it owes, what notices need, and the checkpoint.
+   * An event at or below the checkpoint (redelivered) is skipped: folded twice it would drift
+   * the balances and lots.
+   */
+  private async apply(batch: readonly StoredEvent[]): Promise<void> {
+    const events = batch.filter((event) => event.position > this.checkpointPosition);
+    if (events.length === 0) return;
     const client = await this.options.pool.connect();
     let added: number;
     try {
@@ -270,23 +286,38 @@ export class OutboundDispatcher {
 
   /**
    * credits.expiring: lots whose expiry is within LEDGER_EXPIRY_NOTICE_HOURS, once each
-   * (the lot leaves the table in the transaction that owes its deliveries).
+   * (the lot leaves the table in the transaction that owes its deliveries). Judged only
+   * once the fold has reached the log's head as it was when the sweep fell due (so on
+   * lots and endpoints no older than that), between two batches, never during one.
    */
   sweepExpiring(): Promise<void> {
     if (this.sweeping) return this.sweeping;
-    this.sweeping = this.sweepOnce().finally(() => (this.sweeping = undefined));
+    this.sweeping = this.sweepWhenCaughtUp().finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
 
-  private async sweepOnce(): Promise<void> {
+  private async sweepWhenCaughtUp(): Promise<void> {
     if (!this.lock.held || Date.now() - this.lastExpirySweepMs < EXPIRY_SWEEP_EVERY_MS / 2) return;
+    this.sweepAt ??= await this.options.store.headPosition();
+    if (this.checkpointPosition < this.sweepAt) return; // still folding what was pending: the next tick
     this.lastExpirySweepMs = Date.now();
+    this.sweepAt = undefined;
+    await this.inTurn(() => this.sweepOnce());
+  }
+
+  private async sweepOnce(): Promise<void> {
+    if (!this.lock.held) return;
     const now = this.options.now();
     const noticeUntil = new Date(now.getTime() + this.options.config.expiryNoticeHours * 3_600_000);
     const client = await this.options.pool.connect();
     let added = 0;
     try {
       await client.query('BEGIN');
+      // Fenced as a batch is; the notices are judged at this position (their data.position).
+      const at = await outboundTables.checkpoint(client, true);
+      if (at !== this.checkpointPosition) {
+        throw new Error(`the outbound checkpoint moved to ${at} under this dispatcher`);
+      }
       const lots = await noticeTables.takeDueLots(client, now, noticeUntil, DUE_LOTS_LIMIT);
       const deliveries: NewDelivery[] = [];
       const retryUntil = new Date(Date.now() + this.options.config.retry.windowMs);
@@ -295,7 +326,7 @@ export class OutboundDispatcher {
         const message: OutboundMessage = {
           type: 'credits.expiring',
           key: `expiring:${lot.account_id}:${lot.grant_id}`,
-          position: BigInt(lot.position),
+          position: at,
           at: now,
           data: {
             accountId: lot.account_id,
@@ -303,7 +334,7 @@ export class OutboundDispatcher {
             amount: Number(lot.remaining),
             category: lot.category,
             expiresAt: lot.expires_at.toISOString(),
-            position: Number(lot.position),
+            position: Number(at),
           },
         };
         const body = bodyOf(message);

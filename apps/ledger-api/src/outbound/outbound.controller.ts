@@ -3,9 +3,16 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type pg from 'pg';
-import type { AccountSettingsReply, WebhookEndpointReply } from '@ledger/domain';
+import {
+  RuleViolation,
+  webhookEndpointStream,
+  type AccountSettingsReply,
+  type WebhookEndpointReply,
+} from '@ledger/domain';
+import { EVENT_STORE, READ_LIMIT_MAX, type EventStore } from '@ledger/event-store';
 import { RequireScope } from '../auth/scopes.decorator.js';
-import { CommandExecutor } from '../commands/command-executor.js';
+import { CLOCK, type Clock } from '../commands/clock.js';
+import { CommandExecutor, type CommandResult } from '../commands/command-executor.js';
 import type { CommandContext } from '../commands/idempotency.js';
 import type { LedgerConfig } from '../config/ledger-config.js';
 import { ApiError } from '../errors/api-error.js';
@@ -46,12 +53,14 @@ export class OutboundController {
     private readonly outbound: OutboundService,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
     @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @Post()
   @RequireScope('admin')
   @CommandDocs(
-    'Register an endpoint; its URL must be http(s) to a public address. The secret is in this answer only',
+    'Register an endpoint; its URL must be http(s) to a public address. The secret is in this answer (and a repeat of its Idempotency-Key’s, while it still signs) only',
     201,
     [],
     EndpointCreatedView,
@@ -65,24 +74,22 @@ export class OutboundController {
     const endpointId = `we_${randomBytes(12).toString('base64url')}`;
     const secret = newSigningSecret();
     const secretId = `ws_${randomBytes(12).toString('base64url')}`;
-    // Kept before the event that names it: an append that fails leaves an unused row, never an event without its secret.
-    await outboundTables.saveSecret(this.pool, secretId, endpointId, secret);
-    const result = await this.commands.execute(
-      context,
-      registerEndpoint,
-      {
-        type: 'RegisterWebhookEndpoint',
-        endpointId,
-        url: body.url,
-        events: body.events,
-        secretId,
-        ...(body.description === undefined ? {} : { description: body.description }),
-      },
-      (r: WebhookEndpointReply) => created(r),
+    const result = await this.withSecret(endpointId, secretId, secret, () =>
+      this.commands.execute(
+        context,
+        registerEndpoint,
+        {
+          type: 'RegisterWebhookEndpoint',
+          endpointId,
+          url: body.url,
+          events: body.events,
+          secretId,
+          ...(body.description === undefined ? {} : { description: body.description }),
+        },
+        (r: WebhookEndpointReply) => created(r),
+      ),
     );
-    if (result.replayed) return send(reply, result);
-    await this.outbound.waitFor(result.position, OWN_EVENT_WAIT_MS_MAX);
-    return { ...send(reply, result), secret };
+    return this.answerWithSecret(context, reply, result, 'WebhookEndpointRegistered', secret);
   }
 
   @Get()
@@ -112,7 +119,7 @@ export class OutboundController {
   @HttpCode(200)
   @RequireScope('admin')
   @CommandDocs(
-    'A new signing secret; for 24 h the previous one signs too (both signatures sent)',
+    'A new signing secret (a repeat of the key answers the same one while it signs); for 24 h the previous one signs too (both signatures sent)',
     200,
     [404],
     SecretRotatedView,
@@ -125,16 +132,15 @@ export class OutboundController {
   ) {
     const secret = newSigningSecret();
     const secretId = `ws_${randomBytes(12).toString('base64url')}`;
-    await outboundTables.saveSecret(this.pool, secretId, endpointId, secret);
-    const result = await this.commands.execute(
-      context,
-      rotateSecret,
-      { type: 'RotateWebhookSecret', endpointId, secretId },
-      (r: WebhookEndpointReply) => ok(r),
+    const result = await this.withSecret(endpointId, secretId, secret, () =>
+      this.commands.execute(
+        context,
+        rotateSecret,
+        { type: 'RotateWebhookSecret', endpointId, secretId },
+        (r: WebhookEndpointReply) => ok(r),
+      ),
     );
-    if (result.replayed) return send(reply, result);
-    await this.outbound.waitFor(result.position, OWN_EVENT_WAIT_MS_MAX);
-    return { ...send(reply, result), secret };
+    return this.answerWithSecret(context, reply, result, 'WebhookEndpointSecretRotated', secret);
   }
 
   @Post(':endpointId/disable')
@@ -221,6 +227,79 @@ export class OutboundController {
       throw new ApiError(404, 'not_found', `no delivery ${deliveryId} for ${endpointId}`, { endpointId, deliveryId });
     this.outbound.sender.wake();
     return { deliveryId, status: 'pending' };
+  }
+
+  /**
+   * Runs a command that names a new secret. The secret is kept before the event that names
+   * it (an append that fails leaves at worst an unused row, never an event without its
+   * secret) and forgotten when the command did not name it: refused, or a repeat of its key.
+   * An error of another kind keeps it (the append may have happened).
+   */
+  private async withSecret(
+    endpointId: string,
+    secretId: string,
+    secret: string,
+    execute: () => Promise<CommandResult<WebhookEndpointReply>>,
+  ): Promise<CommandResult<WebhookEndpointReply>> {
+    await outboundTables.saveSecret(this.pool, secretId, endpointId, secret);
+    let result: CommandResult<WebhookEndpointReply>;
+    try {
+      result = await execute();
+    } catch (error) {
+      if (error instanceof RuleViolation || (error instanceof ApiError && error.status < 500)) {
+        await outboundTables.forgetSecret(this.pool, secretId);
+      }
+      throw error;
+    }
+    if (result.replayed) await outboundTables.forgetSecret(this.pool, secretId);
+    return result;
+  }
+
+  /**
+   * The answer with its secret. A repeat of the key answers with the secret the first
+   * answer held (the one its event names), while that secret still signs: the current one,
+   * or the previous one within the rotation overlap. A superseded one is not answered
+   * (`secret` absent): rotate for a new one.
+   */
+  private async answerWithSecret(
+    context: CommandContext,
+    reply: FastifyReply,
+    result: CommandResult<WebhookEndpointReply>,
+    type: 'WebhookEndpointRegistered' | 'WebhookEndpointSecretRotated',
+    secret: string,
+  ): Promise<Record<string, unknown>> {
+    await this.outbound.waitFor(result.position, OWN_EVENT_WAIT_MS_MAX);
+    const answer = send(reply, result);
+    if (!result.replayed) return { ...answer, secret };
+    const replayed = await this.replayedSecret(context, answer.endpointId as string, type);
+    return replayed === undefined ? answer : { ...answer, secret: replayed };
+  }
+
+  private async replayedSecret(
+    context: CommandContext,
+    endpointId: string,
+    type: 'WebhookEndpointRegistered' | 'WebhookEndpointSecretRotated',
+  ): Promise<string | undefined> {
+    const events = await this.store.readStream(webhookEndpointStream(endpointId), { limit: READ_LIMIT_MAX });
+    // The command's event carries its caller and key in its metadata, as its record does.
+    const at = events.findIndex(
+      (e) =>
+        e.type === type && e.metadata.caller === context.caller && e.metadata.idempotencyKey === context.idempotencyKey,
+    );
+    if (at < 0) return undefined;
+    const named = (events[at]!.data as { secretId: string }).secretId;
+    let current = named;
+    let previous: string | undefined;
+    let previousUntilMs = 0;
+    for (const event of events.slice(at + 1)) {
+      if (event.type !== 'WebhookEndpointSecretRotated') continue;
+      const data = event.data as { secretId: string; previousExpiresAt: string };
+      previous = current;
+      previousUntilMs = Date.parse(data.previousExpiresAt);
+      current = data.secretId;
+    }
+    const signs = current === named || (previous === named && previousUntilMs > this.clock.now().getTime());
+    return signs ? (await outboundTables.secrets(this.pool, [named])).get(named) : undefined;
   }
 
   private async setEnabled(context: CommandContext, endpointId: string, enabled: boolean, reply: FastifyReply) {

@@ -92,6 +92,11 @@ export const outboundTables = {
     ]);
   },
 
+  /** A secret no event names (its command was refused or was a repeat): never kept. */
+  async forgetSecret(db: Queryable, secretId: string): Promise<void> {
+    await db.query('DELETE FROM ledger_api.outbound_secrets WHERE secret_id = $1', [secretId]);
+  },
+
   async secrets(db: Queryable, secretIds: readonly string[]): Promise<Map<string, string>> {
     const { rows } = await db.query<{ secret_id: string; secret: string }>(
       'SELECT secret_id, secret FROM ledger_api.outbound_secrets WHERE secret_id = ANY($1)',

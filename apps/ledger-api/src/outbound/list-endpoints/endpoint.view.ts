@@ -26,14 +26,19 @@ export class EndpointPage {
 
 export class EndpointCreatedView extends EndpointView {
   @ApiProperty({
-    description: '`whsec_` + base64: shown in this answer only (a repeat of the Idempotency-Key answers without it)',
+    description:
+      '`whsec_` + base64: shown in this answer, and in a repeat of its Idempotency-Key while the secret still signs (absent once superseded: rotate)',
   })
   secret!: string;
 }
 
 export class SecretRotatedView {
   @ApiProperty() endpointId!: string;
-  @ApiProperty({ description: 'the new secret, shown only here' }) secret!: string;
+  @ApiProperty({
+    description:
+      'the new secret, shown here and in a repeat of the Idempotency-Key while it still signs (absent once superseded)',
+  })
+  secret!: string;
   @ApiProperty({ enum: ['enabled', 'disabled'] }) status!: string;
   @ApiProperty({ format: 'date-time', description: 'until then the previous secret signs too' })
   previousSecretExpiresAt!: string;

@@ -163,6 +163,8 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
       this.log.logger.info({ expired: result.expired }, 'early deliveries: marked expired');
     }
     const head = await this.store.headPosition();
+    // Projects whose kept deliveries stopped at an error this pass (they are applied in the order kept).
+    const stopped = new Set<string>();
     for (let afterId = '0'; !this.abort.signal.aborted;) {
       const page = await this.unmatched.keptAfter(afterId, notBefore, PAGE_SIZE);
       if (page.length === 0) break;
@@ -173,21 +175,29 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
       );
       for (const delivery of page) {
         const projectId = projects.get(delivery.taskId);
-        if (projectId === undefined) continue;
+        // After a project's first error its later deliveries wait for the next pass, in order.
+        if (projectId === undefined || stopped.has(projectId)) continue;
         const outcome = await this.applyOne(projectId, delivery);
         if (outcome === 'applied') result.applied++;
-        if (outcome === 'error') result.errors++;
+        if (outcome === 'error') {
+          result.errors++;
+          stopped.add(projectId);
+        }
       }
     }
     return result;
   }
 
-  /** The kept deliveries of these tasks, applied to `projectId`; a failure is logged and left to the next full pass. */
+  /**
+   * The kept deliveries of these tasks, applied to `projectId` in the order they were kept.
+   * The first that fails stops it (a later `succeeded` must not end the project before an
+   * earlier `failed`): it and the rest are left to the next full pass.
+   */
   private async applyTo(projectId: string, taskIds: readonly string[]): Promise<void> {
     try {
       const notBefore = new Date(this.clock.now().getTime() - this.config.webhookUnmatchedDays * DAY_MS);
       for (const delivery of await this.unmatched.keptForTasks(taskIds, notBefore)) {
-        await this.applyOne(projectId, delivery);
+        if ((await this.applyOne(projectId, delivery)) === 'error') return;
       }
     } catch (error) {
       this.log.logger.warn({ err: error, projectId }, 'early deliveries: cannot read the kept deliveries');
