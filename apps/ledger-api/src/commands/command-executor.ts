@@ -240,7 +240,7 @@ export class CommandExecutor {
         ),
         Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
       ]);
-      const working = await this.load(reads, ahead.prefetched);
+      const { working, unloadable } = await this.load(reads, ahead.prefetched);
       const now = this.clock.now();
       const accepted: Accepted[] = [];
       // A refusal decided after an acceptance saw its events: it stands only once they are stored.
@@ -252,6 +252,12 @@ export class CommandExecutor {
         const recorded = this.recordedOutcome(item.context, ahead.records[k], kept[k]!);
         if (recorded) {
           outcomes[index] = recorded;
+          continue;
+        }
+        // A stream of its own that could not be loaded fails this command, not the batch.
+        const unloaded = readsOf(item).find((read) => unloadable.has(read.name));
+        if (unloaded) {
+          outcomes[index] = { ok: false, error: unloadable.get(unloaded.name) };
           continue;
         }
         if (oneByOne && accepted.length > 0) {
@@ -473,17 +479,26 @@ export class CommandExecutor {
     return { records: contexts.map((_, i) => pages[i]?.[0]), prefetched };
   }
 
-  /** Each stream's state and revision, folded on from what was read ahead. */
+  /**
+   * Each stream's state and revision, folded on from what was read ahead. A stream that
+   * fails to load (its fold refuses a stored event, its snapshot can't be read) is set
+   * apart with its error: only the commands that read it fail with it.
+   */
   private async load(
     reads: readonly StreamRead[],
     prefetched: ReadonlyMap<string, Prefetched>,
-  ): Promise<Map<string, Working>> {
-    const states = await Promise.all(
+  ): Promise<{ working: Map<string, Working>; unloadable: Map<string, unknown> }> {
+    const states = await Promise.allSettled(
       reads.map((read) => this.caches[read.kind].load(read.name, prefetched.get(read.name))),
     );
-    return new Map(
-      reads.map((read, i) => [read.name, { kind: read.kind, loaded: states[i]!, state: states[i]!.state, events: [] }]),
-    );
+    const working = new Map<string, Working>();
+    const unloadable = new Map<string, unknown>();
+    for (const [i, read] of reads.entries()) {
+      const loaded = states[i]!;
+      if (loaded.status === 'rejected') unloadable.set(read.name, loaded.reason);
+      else working.set(read.name, { kind: read.kind, loaded: loaded.value, state: loaded.value.state, events: [] });
+    }
+    return { working, unloadable };
   }
 
   /**
