@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
   VersionConflictError,
   type EventStore,
+  type AppendResult,
   type EventToAppend,
   type StoredEvent,
   type StreamAppend,
@@ -337,25 +338,9 @@ export class CommandExecutor {
           appends.push({ streamName, expectedRevision: 'any', events: written });
         // The records last: each command's position, its record's, is past all the batch's events.
         for (const { record } of accepted) appends.push(record);
+        let result: AppendResult;
         try {
-          const result = await this.store.append(appends);
-          const positions = new Map(result.streams.map((s) => [s.streamName, s]));
-          const recordPositions = await this.recordPositions(accepted, positions, result.position);
-          for (const [i, { index, decision, answer }] of accepted.entries()) {
-            const position = recordPositions[i]!;
-            outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
-          }
-          // The states decided on, moved on by the events just stored: nothing to read back.
-          for (const [streamName, stream] of working) {
-            const appended = positions.get(streamName);
-            if (stream.events.length === 0 || !appended) continue;
-            (this.caches[stream.kind] as StreamStateCache<unknown>).advance(streamName, {
-              state: stream.state,
-              revision: appended.nextRevision,
-              lastPosition: appended.lastPosition ?? result.position,
-              lastEventAt: now.toISOString(),
-            });
-          }
+          result = await this.store.append(appends);
         } catch (error) {
           // Refusals that saw none of this append's events stand; the others are decided again.
           await this.settleRefusals(
@@ -389,6 +374,24 @@ export class CommandExecutor {
           await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
           continue;
         }
+        // Committed: nothing from here on may send the batch back to be decided again.
+        const positions = new Map(result.streams.map((s) => [s.streamName, s]));
+        // The states decided on, moved on by the events just stored: nothing to read back.
+        for (const [streamName, stream] of working) {
+          const appended = positions.get(streamName);
+          if (stream.events.length === 0 || !appended) continue;
+          (this.caches[stream.kind] as StreamStateCache<unknown>).advance(streamName, {
+            state: stream.state,
+            revision: appended.nextRevision,
+            lastPosition: appended.lastPosition ?? result.position,
+            lastEventAt: now.toISOString(),
+          });
+        }
+        const recordPositions = await this.recordPositions(accepted, positions, result.position);
+        for (const [i, { index, decision, answer }] of accepted.entries()) {
+          const position = recordPositions[i]!;
+          outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
+        }
       }
       await this.settleRefusals(items, refused, outcomes);
     }
@@ -398,7 +401,9 @@ export class CommandExecutor {
    * Each accepted command's position: its record's, as the store answered it. A store that
    * answers only the append's position (KurrentDB) has it for a lone command (its record is
    * the append's last event); in a batch of several, the records are read back, so that the
-   * first answer and every repeat's carry the same position.
+   * first answer and every repeat's carry the same position. The append is committed: if
+   * that read fails, each answers with the append's position instead (past its events too,
+   * though a repeat of the key then answers with its record's, a little earlier).
    */
   private async recordPositions(
     accepted: readonly { record: StreamAppend }[],
@@ -407,9 +412,12 @@ export class CommandExecutor {
   ): Promise<bigint[]> {
     const known = accepted.map(({ record }) => appended.get(record.streamName)?.lastPosition);
     if (accepted.length === 1 || known.every((p) => p !== undefined)) return known.map((p) => p ?? position);
-    const pages = await this.store.readStreams(
-      accepted.map(({ record }) => ({ streamName: record.streamName, limit: 1 })),
-    );
+    let pages: StoredEvent[][];
+    try {
+      pages = await this.store.readStreams(accepted.map(({ record }) => ({ streamName: record.streamName, limit: 1 })));
+    } catch {
+      return known.map((p) => p ?? position);
+    }
     return pages.map((page, i) => known[i] ?? page[0]?.position ?? position);
   }
 
