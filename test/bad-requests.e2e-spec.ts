@@ -135,6 +135,12 @@ describe('text the store cannot keep', () => {
       '/v1/projects',
       { projectId: 'p1', accountId: 'acc', cost: 1, metadata: { k: '\udc00' } },
     ],
+    // Parsed as Infinity, which JSON keeps as null: refused rather than changed.
+    [
+      'a number JSON cannot hold in metadata (raw body)',
+      '/v1/projects',
+      '{"projectId":"p2","accountId":"acc","cost":1,"metadata":{"x":1e400}}',
+    ],
   ])('refuses %s with 400, appending nothing', async (_, path, body) => {
     const t = await startTestApp('unstorable');
     try {

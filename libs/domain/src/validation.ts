@@ -91,10 +91,12 @@ export function isHttpUrl(value: unknown): boolean {
 export function isMetadata(value: unknown): boolean {
   if (!isPlainObject(value)) return false;
   try {
-    // JSON is what the store keeps, so its length is the size that matters.
+    // JSON is what the store keeps, so its length is the size that matters. A number JSON
+    // can't hold (1e400 parses to Infinity) would be kept as null: refused, not changed.
     let storable = true;
     const json = JSON.stringify(value, (key: string, item: unknown) => {
       if (!isStorableString(key) || (typeof item === 'string' && !isStorableString(item))) storable = false;
+      if (typeof item === 'number' && !Number.isFinite(item)) storable = false;
       return item;
     });
     return storable && json.length <= METADATA_JSON_LENGTH_MAX;

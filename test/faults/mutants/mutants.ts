@@ -44,9 +44,9 @@ export const MUTANTS: readonly Mutant[] = [
     name: 'record-appended-apart',
     breaks: "a command's events and its idempotency record are one atomic append (I4, I5)",
     file: 'apps/ledger-api/src/commands/command-executor.ts',
-    search: 'const result = await this.store.append(appends);',
+    search: 'result = await this.store.append(appends);',
     replace:
-      "await this.store.append(appends.slice(0, appends.length - accepted.length)); crashPoint('command.after-append'); const result = await this.store.append(appends.slice(appends.length - accepted.length));",
+      "await this.store.append(appends.slice(0, appends.length - accepted.length)); crashPoint('command.after-append'); result = await this.store.append(appends.slice(appends.length - accepted.length));",
     tests: ['test/faults/crash-matrix.e2e-spec.ts'],
     env: { CRASH_MATRIX_SITES: 'command.after-append' },
   },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import pg from 'pg';
 import { migrate } from '@ledger/platform';
-import { PostgresEventStore, type EventStore } from '@ledger/event-store';
+import { PostgresEventStore, StoreUnavailableError, type EventStore } from '@ledger/event-store';
 import {
   RuleViolation,
   accountStream,
@@ -299,6 +299,67 @@ describe('CommandExecutor: a batch answers each command as it would have been an
         first.map(({ answer, position }) => ({ answer, position })),
       );
     }
+  });
+
+  it.each([
+    ['fails', () => new Error('read failed')],
+    ['is unavailable', () => new StoreUnavailableError('read timed out')],
+  ])("answers a committed batch as accepted when reading its records' positions back %s", async (_, failure) => {
+    const keys = Array.from({ length: 8 }, () => randomUUID());
+    const recordStreams = new Set(keys.map((k) => idempotencyStream('svc', k)));
+    // As the KurrentDB adapter answers (no position per stream), and the read after the append fails.
+    let armed = false;
+    const failingReadBack = new Proxy(store, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (property === 'append') {
+          return async (...args: Parameters<EventStore['append']>) => {
+            const result = await target.append(...args);
+            // More than one command's record: the executor reads their positions back.
+            armed ||= args[0].filter((a) => recordStreams.has(a.streamName)).length > 1;
+            return {
+              ...result,
+              streams: result.streams.map(({ streamName, nextRevision }) => ({ streamName, nextRevision })),
+            };
+          };
+        }
+        if (property === 'readStreams') {
+          return (...args: Parameters<EventStore['readStreams']>) => {
+            if (!armed) return target.readStreams(...args);
+            armed = false;
+            return Promise.reject(failure());
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const exec = executor(64, failingReadBack);
+    const accountId = `acc-${randomUUID()}`;
+    batches.length = 0;
+    const settled = await Promise.allSettled(
+      keys.map((k) =>
+        exec.execute(
+          { caller: 'svc', idempotencyKey: k, requestHash: requestHash('POST', '/x', { k }), correlationId: 'c' },
+          grantCredits,
+          { type: 'GrantCredits', accountId, amount: 1, source: 'purchase', grantId: k },
+          created,
+        ),
+      ),
+    );
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    // The read did fail after a committed batch (not a vacuous run).
+    expect(armed).toBe(false);
+    for (const result of settled) {
+      expect(result).toMatchObject({ status: 'fulfilled', value: { replayed: false, answer: { status: 201 } } });
+    }
+    const events = await store.readStream(accountStream(accountId), { limit: 100 });
+    expect(events.filter((e) => e.type === 'CreditsGranted')).toHaveLength(keys.length);
+    // Each answer's position is past its own record's.
+    const records = await store.readStreams(keys.map((k) => ({ streamName: idempotencyStream('svc', k), limit: 1 })));
+    settled.forEach((result, i) => {
+      const { position } = (result as PromiseFulfilledResult<{ position: bigint }>).value;
+      expect(position).toBeGreaterThanOrEqual(records[i]![0]!.position);
+    });
   });
 });
 

@@ -9,7 +9,7 @@ import { failProject } from '../projects/fail-project/fail-project.handler.js';
 import { startProject } from '../projects/start-project/start-project.handler.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { created } from '../http/answers.js';
-import { CommandExecutor } from './command-executor.js';
+import { CommandExecutor, type CommandExecutorOptions, type StateCaches } from './command-executor.js';
 import { onAccount, onProjectAndPayer } from './command-handler.js';
 import { requestHash, type CommandContext } from './idempotency.js';
 import { RefusalRecords } from './refusals.js';
@@ -38,21 +38,30 @@ describe('CommandExecutor: what a decision writes', () => {
     await pool.end();
   });
 
-  function replica(view: EventStore = store): CommandExecutor {
+  function cachesOf(view: EventStore): StateCaches {
     const snapshots = new SnapshotStore(pool, { warn: () => undefined });
+    return {
+      account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
+      project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
+      apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
+      webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
+      accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
+    };
+  }
+
+  function replica(
+    view: EventStore = store,
+    caches: StateCaches = cachesOf(view),
+    options: CommandExecutorOptions = {},
+  ): CommandExecutor {
     const filter = new ApiExceptionFilter();
     return new CommandExecutor(
       view,
-      {
-        account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
-        project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
-        apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
-        webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
-        accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
-      },
+      caches,
       { now: () => new Date() },
       new RefusalRecords(pool),
       (v) => filter.toResponse(v),
+      options,
     );
   }
 
@@ -164,6 +173,77 @@ describe('CommandExecutor: what a decision writes', () => {
     );
     expect(again).toMatchObject({ replayed: false });
     expect((await accountOf(accountId)).balance).toBe(6);
+  });
+
+  it('keeps in memory the state the store keeps: a value JSON cannot hold folds as stored, warm and cold alike', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const projectId = `prj-${randomUUID()}`;
+    const caches = cachesOf(store);
+    const warm = replica(store, caches);
+    await warm.execute(
+      context(),
+      grantCredits,
+      { type: 'GrantCredits', accountId, amount: 10, source: 'purchase', grantId: 'bought-1' },
+      created,
+    );
+    // A decision that carries a number JSON can't hold (validation refuses it at the door; this is past it).
+    const infinite: typeof startProject = {
+      ...startProject,
+      decide: (states, command, now) => {
+        const decision = startProject.decide(states, command, now);
+        return {
+          ...decision,
+          project: decision.project?.map((e) =>
+            e.type === 'ProjectStarted' ? { ...e, data: { ...e.data, metadata: { x: Infinity } } } : e,
+          ),
+        };
+      },
+    };
+    await warm.execute(context(), infinite, { type: 'StartProject', projectId, accountId, cost: 3 }, created);
+    const stored = await store.readStream(projectStream(projectId), { limit: 10 });
+    expect(stored[0]!.data.metadata).toEqual({ x: null });
+    const cold = await cachesOf(store).project.load(projectStream(projectId));
+    expect(caches.project.peek(projectStream(projectId))).toEqual(cold.state);
+  });
+
+  it("fails only the command whose stream can't be loaded, not the others of its batch", async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const projectId = `prj-${randomUUID()}`;
+    // A project stream its fold refuses (a claim before any start: a legacy or foreign stream).
+    await store.append([
+      {
+        streamName: projectStream(projectId),
+        expectedRevision: 'no_stream',
+        events: [
+          {
+            id: randomUUID(),
+            type: 'ProjectClaimed',
+            data: { attempt: 1, workerId: 'w', leaseExpiresAt: new Date().toISOString() },
+          },
+        ],
+      },
+    ]);
+    const batches: number[] = [];
+    const executor = replica(store, cachesOf(store), { onBatch: (size) => batches.push(size) });
+    const grant = (grantId: string) =>
+      executor.execute(
+        context(),
+        grantCredits,
+        { type: 'GrantCredits', accountId, amount: 5, source: 'purchase', grantId },
+        created,
+      );
+    const [g0, bad, g1] = await Promise.allSettled([
+      grant('g0'),
+      executor.execute(context(), startProject, { type: 'StartProject', projectId, accountId, cost: 1 }, created),
+      grant('g1'),
+    ]);
+    // The start shared its batch with a grant.
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    expect(bad).toMatchObject({ status: 'rejected' });
+    for (const granted of [g0, g1]) {
+      expect(granted).toMatchObject({ status: 'fulfilled', value: { replayed: false, answer: { status: 201 } } });
+    }
+    expect((await accountOf(accountId)).balance).toBe(10);
   });
 
   it('a refund of more than the project drew fails before anything is appended, to the project or its payer', async () => {

@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
   VersionConflictError,
   type EventStore,
+  type AppendResult,
   type EventToAppend,
   type StoredEvent,
   type StreamAppend,
@@ -242,7 +243,7 @@ export class CommandExecutor {
         Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
       ]);
       crashPoint('command.after-read-ahead');
-      const working = await this.load(reads, ahead.prefetched);
+      const { working, unloadable } = await this.load(reads, ahead.prefetched);
       const now = this.clock.now();
       const accepted: Accepted[] = [];
       // A refusal decided after an acceptance saw its events: it stands only once they are stored.
@@ -254,6 +255,12 @@ export class CommandExecutor {
         const recorded = this.recordedOutcome(item.context, ahead.records[k], kept[k]!);
         if (recorded) {
           outcomes[index] = recorded;
+          continue;
+        }
+        // A stream of its own that could not be loaded fails this command, not the batch.
+        const unloaded = readsOf(item).find((read) => unloadable.has(read.name));
+        if (unloaded) {
+          outcomes[index] = { ok: false, error: unloadable.get(unloaded.name) };
           continue;
         }
         if (oneByOne && accepted.length > 0) {
@@ -334,26 +341,10 @@ export class CommandExecutor {
         // The records last: each command's position, its record's, is past all the batch's events.
         for (const { record } of accepted) appends.push(record);
         crashPoint('command.after-decision');
+        let result: AppendResult;
         try {
-          const result = await this.store.append(appends);
+          result = await this.store.append(appends);
           crashPoint('command.after-append');
-          const positions = new Map(result.streams.map((s) => [s.streamName, s]));
-          const recordPositions = await this.recordPositions(accepted, positions, result.position);
-          for (const [i, { index, decision, answer }] of accepted.entries()) {
-            const position = recordPositions[i]!;
-            outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
-          }
-          // The states decided on, moved on by the events just stored: nothing to read back.
-          for (const [streamName, stream] of working) {
-            const appended = positions.get(streamName);
-            if (stream.events.length === 0 || !appended) continue;
-            (this.caches[stream.kind] as StreamStateCache<unknown>).advance(streamName, {
-              state: stream.state,
-              revision: appended.nextRevision,
-              lastPosition: appended.lastPosition ?? result.position,
-              lastEventAt: now.toISOString(),
-            });
-          }
         } catch (error) {
           // Refusals that saw none of this append's events stand; the others are decided again.
           await this.settleRefusals(
@@ -387,6 +378,24 @@ export class CommandExecutor {
           await delay(randomInt(1, Math.min(RETRY_DELAY_MS_MAX, 2 ** attempt) + 1));
           continue;
         }
+        // Committed: nothing from here on may send the batch back to be decided again.
+        const positions = new Map(result.streams.map((s) => [s.streamName, s]));
+        // The states decided on, moved on by the events just stored: nothing to read back.
+        for (const [streamName, stream] of working) {
+          const appended = positions.get(streamName);
+          if (stream.events.length === 0 || !appended) continue;
+          (this.caches[stream.kind] as StreamStateCache<unknown>).advance(streamName, {
+            state: stream.state,
+            revision: appended.nextRevision,
+            lastPosition: appended.lastPosition ?? result.position,
+            lastEventAt: now.toISOString(),
+          });
+        }
+        const recordPositions = await this.recordPositions(accepted, positions, result.position);
+        for (const [i, { index, decision, answer }] of accepted.entries()) {
+          const position = recordPositions[i]!;
+          outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
+        }
       }
       await this.settleRefusals(items, refused, outcomes);
     }
@@ -396,7 +405,9 @@ export class CommandExecutor {
    * Each accepted command's position: its record's, as the store answered it. A store that
    * answers only the append's position (KurrentDB) has it for a lone command (its record is
    * the append's last event); in a batch of several, the records are read back, so that the
-   * first answer and every repeat's carry the same position.
+   * first answer and every repeat's carry the same position. The append is committed: if
+   * that read fails, each answers with the append's position instead (past its events too,
+   * though a repeat of the key then answers with its record's, a little earlier).
    */
   private async recordPositions(
     accepted: readonly { record: StreamAppend }[],
@@ -405,9 +416,12 @@ export class CommandExecutor {
   ): Promise<bigint[]> {
     const known = accepted.map(({ record }) => appended.get(record.streamName)?.lastPosition);
     if (accepted.length === 1 || known.every((p) => p !== undefined)) return known.map((p) => p ?? position);
-    const pages = await this.store.readStreams(
-      accepted.map(({ record }) => ({ streamName: record.streamName, limit: 1 })),
-    );
+    let pages: StoredEvent[][];
+    try {
+      pages = await this.store.readStreams(accepted.map(({ record }) => ({ streamName: record.streamName, limit: 1 })));
+    } catch {
+      return known.map((p) => p ?? position);
+    }
     return pages.map((page, i) => known[i] ?? page[0]?.position ?? position);
   }
 
@@ -477,17 +491,26 @@ export class CommandExecutor {
     return { records: contexts.map((_, i) => pages[i]?.[0]), prefetched };
   }
 
-  /** Each stream's state and revision, folded on from what was read ahead. */
+  /**
+   * Each stream's state and revision, folded on from what was read ahead. A stream that
+   * fails to load (its fold refuses a stored event, its snapshot can't be read) is set
+   * apart with its error: only the commands that read it fail with it.
+   */
   private async load(
     reads: readonly StreamRead[],
     prefetched: ReadonlyMap<string, Prefetched>,
-  ): Promise<Map<string, Working>> {
-    const states = await Promise.all(
+  ): Promise<{ working: Map<string, Working>; unloadable: Map<string, unknown> }> {
+    const states = await Promise.allSettled(
       reads.map((read) => this.caches[read.kind].load(read.name, prefetched.get(read.name))),
     );
-    return new Map(
-      reads.map((read, i) => [read.name, { kind: read.kind, loaded: states[i]!, state: states[i]!.state, events: [] }]),
-    );
+    const working = new Map<string, Working>();
+    const unloadable = new Map<string, unknown>();
+    for (const [i, read] of reads.entries()) {
+      const loaded = states[i]!;
+      if (loaded.status === 'rejected') unloadable.set(read.name, loaded.reason);
+      else working.set(read.name, { kind: read.kind, loaded: loaded.value, state: loaded.value.state, events: [] });
+    }
+    return { working, unloadable };
   }
 
   /**
@@ -552,7 +575,9 @@ function writesOf(
         events: events.map((e) => ({
           id: randomUUID(),
           type: e.type,
-          data: e.data as Record<string, unknown>,
+          // As the store keeps it (JSON): the batch folds these very events and keeps the state in
+          // memory, which must be the state a cold load folds from the store (1e400 is kept as null).
+          data: JSON.parse(JSON.stringify(e.data)) as Record<string, unknown>,
           metadata,
         })),
       },

@@ -146,6 +146,8 @@ describe('StartProject', () => {
     ['deadlineSecondsDefault', { deadlineSecondsDefault: DEADLINE_SECONDS_MAX + 1 }],
     ['metadata', { metadata: ['not', 'an', 'object'] as unknown as Record<string, unknown> }],
     ['metadata', { metadata: { blob: 'x'.repeat(METADATA_JSON_LENGTH_MAX) } }],
+    ['metadata', { metadata: { x: JSON.parse('1e400') as number } }],
+    ['metadata', { metadata: { nested: [1, Number.NaN] } }],
     ['now', { now: new Date(Number.NaN) }],
     ['now', { now: '2030-01-01' as unknown as Date }],
   ])('refuses a bad %s', (field, extra) => {

@@ -65,7 +65,7 @@ export function decideStartProject(
       isOptional(command.deadlineSecondsDefault, (v) => isIntegerBetween(v, 1, DEADLINE_SECONDS_MAX)),
       `an integer from 1 to ${DEADLINE_SECONDS_MAX}`,
     ],
-    ['metadata', isOptional(command.metadata, isMetadata), 'a JSON object of at most 16 KiB'],
+    ['metadata', isOptional(command.metadata, isMetadata), 'a JSON object of at most 16 KiB, its numbers finite'],
     ['now', isInstant(command.now), RULES.now],
   ]);
   const { projectId, accountId, cost, kind, externalTaskId, metadata } = command;

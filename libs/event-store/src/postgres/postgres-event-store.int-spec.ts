@@ -196,6 +196,47 @@ describe('PostgresEventStore group commit', () => {
     expect((await store.readStream(`${p}-new-2`))[0]!.position).toBe(positions[4]);
   });
 
+  // A replica of the code before migration 0006, still running during a rolling deploy, reads the
+  // first row's last_position as its append's position: every row must still carry the append's.
+  it("answers last_position as the append's last position on every row (a reader from before 0006)", async () => {
+    const p = `group-old-reader-${randomUUID()}`;
+    const batchOf = (tag: string) =>
+      JSON.stringify(
+        ['account', 'project', 'record'].map((kind) => ({
+          stream: `${p}-${tag}-${kind}`,
+          expected: 'no_stream',
+          events: kind === 'project' ? [event(), event()] : [event()],
+        })),
+      );
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    try {
+      const appendWide = async (rows: { last_position: string; stream_position: string }[]) => {
+        const own = rows.map((r) => BigInt(r.stream_position));
+        const greatest = own.reduce((max, x) => (x > max ? x : max));
+        // The streams' own positions differ: the first row's is not the append's.
+        expect(new Set(own).size).toBe(rows.length);
+        for (const row of rows) expect(BigInt(row.last_position)).toBe(greatest);
+      };
+      const alone = batchOf('alone');
+      const sql = 'SELECT * FROM event_store.append($1::jsonb, $2)';
+      const first = (await client.query(sql, [alone, false])).rows;
+      await appendWide(first);
+      // A replay answers the same.
+      expect((await client.query(sql, [alone, true])).rows).toEqual(first);
+      for (const fn of ['append_group', 'append_group_in_order']) {
+        const group = `[${batchOf(`${fn}-1`)},${batchOf(`${fn}-2`)}]`;
+        const rows = (await client.query(`SELECT * FROM event_store.${fn}($1::jsonb)`, [group])).rows;
+        for (const bi of [1, 2]) await appendWide(rows.filter((r) => r.batch_index === bi));
+        // Replayed in a group (its expectations fail now): the same rows.
+        const again = (await client.query(`SELECT * FROM event_store.${fn}($1::jsonb)`, [group])).rows;
+        expect(again).toEqual(rows);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
   it('checks a conflicting append for a replay by index, never by scanning the log', async () => {
     const p = `group-scan-${randomUUID()}`;
     // Enough events that a join on the whole table looks cheaper to the planner than lookups.

@@ -63,7 +63,10 @@ interface EventRow {
 interface AppendRow {
   stream_name: string;
   next_revision: string;
+  /** The append's last position, the same on every row. */
   last_position: string;
+  /** The position of this stream's last event of the append (migration 0006). */
+  stream_position: string;
 }
 
 interface GroupRow {
@@ -71,6 +74,7 @@ interface GroupRow {
   stream_name: string | null;
   next_revision: string | null;
   last_position: string | null;
+  stream_position: string | null;
   conflicts: { stream: string; expected: string; actual: string }[] | null;
 }
 
@@ -205,7 +209,7 @@ export class PostgresEventStore implements EventStore {
       rows = (
         await this.pool.query<GroupRow>({
           name: 'event_store.append_group',
-          text: 'SELECT batch_index, stream_name, next_revision, last_position, conflicts FROM event_store.append_group($1::jsonb)',
+          text: 'SELECT batch_index, stream_name, next_revision, last_position, stream_position, conflicts FROM event_store.append_group($1::jsonb)',
           values: [`[${group.map((p) => p.json).join(',')}]`],
         })
       ).rows;
@@ -250,7 +254,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async runAppend(batch: string, streams: readonly StreamAppend[], checkReplay: boolean): Promise<AppendRow[]> {
-    const sql = 'SELECT stream_name, next_revision, last_position FROM event_store.append($1::jsonb, $2)';
+    const sql =
+      'SELECT stream_name, next_revision, last_position, stream_position FROM event_store.append($1::jsonb, $2)';
     const beforeCommit = this.hooks.beforeCommit;
     if (!beforeCommit) {
       return (await this.pool.query<AppendRow>({ name: 'event_store.append', text: sql, values: [batch, checkReplay] }))
@@ -439,14 +444,13 @@ function toStoredEvent(row: EventRow): StoredEvent {
 
 function toAppendResult(rows: AppendRow[]): AppendResult {
   if (rows.length === 0) throw new Error('event_store.append returned no row');
-  // Each row holds its stream's last position; the append's is the greatest.
+  // Each row holds the append's last position and its stream's own.
   const streams = rows.map((r) => ({
     streamName: r.stream_name,
     nextRevision: BigInt(r.next_revision),
-    lastPosition: BigInt(r.last_position),
+    lastPosition: BigInt(r.stream_position),
   }));
-  const position = streams.reduce((max, s) => (s.lastPosition > max ? s.lastPosition : max), 0n);
-  return { position, streams };
+  return { position: BigInt(rows[0]!.last_position), streams };
 }
 
 function parseConflicts(error: unknown): StreamConflict[] {

@@ -1,13 +1,23 @@
-
--- Every append answers, for each stream, the position of that stream's last
--- event (until now: the append's last position, the same on every row). The
--- adapter takes the append's position as their maximum. The command executor
+-- Every append answers, for each stream, also the position of that stream's
+-- last event, in a new column `stream_position`. `last_position` keeps its
+-- meaning (the append's last position, the same on every row): a replica of the
+-- code before this migration, still running during a rolling deploy, reads the
+-- first row's `last_position` as the append's position. The command executor
 -- appends several commands in one append (a batch decided on one stream) and
 -- answers each with the position of its own idempotency record, the last event
--- of that record's stream. Signatures unchanged, bodies as in 0005 otherwise.
+-- of that record's stream (`stream_position`).
+--
+-- A new column changes the functions' result types, which CREATE OR REPLACE
+-- can't: they are dropped and created again (no grants to restore: like 0001,
+-- which created them, the migrating role owns them). Bodies as in 0005 otherwise.
 
-CREATE OR REPLACE FUNCTION event_store.replay_result(p_batch jsonb)
-RETURNS TABLE (stream_name text, next_revision bigint, last_position bigint)
+DROP FUNCTION event_store.append_group(jsonb);
+DROP FUNCTION event_store.append_group_in_order(jsonb);
+DROP FUNCTION event_store.append(jsonb, boolean);
+DROP FUNCTION event_store.replay_result(jsonb);
+
+CREATE FUNCTION event_store.replay_result(p_batch jsonb)
+RETURNS TABLE (stream_name text, next_revision bigint, last_position bigint, stream_position bigint)
 LANGUAGE sql STABLE AS $fn$
   WITH stored AS (
     SELECT e.stream_name, e.revision, e.position
@@ -19,12 +29,12 @@ LANGUAGE sql STABLE AS $fn$
       LIMIT 1
     ) e
   )
-  SELECT s.stream_name, max(s.revision), max(s.position)
+  SELECT s.stream_name, max(s.revision), (SELECT max(position) FROM stored), max(s.position)
   FROM stored s GROUP BY s.stream_name ORDER BY s.stream_name
 $fn$;
 
-CREATE OR REPLACE FUNCTION event_store.append(p_batch jsonb, p_check_replay boolean)
-RETURNS TABLE (stream_name text, next_revision bigint, last_position bigint)
+CREATE FUNCTION event_store.append(p_batch jsonb, p_check_replay boolean)
+RETURNS TABLE (stream_name text, next_revision bigint, last_position bigint, stream_position bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   s jsonb;
@@ -37,6 +47,7 @@ DECLARE
   v_results jsonb := '{}'::jsonb;
   v_positions jsonb := '{}'::jsonb;
   v_position bigint;
+  v_last bigint;
 BEGIN
   -- A retried append whose events are all stored already: answer as the first time.
   -- Checked up front only when asked (after a duplicate event id); otherwise a
@@ -103,18 +114,20 @@ BEGIN
     )
     SELECT max(inserted.position) INTO v_position FROM inserted;
     v_positions := v_positions || jsonb_build_object(v_stream, v_position::text);
+    v_last := greatest(v_last, v_position);
   END LOOP;
 
   -- No NOTIFY here: it takes a database-wide lock at commit and would serialise
   -- every append's commit. The adapter notifies after commit instead.
-  RETURN QUERY SELECT r.key, r.value::bigint, (v_positions->>r.key)::bigint
+  RETURN QUERY SELECT r.key, r.value::bigint, v_last, (v_positions->>r.key)::bigint
                FROM jsonb_each_text(v_results) r ORDER BY r.key;
 END
 $fn$;
 
--- As in 0005, with the last position of each stream.
-CREATE OR REPLACE FUNCTION event_store.append_group_in_order(p_group jsonb)
-RETURNS TABLE (batch_index int, stream_name text, next_revision bigint, last_position bigint, conflicts jsonb)
+-- As in 0005, with the last position of each stream too.
+CREATE FUNCTION event_store.append_group_in_order(p_group jsonb)
+RETURNS TABLE (batch_index int, stream_name text, next_revision bigint, last_position bigint,
+               stream_position bigint, conflicts jsonb)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   b jsonb;
@@ -160,10 +173,10 @@ BEGIN
 
     IF jsonb_array_length(v_conflicts) > 0 THEN
       IF event_store.is_replay(b) THEN
-        RETURN QUERY SELECT bi, r.stream_name, r.next_revision, r.last_position, NULL::jsonb
+        RETURN QUERY SELECT bi, r.stream_name, r.next_revision, r.last_position, r.stream_position, NULL::jsonb
                      FROM event_store.replay_result(b) r;
       ELSE
-        RETURN QUERY SELECT bi, NULL::text, NULL::bigint, NULL::bigint, v_conflicts;
+        RETURN QUERY SELECT bi, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, v_conflicts;
       END IF;
       CONTINUE;
     END IF;
@@ -224,15 +237,16 @@ BEGIN
     SELECT src.bi, src.stream, max(i.position) AS position
     FROM inserted i JOIN source src ON src.id = i.event_id GROUP BY src.bi, src.stream
   )
-  SELECT a.bi, a.stream, a.next_revision, l.position, NULL::jsonb
+  SELECT a.bi, a.stream, a.next_revision, max(l.position) OVER (PARTITION BY a.bi), l.position, NULL::jsonb
   FROM accepted a JOIN last l ON l.bi = a.bi AND l.stream = a.stream
   ORDER BY a.bi, a.stream;
 END
 $fn$;
 
--- As in 0005, with the last position of each stream.
-CREATE OR REPLACE FUNCTION event_store.append_group(p_group jsonb)
-RETURNS TABLE (batch_index int, stream_name text, next_revision bigint, last_position bigint, conflicts jsonb)
+-- As in 0005, with the last position of each stream too.
+CREATE FUNCTION event_store.append_group(p_group jsonb)
+RETURNS TABLE (batch_index int, stream_name text, next_revision bigint, last_position bigint,
+               stream_position bigint, conflicts jsonb)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   v_names text[];
@@ -291,11 +305,11 @@ BEGIN
   -- Refused batches: their conflicts, or their original result if they are replays.
   FOREACH b IN ARRAY coalesce(v_refused, '{}') LOOP
     IF event_store.is_replay(p_group->(b - 1)) THEN
-      RETURN QUERY SELECT b, r.stream_name, r.next_revision, r.last_position, NULL::jsonb
+      RETURN QUERY SELECT b, r.stream_name, r.next_revision, r.last_position, r.stream_position, NULL::jsonb
                    FROM event_store.replay_result(p_group->(b - 1)) r;
     ELSE
       RETURN QUERY
-      SELECT b, NULL::text, NULL::bigint, NULL::bigint,
+      SELECT b, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
              jsonb_agg(jsonb_build_object('stream', x->>'stream', 'expected', x->>'expected',
                                           'actual', coalesce(t.revision, -1)::text) ORDER BY x->>'stream')
       FROM jsonb_array_elements(p_group->(b - 1)) x
@@ -357,7 +371,7 @@ BEGIN
     SELECT src.bi, src.stream, max(i.position) AS position
     FROM inserted i JOIN source src ON src.id = i.event_id GROUP BY src.bi, src.stream
   )
-  SELECT a.bi, a.stream, a.next_revision, l.position, NULL::jsonb
+  SELECT a.bi, a.stream, a.next_revision, max(l.position) OVER (PARTITION BY a.bi), l.position, NULL::jsonb
   FROM accepted a JOIN last l ON l.bi = a.bi AND l.stream = a.stream
   ORDER BY a.bi, a.stream;
 END
