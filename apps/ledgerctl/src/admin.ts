@@ -1,14 +1,28 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { apiKeysCreate, apiKeysList, apiKeysRevoke, newIdempotencyKey, unwrap } from '@ledger/client';
+import {
+  apiKeysCreate,
+  apiKeysList,
+  apiKeysRevoke,
+  newIdempotencyKey,
+  outboundDeliveries,
+  outboundList,
+  outboundRegister,
+  outboundRetry,
+  unwrap,
+  type OutboundDeliveriesData,
+  type RegisterEndpointDto,
+} from '@ledger/client';
 import { UsageError, positiveInteger, type Context } from './context.js';
 import { defined, table } from './accounts.js';
 
 type ContextOf = (command: Command) => Context;
 
 const SCOPES = ['grant', 'debit', 'start', 'work', 'read', 'audit', 'admin', 'commands'];
-const WEBHOOK_EVENTS_DEFAULT = ['*'];
+type WebhookEvent = RegisterEndpointDto['events'][number];
+type DeliveryStatus = NonNullable<NonNullable<OutboundDeliveriesData['query']>['status']>;
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'succeeded', 'failed'];
 
 /** keys create|list|revoke and webhooks add|list|deliveries|retry (scope `admin`). */
 export function adminCommands(program: Command, contextOf: ContextOf): void {
@@ -91,85 +105,119 @@ export function adminCommands(program: Command, contextOf: ContextOf): void {
     });
 }
 
-/**
- * The outbound webhook endpoints of API.md "Outbound webhooks". They are called by
- * path: the served document names them once that API is merged.
- */
+/** The outbound webhook endpoints of API.md "Outbound webhooks" (`/v1/webhook-endpoints`). */
 function webhookCommands(program: Command, contextOf: ContextOf): void {
   const webhooks = program.command('webhooks').description('outbound webhook endpoints (scope admin)');
-  const call = async (context: Context, method: 'get' | 'post', url: string, body?: object) =>
-    unwrap<Record<string, unknown>>(
-      context.client[method]({
-        url,
-        ...(body === undefined ? {} : { body, headers: { 'Idempotency-Key': newIdempotencyKey() } }),
-      }) as never,
-    );
   webhooks
     .command('add')
+    .description('register an endpoint; its signing secret is shown once')
     .argument('<url>')
-    .option('--events <types>', 'comma-separated event types, or *', WEBHOOK_EVENTS_DEFAULT.join(','))
+    .option('--events <types>', 'comma-separated event types (API.md), or * for all', '*')
     .option('--description <text>')
-    .action(async (url: string, options: { events: string; description?: string }, cmd) => {
+    .option('--idempotency-key <key>', 'to make a repeat of this command safe (a repeat shows no secret)')
+    .action(async (url: string, options: { events: string; description?: string; idempotencyKey?: string }, cmd) => {
       const context = contextOf(cmd);
-      const events = options.events.split(',').map((e) => e.trim());
-      const endpoint = await call(context, 'post', '/v1/webhook-endpoints', {
-        url,
-        events,
-        ...defined({ description: options.description }),
-      });
+      // An unknown type is refused by the service (validation_failed, exit 1).
+      const events = options.events.split(',').map((e) => e.trim()) as WebhookEvent[];
+      const endpoint = await unwrap(
+        outboundRegister({
+          client: context.client,
+          headers: { 'Idempotency-Key': options.idempotencyKey ?? newIdempotencyKey() },
+          body: { url, events, ...defined({ description: options.description }) },
+        }),
+      );
+      // A repeat of the Idempotency-Key answers without the secret: it was shown by the first.
       context.print(
         endpoint,
-        `added ${String(endpoint['endpointId'])}\nsecret (shown once): ${String(endpoint['secret'])}`,
+        `added ${endpoint.endpointId} (${endpoint.url}: ${endpoint.events.join(', ')})\n` +
+          (endpoint.secret
+            ? `secret (shown once): ${endpoint.secret}`
+            : 'secret not shown: this repeats an earlier add, which showed it'),
       );
     });
-  webhooks.command('list').action(async (_options: object, cmd) => {
-    const context = contextOf(cmd);
-    const page = await call(context, 'get', '/v1/webhook-endpoints');
-    const items = (page['items'] ?? []) as Record<string, unknown>[];
-    context.print(
-      page,
-      table(
-        ['endpointId', 'status', 'url', 'events'],
-        items.map((e) => [String(e['endpointId']), String(e['status']), String(e['url']), String(e['events'])]),
-        page['nextCursor'] as string | null,
-      ),
-    );
-  });
   webhooks
-    .command('deliveries')
-    .argument('<endpointId>')
-    .option('--status <status>', 'pending | succeeded | failed')
-    .action(async (endpointId: string, options: { status?: string }, cmd) => {
+    .command('list')
+    .description('the endpoints, oldest first, never a secret')
+    .option('--limit <n>', '1–500', Number)
+    .option('--cursor <cursor>')
+    .action(async (options: { limit?: number; cursor?: string }, cmd) => {
       const context = contextOf(cmd);
-      const query = options.status ? `?status=${encodeURIComponent(options.status)}` : '';
-      const page = await call(
-        context,
-        'get',
-        `/v1/webhook-endpoints/${encodeURIComponent(endpointId)}/deliveries${query}`,
-      );
-      const items = (page['items'] ?? []) as Record<string, unknown>[];
+      const page = await unwrap(outboundList({ client: context.client, query: defined(options) }));
       context.print(
         page,
         table(
-          ['deliveryId', 'type', 'status', 'attempts', 'lastStatusCode', 'nextAttemptAt'],
-          items.map((d) =>
-            ['deliveryId', 'type', 'status', 'attempts', 'lastStatusCode', 'nextAttemptAt'].map((k) =>
-              String(d[k] ?? '-'),
-            ),
-          ),
-          page['nextCursor'] as string | null,
+          ['endpointId', 'status', 'url', 'events', 'description'],
+          page.items.map((e) => [e.endpointId, e.status, e.url, e.events.join(','), e.description ?? '-']),
+          page.nextCursor,
+        ),
+      );
+    });
+  webhooks
+    .command('deliveries')
+    .description("an endpoint's deliveries, oldest first, each with its attempts")
+    .argument('<endpointId>')
+    .option('--status <status>', DELIVERY_STATUSES.join(' | '))
+    .option('--limit <n>', '1–500', Number)
+    .option('--cursor <cursor>')
+    .action(async (endpointId: string, options: { status?: string; limit?: number; cursor?: string }, cmd) => {
+      const context = contextOf(cmd);
+      // An unknown status is refused by the service (validation_failed), as `lots --status` is.
+      const page = await unwrap(
+        outboundDeliveries({
+          client: context.client,
+          path: { endpointId },
+          query: defined({ ...options, status: options.status as DeliveryStatus | undefined }),
+        }),
+      );
+      const rows = page.items.flatMap((d) => [
+        [
+          d.deliveryId,
+          d.type,
+          d.position,
+          d.status,
+          d.attempts,
+          d.lastStatusCode ?? '-',
+          d.nextAttemptAt ?? '-',
+          d.lastError ?? '-',
+        ],
+        ...d.attemptLog.map((a) => [
+          `  #${a.attempt}`,
+          a.at,
+          `${a.durationMs} ms`,
+          a.statusCode ?? '-',
+          '',
+          '',
+          '',
+          a.error ?? '',
+        ]),
+      ]);
+      context.print(
+        page,
+        table(
+          ['deliveryId', 'type', 'position', 'status', 'attempts', 'lastStatusCode', 'nextAttemptAt', 'lastError'],
+          rows,
+          page.nextCursor,
         ),
       );
     });
   webhooks
     .command('retry')
+    .description('send a delivery again now, with the same webhook-id (one more attempt if it had failed)')
     .argument('<endpointId>')
-    .argument('<deliveryId>')
+    .argument('<deliveryId>', 'as `webhooks deliveries` shows it')
     .action(async (endpointId: string, deliveryId: string, _options: object, cmd) => {
       const context = contextOf(cmd);
-      const path = `/v1/webhook-endpoints/${encodeURIComponent(endpointId)}/deliveries/${encodeURIComponent(deliveryId)}/retry`;
-      const answer = await call(context, 'post', path, {});
-      context.print(answer ?? { endpointId, deliveryId, retried: true }, `retry of ${deliveryId} queued`);
+      const answer = await unwrap(
+        outboundRetry({
+          client: context.client,
+          path: { endpointId, deliveryId },
+          headers: { 'Idempotency-Key': newIdempotencyKey() },
+          body: {},
+        }),
+      );
+      // The service's answer is `{deliveryId, status: "pending"}`; the id is printed as given, whatever its JSON type.
+      const accepted = { endpointId, deliveryId: String(answer.deliveryId), status: answer.status };
+      context.print(accepted, `retry of delivery ${accepted.deliveryId} queued (${accepted.status})`);
     });
 }
 
