@@ -120,7 +120,7 @@ export const RESPONSE_SCHEMAS = {
     assets: nullable(ref('Assets')),
     position,
   }),
-  DeliveryRetryAccepted: object({ deliveryId: integer, status: { type: 'string', enum: ['pending'] } }),
+  DeliveryRetryAccepted: object({ deliveryId: text, status: { type: 'string', enum: ['pending'] } }),
   UnmatchedDeliveryKept: object({ provider: text, taskId: text, matched: { type: 'boolean', enum: [false] } }),
   Assets: assets,
   ProjectAssets: object({

@@ -1,3 +1,4 @@
+import { listenWhileCheckedOut } from '@ledger/platform';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import {
@@ -152,6 +153,8 @@ export class OutboundDispatcher {
     const events = batch.filter((event) => event.position > this.checkpointPosition);
     if (events.length === 0) return;
     const client = await this.options.pool.connect();
+    // A connection that dies while out (PostgreSQL killed) must not end the process: its queries fail.
+    const release = listenWhileCheckedOut(client);
     let added: number;
     try {
       await client.query('BEGIN');
@@ -199,7 +202,7 @@ export class OutboundDispatcher {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      release();
     }
     if (added > 0) this.options.onDeliveries();
   }
@@ -310,6 +313,8 @@ export class OutboundDispatcher {
     const now = this.options.now();
     const noticeUntil = new Date(now.getTime() + this.options.config.expiryNoticeHours * 3_600_000);
     const client = await this.options.pool.connect();
+    // A connection that dies while out (PostgreSQL killed) must not end the process: its queries fail.
+    const release = listenWhileCheckedOut(client);
     let added = 0;
     try {
       await client.query('BEGIN');
@@ -357,7 +362,7 @@ export class OutboundDispatcher {
       await client.query('ROLLBACK').catch(() => undefined);
       this.options.log.warn({ err: error }, 'outbound dispatcher: the credits.expiring sweep failed');
     } finally {
-      client.release();
+      release();
     }
     if (added > 0) this.options.onDeliveries();
   }

@@ -312,7 +312,7 @@ export const outboundList = <ThrowOnError extends boolean = false>(options?: Opt
 });
 
 /**
- * Register an endpoint; its URL must be http(s) to a public address. The secret is in this answer only
+ * Register an endpoint; its URL must be http(s) to a public address. The secret is in this answer (and a repeat of its Idempotency-Key’s, while it still signs) only
  */
 export const outboundRegister = <ThrowOnError extends boolean = false>(options: Options<OutboundRegisterData, ThrowOnError>) => (options.client ?? client).post<OutboundRegisterResponses, OutboundRegisterErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -334,7 +334,7 @@ export const outboundGet = <ThrowOnError extends boolean = false>(options: Optio
 });
 
 /**
- * A new signing secret; for 24 h the previous one signs too (both signatures sent)
+ * A new signing secret (a repeat of the key answers the same one while it signs); for 24 h the previous one signs too (both signatures sent)
  */
 export const outboundRotate = <ThrowOnError extends boolean = false>(options: Options<OutboundRotateData, ThrowOnError>) => (options.client ?? client).post<OutboundRotateResponses, OutboundRotateErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -157,7 +157,7 @@ export type EndpointCreatedView = {
      */
     position: number;
     /**
-     * `whsec_` + base64: shown in this answer only (a repeat of the Idempotency-Key answers without it)
+     * `whsec_` + base64: shown in this answer, and in a repeat of its Idempotency-Key while the secret still signs (absent once superseded: rotate)
      */
     secret: string;
 };
@@ -191,7 +191,7 @@ export type EmptyBodyDto = {
 export type SecretRotatedView = {
     endpointId: string;
     /**
-     * the new secret, shown only here
+     * the new secret, shown here and in a repeat of the Idempotency-Key while it still signs (absent once superseded)
      */
     secret: string;
     status: 'enabled' | 'disabled';
@@ -359,7 +359,7 @@ export type ProviderReportAnswer = {
 };
 
 export type DeliveryRetryAccepted = {
-    deliveryId: number;
+    deliveryId: string;
     status: 'pending';
 };
 
