@@ -110,7 +110,7 @@ function webhookCommands(program: Command, contextOf: ContextOf): void {
   const webhooks = program.command('webhooks').description('outbound webhook endpoints (scope admin)');
   webhooks
     .command('add')
-    .description('register an endpoint; its signing secret is shown once')
+    .description('register an endpoint; its signing secret is shown (again for a repeat of the same --idempotency-key)')
     .argument('<url>')
     .option('--events <types>', 'comma-separated event types (API.md), or * for all', '*')
     .option('--description <text>')
@@ -131,7 +131,7 @@ function webhookCommands(program: Command, contextOf: ContextOf): void {
         endpoint,
         `added ${endpoint.endpointId} (${endpoint.url}: ${endpoint.events.join(', ')})\n` +
           (endpoint.secret
-            ? `secret (shown once): ${endpoint.secret}`
+            ? `secret: ${endpoint.secret}`
             : 'secret not shown: this repeats an earlier add, which showed it'),
       );
     });
