@@ -5,6 +5,7 @@ import {
   IncompatibleStoreError,
   InvalidAppendError,
   InvalidPositionError,
+  isPostgresUnavailable,
   StoreUnavailableError,
   VersionConflictError,
 } from '@ledger/event-store';
@@ -103,7 +104,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
         headers: {},
       };
     }
-    if (exception instanceof StoreUnavailableError || exception instanceof IncompatibleStoreError) {
+    // PostgreSQL gone from under any table of the service (refusals, read models, outbound), not
+    // only the event store's: the same 503, never a 500 (test/faults/database-faults.e2e-spec.ts).
+    if (
+      exception instanceof StoreUnavailableError ||
+      exception instanceof IncompatibleStoreError ||
+      isPostgresUnavailable(exception)
+    ) {
       return {
         status: 503,
         body: errorBody('unavailable', 'a store is unavailable; retry later'),
