@@ -177,6 +177,22 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   },
 ];
 
+/**
+ * The log's event types the outbound catalogue sends (README, "Event catalogue"), stated here
+ * apart from the dispatcher's own mapping: what an endpoint subscribed to `*` is owed for each.
+ */
+export const CATALOGUED = new Set([
+  'CreditsGranted',
+  'Debited',
+  'Refunded',
+  'CreditsExpired',
+  'GrantVoided',
+  'ProjectStarted',
+  'ProjectClaimed',
+  'ProjectCompleted',
+  'ProjectFailed',
+]);
+
 export const EXECUTOR_SITES: readonly CrashSite[] = [
   'command.after-read-ahead',
   'command.after-decision',

@@ -1,9 +1,11 @@
 import pg from 'pg';
+import { Webhook } from 'standardwebhooks';
 import { PostgresEventStore } from '@ledger/event-store';
 import { CRASH_SITES, type CrashSite } from '@ledger/platform';
-import { compareWithFold, createTestDatabase } from '@ledger/test-support';
+import { compareWithFold, createTestDatabase, WebhookReceiver } from '@ledger/test-support';
 import {
   ADMIN_SECRET,
+  CATALOGUED,
   COMMAND_TYPES,
   EXECUTOR_SITES,
   PROVIDER,
@@ -21,7 +23,9 @@ import { buildService, startService, type ServiceProcess } from './service-proce
  * restarted on the same data. The unanswered commands are retried with the same key at the
  * end, and the store must hold each applied exactly once, every invariant the audit checks
  * must hold, and the read models must equal a fold of the log. Every case's process must
- * have died by SIGKILL, so a site that is never reached fails the test.
+ * have died by SIGKILL, so a site that is never reached fails the test. An endpoint subscribed
+ * to every type points at a receiver in the test from the start: every process of the matrix
+ * dispatches and sends, and in the end every delivery owed must have reached it (I8).
  */
 interface Case {
   site: CrashSite;
@@ -30,7 +34,10 @@ interface Case {
 }
 
 const PROJECTOR_SITES: readonly CrashSite[] = ['projector.before-checkpoint', 'projector.after-commit'];
-const PROJECTOR_TYPES = ['grant', 'start', 'complete'];
+// The commands a log follower (the projector, the outbound dispatcher and its senders) is killed while taking in.
+const FOLLOWED_TYPES = ['grant', 'start', 'complete'];
+// After a send first: each of those starts with nothing due, so what its sender sends is its command's.
+const OUTBOUND_SITES: readonly CrashSite[] = ['outbound.after-send', 'outbound.after-record-deliveries'];
 const WATCHDOG_PROJECTS = 4;
 const EXPIRING_LOTS = 4;
 const EXIT_WAIT_MS = 30_000;
@@ -44,9 +51,10 @@ const tagOf = (site: string, type: string) => `${site.replace(/[^a-z]/g, '')}-${
 const ONLY = process.env.CRASH_MATRIX_SITES?.split(',');
 const selected = (site: CrashSite) => ONLY === undefined || ONLY.includes(site);
 
-const allProjectorCases: Case[] = PROJECTOR_SITES.flatMap((site) =>
-  PROJECTOR_TYPES.map((name) => ({ site, type: typeNamed(name), tag: tagOf(site, name) })),
-);
+const followerCases = (sites: readonly CrashSite[]): Case[] =>
+  sites.flatMap((site) => FOLLOWED_TYPES.map((name) => ({ site, type: typeNamed(name), tag: tagOf(site, name) })));
+const allProjectorCases = followerCases(PROJECTOR_SITES);
+const allOutboundCases = followerCases(OUTBOUND_SITES);
 const allExecutorCases: Case[] = EXECUTOR_SITES.flatMap((site) =>
   COMMAND_TYPES.map((type) => ({ site, type, tag: tagOf(site, type.name) })),
 );
@@ -59,14 +67,15 @@ const revokeCase: Case = {
 const allProjectExpirySites: CrashSite[] = [...EXECUTOR_SITES, 'watchdog.after-project-expired'];
 const allLotExpirySites: CrashSite[] = [...EXECUTOR_SITES, 'watchdog.after-lot-expired'];
 const allSites = new Set([
-  ...[...allProjectorCases, ...allExecutorCases, revokeCase].map((c) => c.site),
+  ...[...allOutboundCases, ...allProjectorCases, ...allExecutorCases, revokeCase].map((c) => c.site),
   ...allProjectExpirySites,
   ...allLotExpirySites,
 ]);
 
+const outboundCases = allOutboundCases.filter((c) => selected(c.site));
 const projectorCases = allProjectorCases.filter((c) => selected(c.site));
 const executorCases = [...allExecutorCases, revokeCase].filter((c) => selected(c.site));
-const httpCases = [...projectorCases, ...executorCases];
+const httpCases = [...outboundCases, ...projectorCases, ...executorCases];
 const projectExpirySites = allProjectExpirySites.filter(selected);
 const lotExpirySites = allLotExpirySites.filter(selected);
 
@@ -77,13 +86,26 @@ describe('crash matrix', () => {
   const known: Known = new Map();
   const crashed: { site: CrashSite; command: string; signal: string | null; answered: boolean }[] = [];
   let lotsExpireAt = 0;
+  let receiver: WebhookReceiver;
+  // The endpoint every process sends to: owed every catalogued event after its registration.
+  const endpoint = { position: 0, secret: '' };
+  // Requests whose signature did not verify when they arrived (a signature is good for 5 minutes).
+  const unverified: string[] = [];
+  // What each after-send case's process sent (the receiver took it) and died before marking, and
+  // how many requests had arrived by then: each must arrive again later.
+  const sentUnmarked: { ids: string[]; receivedBefore: number }[] = [];
 
   beforeAll(async () => {
-    [build, databaseUrl] = await Promise.all([buildService(), createTestDatabase('crash_matrix')]);
+    [build, databaseUrl, receiver] = await Promise.all([
+      buildService(),
+      createTestDatabase('crash_matrix'),
+      WebhookReceiver.start(),
+    ]);
     pool = new pg.Pool({ connectionString: databaseUrl });
   }, 180_000);
   afterAll(async () => {
     await pool?.end();
+    await receiver?.close();
     await build?.remove();
   });
 
@@ -92,6 +114,7 @@ describe('crash matrix', () => {
       LEDGER_API_KEYS: `crash-admin:${ADMIN_SECRET}:admin`,
       LEDGER_WEBHOOK_SECRETS: `${PROVIDER}:${PROVIDER_SECRET}`,
       LEDGER_WATCHDOG: 'off',
+      LEDGER_OUTBOUND_ALLOW_PRIVATE: 'true',
       ...env,
     });
 
@@ -103,6 +126,23 @@ describe('crash matrix', () => {
   it('sets up what every case needs, with no crash armed', async () => {
     const svc = await service();
     try {
+      const registered = await send(svc, {
+        path: '/v1/webhook-endpoints',
+        body: { url: receiver.url('/crash-matrix'), events: ['*'] },
+        key: 'crash-endpoint',
+      });
+      expect(registered.status).toBe(201);
+      endpoint.position = registered.body.position as number;
+      endpoint.secret = registered.body.secret as string;
+      const verifier = new Webhook(endpoint.secret);
+      receiver.answer = (request) => {
+        try {
+          verifier.verify(request.body, request.headers);
+        } catch {
+          unverified.push(request.headers['webhook-id'] ?? '(none)');
+        }
+        return 204;
+      };
       for (const c of httpCases) {
         for (const request of c.type.setup(c.tag)) {
           const reply = await send(svc, request);
@@ -122,10 +162,42 @@ describe('crash matrix', () => {
       }
       await ok(svc, { path: '/v1/accounts/acc-wd/grants', body: { amount: 1000, source: 'purchase' }, key: 'wd-g' });
       await caughtUp(svc, pool);
+      // Nothing left to send (the lots' credits.expiring included): an outbound case's sends are its own.
+      await until(async () => (await outbound(pool)).settled);
     } finally {
       await svc.stop();
     }
   }, 120_000);
+
+  it("dies at each outbound site while a command's deliveries are recorded and sent", async () => {
+    const failures: unknown[] = [];
+    for (const c of outboundCases) {
+      const [before, receivedBefore] = [(await outbound(pool)).checkpoint, receiver.received.length];
+      const svc = await service({ LEDGER_CRASH_AT: c.site });
+      const reply = await send(svc, c.type.target(c.tag, known)).catch(() => undefined);
+      const { signal } = await exitOf(svc);
+      crashed.push({ site: c.site, command: c.type.name, signal, answered: !!reply });
+      if (signal !== 'SIGKILL') failures.push({ site: c.site, command: c.type.name, signal });
+      if (c.site === 'outbound.after-send') {
+        // The receiver answered 2xx to all of them, and not one is marked: each is owed still.
+        const ids = receiver.received.slice(receivedBefore).map((r) => r.headers['webhook-id']!);
+        const { rows } = await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ledger_api.outbound_deliveries WHERE webhook_id = ANY($1) AND status = 'pending'`,
+          [ids],
+        );
+        if (ids.length === 0 || rows[0]!.n !== new Set(ids).size)
+          failures.push({ site: c.site, command: c.type.name, ids, pending: rows[0]!.n });
+        sentUnmarked.push({ ids, receivedBefore: receiver.received.length });
+      } else {
+        // The batch that reached the site committed: its checkpoint moved, its deliveries are all there.
+        const { checkpoint } = await outbound(pool);
+        const missing = await owedWithoutDelivery(pool, before, checkpoint);
+        if (checkpoint <= before || missing.length > 0)
+          failures.push({ site: c.site, command: c.type.name, before, checkpoint, missing });
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 300_000);
 
   it('dies at each projector site while a command is projected (then catches up unarmed)', async () => {
     for (const c of projectorCases) {
@@ -144,13 +216,15 @@ describe('crash matrix', () => {
 
   it('dies at each command-executor site for a command of every type, before answering', async () => {
     // Side by side, as replicas of one database would be: each case's command goes to its own process.
+    const failures: unknown[] = [];
     await inLanes(executorCases, LANES, async (c) => {
       // No projector in these: the last process projects what they appended (a restart's catch-up).
       const svc = await service({ LEDGER_CRASH_AT: c.site, LEDGER_PROJECTOR: 'external' });
       const reply = await send(svc, c.type.target(c.tag, known)).catch(() => undefined);
-      crashed.push({ site: c.site, command: c.type.name, signal: (await exitOf(svc)).signal, answered: !!reply });
+      const { signal } = await exitOf(svc);
+      crashed.push({ site: c.site, command: c.type.name, signal, answered: !!reply });
+      if (signal !== 'SIGKILL' || reply) failures.push({ site: c.site, command: c.type.name, signal, reply });
     });
-    const failures = crashed.filter((c) => !c.site.startsWith('projector.') && (c.signal !== 'SIGKILL' || c.answered));
     expect(failures).toEqual([]);
   }, 400_000);
 
@@ -180,7 +254,12 @@ describe('crash matrix', () => {
     expect(failures).toEqual([]);
   }, 300_000);
 
-  it('applies every retried command exactly once, holds every invariant, and projects a fold of the log', async () => {
+  it('applies every retried command exactly once, holds every invariant, projects a fold of the log, and sends every delivery owed', async () => {
+    // Every sender so far is dead (killed or stopped): the leases on what they claimed would run out
+    // 30 s on (a sender's timeout and margin). Moved to now: the wait a restart would make, skipped.
+    await pool.query(
+      `UPDATE ledger_api.outbound_deliveries SET next_attempt_at = now() WHERE status = 'pending' AND next_attempt_at > now()`,
+    );
     const svc = await service({ LEDGER_WATCHDOG: 'on', LEDGER_WATCHDOG_INTERVAL_MS: '50' });
     const store = await PostgresEventStore.connect({ connectionString: databaseUrl, poolSize: 2 });
     try {
@@ -228,6 +307,39 @@ describe('crash matrix', () => {
       });
       expect(audit.checkedAccounts).toBeGreaterThan(EXPIRING_LOTS);
       expect(await compareWithFold(pool, store)).toEqual({ missing: 0, duplicated: 0, wrong: 0 });
+
+      // I8: every delivery owed reached the receiver, none marked sent that it did not get.
+      await until(async () => (await outbound(pool)).settled, 60_000);
+      const { checkpoint } = await outbound(pool);
+      expect(await owedWithoutDelivery(pool, BigInt(endpoint.position), checkpoint)).toEqual([]);
+      const { rows: deliveries } = await pool.query<{ webhook_id: string; body: string; status: string }>(
+        'SELECT webhook_id, body, status FROM ledger_api.outbound_deliveries',
+      );
+      const bodiesById = new Map<string, Set<string>>();
+      const idsByBody = new Map<string, Set<string>>();
+      for (const request of receiver.received) {
+        const id = request.headers['webhook-id']!;
+        bodiesById.set(id, (bodiesById.get(id) ?? new Set()).add(request.body));
+        idsByBody.set(request.body, (idsByBody.get(request.body) ?? new Set()).add(id));
+      }
+      const notReceived = deliveries.filter(
+        (d) => d.status !== 'succeeded' || !bodiesById.get(d.webhook_id)?.has(d.body),
+      );
+      expect(notReceived).toEqual([]);
+      // A delivery sent again carries the same webhook-id and the same bytes.
+      expect([...bodiesById].filter(([, bodies]) => bodies.size > 1)).toEqual([]);
+      expect([...idsByBody].filter(([, ids]) => ids.size > 1)).toEqual([]);
+      expect(unverified).toEqual([]);
+      expect(receiver.received.every((r) => r.path === '/crash-matrix')).toBe(true);
+      // What a killed sender got a 2xx for but never marked was sent again.
+      const notResent = sentUnmarked.flatMap(({ ids, receivedBefore }) => {
+        const later = new Set(receiver.received.slice(receivedBefore).map((r) => r.headers['webhook-id']));
+        return ids.filter((id) => !later.has(id));
+      });
+      expect(notResent).toEqual([]);
+      process.stdout.write(
+        `crash matrix outbound: ${deliveries.length} deliveries, ${receiver.received.length} requests, ${receiver.received.length - bodiesById.size} sent again\n`,
+      );
     } finally {
       await store.close();
       await svc.stop();
@@ -236,6 +348,18 @@ describe('crash matrix', () => {
       `crash matrix: ${new Set(crashed.map((c) => c.site)).size} sites of ${CRASH_SITES.length}, ${crashed.length} crashes\n`,
     );
   }, 180_000);
+
+  /** The catalogued events in (after, upTo] that have no delivery row for the endpoint. */
+  async function owedWithoutDelivery(db: pg.Pool, after: bigint, upTo: bigint): Promise<string[]> {
+    const { rows } = await db.query<{ position: string; event_type: string }>(
+      `SELECT e.position::text, e.event_type FROM event_store.events e
+       WHERE e.position > $1 AND e.position <= $2 AND e.position > $3 AND e.event_type = ANY($4)
+         AND NOT EXISTS (SELECT 1 FROM ledger_api.outbound_deliveries d
+                         WHERE d.event_position = e.position AND d.type <> 'credits.expiring')`,
+      [String(after), String(upTo), endpoint.position, [...CATALOGUED]],
+    );
+    return rows.map((r) => `${r.event_type}@${r.position}`);
+  }
 
   async function countEvents(where: string): Promise<number> {
     const { rows } = await pool.query<{ n: number }>(
@@ -278,6 +402,21 @@ async function project(svc: ServiceProcess, id: string): Promise<unknown> {
 async function lotStatus(svc: ServiceProcess, i: number): Promise<unknown> {
   const { items } = (await get(svc, `/v1/accounts/acc-lot-${i}/lots?status=expired`)) as { items: unknown[] };
   return items.length === 1 ? 'expired' : 'not yet';
+}
+
+/**
+ * The outbound side of the database: the dispatcher's checkpoint, and settled once it has
+ * taken in the whole log, every delivery is marked succeeded and no lot awaits its notice.
+ */
+async function outbound(pool: pg.Pool): Promise<{ checkpoint: bigint; settled: boolean }> {
+  const { rows } = await pool.query<{ checkpoint: string; head: string; open: number; lots: number }>(
+    `SELECT (SELECT coalesce(max(position), 0) FROM ledger_api.outbound_checkpoint) AS checkpoint,
+            (SELECT coalesce(max(position), 0) FROM event_store.events) AS head,
+            (SELECT count(*)::int FROM ledger_api.outbound_deliveries WHERE status <> 'succeeded') AS open,
+            (SELECT count(*)::int FROM ledger_api.outbound_lots) AS lots`,
+  );
+  const { checkpoint, head, open, lots } = rows[0]!;
+  return { checkpoint: BigInt(checkpoint), settled: checkpoint === head && open === 0 && lots === 0 };
 }
 
 /** Every read model has applied the store's head (read-your-writes, bounded). */

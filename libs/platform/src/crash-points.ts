@@ -23,6 +23,11 @@ export const CRASH_SITES = [
   'watchdog.after-lot-expired',
   // A key's revocation is appended, before this replica applied it and answered.
   'api-key.after-revoke-append',
+  // The outbound dispatcher's batch committed its delivery rows, notice state and checkpoint, before it goes on
+  // (reached only by a batch that owed deliveries).
+  'outbound.after-record-deliveries',
+  // A sender's POST was answered 2xx, before the delivery is marked succeeded.
+  'outbound.after-send',
 ] as const;
 
 export type CrashSite = (typeof CRASH_SITES)[number];

@@ -1,4 +1,4 @@
-import { listenWhileCheckedOut } from '@ledger/platform';
+import { crashPoint, listenWhileCheckedOut } from '@ledger/platform';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import {
@@ -195,6 +195,7 @@ export class OutboundDispatcher {
       const last = events[events.length - 1]!.position;
       await outboundTables.saveCheckpoint(client, last);
       await client.query('COMMIT');
+      if (deliveries.length > 0) crashPoint('outbound.after-record-deliveries');
       this.endpoints = endpoints;
       this.checkpointPosition = last;
       added = deliveries.length;

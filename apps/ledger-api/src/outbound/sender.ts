@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type pg from 'pg';
+import { crashPoint } from '@ledger/platform';
 import type { OutboundConfig } from './outbound-config.js';
 import { outboundTables, type ClaimedDelivery } from './outbound.tables.js';
 import { retryDelayMs } from './retry-schedule.js';
@@ -123,6 +124,7 @@ export class OutboundSender {
       outcome = { statusCode: null, error: (error as Error).message };
     }
     const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
+    if (succeeded) crashPoint('outbound.after-send');
     const nextAt = new Date(Date.now() + retryDelayMs(this.config.retry, delivery.attempts, Math.random()));
     const result: ReturnType<typeof nextOf> = succeeded
       ? { status: 'succeeded', nextAttemptAt: null }
