@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WatchdogService, type WatchdogStatus } from '@ledger/ledger-api';
-import { client, ManualClock, startTestApp, type TestApp } from '@ledger/test-support';
+import { client, ManualClock, startTestApp, within, type TestApp } from '@ledger/test-support';
 
 /**
  * Credit lots over HTTP, the command side (API.md "Credit lots"): grants as lots, a start
@@ -23,13 +23,9 @@ async function accountEvents(api: Api, accountId: string): Promise<AuditItem[]> 
   return items;
 }
 
-/** Resolves once `check` holds, checking again every few milliseconds; fails after `timeoutMs`. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('the condition never held');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Resolves once `check` holds (polled by the support's `within`); fails after `boundMs`. */
+async function eventually(check: () => Promise<boolean>, boundMs = 10_000): Promise<void> {
+  expect(await within(boundMs, check)).toBeDefined();
 }
 
 /** Resolves once the watchdog's status satisfies `predicate` (checked now and on every change). */
@@ -102,45 +98,20 @@ describe('credit lots: the command side over HTTP', () => {
       grantId: data.grantId,
       amount: data.amount,
     }));
+    // Each start drew the promotional lot, then the paid one; each cancel gave back the last drawn first.
+    const drawn = [
+      { grantId: 'promo-1', amount: 50 },
+      { grantId: 'paid-1', amount: 30 },
+    ];
+    const startThenCancel = [
+      { type: 'Debited', amount: 80, grantId: undefined, lots: drawn },
+      { type: 'Refunded', amount: 80, grantId: undefined, lots: [...drawn].reverse() },
+    ];
     expect(events).toEqual([
       { type: 'CreditsGranted', grantId: 'promo-1', amount: 50, lots: undefined },
       { type: 'CreditsGranted', grantId: 'paid-1', amount: 100, lots: undefined },
-      {
-        type: 'Debited',
-        amount: 80,
-        grantId: undefined,
-        lots: [
-          { grantId: 'promo-1', amount: 50 },
-          { grantId: 'paid-1', amount: 30 },
-        ],
-      },
-      {
-        type: 'Refunded',
-        amount: 80,
-        grantId: undefined,
-        lots: [
-          { grantId: 'paid-1', amount: 30 },
-          { grantId: 'promo-1', amount: 50 },
-        ],
-      },
-      {
-        type: 'Debited',
-        amount: 80,
-        grantId: undefined,
-        lots: [
-          { grantId: 'promo-1', amount: 50 },
-          { grantId: 'paid-1', amount: 30 },
-        ],
-      },
-      {
-        type: 'Refunded',
-        amount: 80,
-        grantId: undefined,
-        lots: [
-          { grantId: 'paid-1', amount: 30 },
-          { grantId: 'promo-1', amount: 50 },
-        ],
-      },
+      ...startThenCancel,
+      ...startThenCancel,
       { type: 'CreditsExpired', grantId: 'promo-1', amount: 50, lots: undefined },
       { type: 'Debited', amount: 100, grantId: undefined, lots: [{ grantId: 'paid-1', amount: 100 }] },
     ]);

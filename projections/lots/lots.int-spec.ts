@@ -5,8 +5,17 @@ import type { Projector } from '../engine/projector.js';
 import { accountBalancesTable } from '../account-balances/account-balances.table.js';
 import { ledgerEntriesTable } from '../ledger-entries/ledger-entries.table.js';
 import { startProjectedDatabase, type ProjectedDatabase } from '../testing/projected-database.js';
-import { compareForSpending, type Lot } from '@ledger/domain';
-import { lotsTable } from './lots.table.js';
+import { compareTables, rebuildProjection } from '../engine/rebuild.js';
+import { LIVE_SCHEMA } from '../projection.js';
+import {
+  compareForSpending,
+  evolveAccount,
+  initialAccountState,
+  type Lot,
+  type StoredAccountEvent,
+} from '@ledger/domain';
+import { lotsProjection } from './lots.projection.js';
+import { LOTS_TABLE, lotsTable } from './lots.table.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -201,6 +210,111 @@ describe('lots and the lot columns: given events, expected rows', () => {
       ['Refunded', '17', '0', null],
     ]);
   });
+
+  it('gives each lot the position of the last event that moved it, whether a run of history is one batch or many', async () => {
+    // Written before lots, each account's in one append (one batch live and in a rebuild):
+    // each debit (refund) moves a lot the next one does not.
+    const [debited, refunded] = [`acc-${randomUUID()}`, `acc-${randomUUID()}`];
+    const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const grants = (first: string, second: string) => [
+      e('CreditsGranted', { amount: 10, source: 'purchase' }, first),
+      e('CreditsGranted', { amount: 10, source: 'purchase' }, second),
+      e('Debited', { amount: 10, reason: 'fee' }), // all of the first lot
+      e('Debited', { amount: 3, reason: 'fee' }), // from the second
+    ];
+    await given(`account-${debited}`, ...grants(a, b));
+    await given(
+      `account-${refunded}`,
+      ...grants(c, d),
+      e('Refunded', { amount: 10, reason: 'goodwill' }), // all back to the first
+      e('Refunded', { amount: 2, reason: 'goodwill' }), // to the second
+    );
+    const positions = async (accountId: string) =>
+      (await store.readStream(`account-${accountId}`)).map((event) => event.position.toString());
+    const [ofDebited, ofRefunded] = [await positions(debited), await positions(refunded)];
+    await expectInEveryBatching(
+      [debited, refunded],
+      [
+        { grant_id: a, remaining: '0', status: 'exhausted', position: ofDebited[2] },
+        { grant_id: b, remaining: '7', status: 'active', position: ofDebited[3] },
+        { grant_id: c, remaining: '10', status: 'active', position: ofRefunded[4] },
+        { grant_id: d, remaining: '9', status: 'active', position: ofRefunded[5] },
+      ],
+    );
+  });
+
+  it('closes a lot as the domain folds its events, whether they are one batch or many', async () => {
+    const promo = { source: 'promo', category: 'promotional', priority: 50, expiresAt: '2031-01-01T00:00:00.000Z' };
+    const lot = (grantId: string, amount: number) => ({ lots: [{ grantId, amount }] });
+    const accounts = {
+      // Refunded after its expiry: the part returned expired again, the rest waits for the sweep
+      // (the lot stays open); a replica whose clock is behind then spends it: exhausted, not expired.
+      spent: [
+        e('CreditsGranted', { amount: 10, grantId: 'g', ...promo }),
+        e('Debited', { amount: 4, reason: 'fee', ...lot('g', 4) }),
+        e('Refunded', { amount: 4, reason: 'goodwill', ...lot('g', 4) }),
+        e('CreditsExpired', { grantId: 'g', amount: 4 }),
+        e('Debited', { amount: 6, reason: 'fee', ...lot('g', 6) }),
+      ],
+      // The same, then voided: voided.
+      voided: [
+        e('CreditsGranted', { amount: 10, grantId: 'g', ...promo }),
+        e('Debited', { amount: 4, reason: 'fee', ...lot('g', 4) }),
+        e('Refunded', { amount: 4, reason: 'goodwill', ...lot('g', 4) }),
+        e('CreditsExpired', { grantId: 'g', amount: 4 }),
+        e('GrantVoided', { grantId: 'g', amount: 6, reason: 'fraud' }),
+      ],
+      // Refunded after its expiry with nothing left: expired again, nothing remains: expired.
+      expired: [
+        e('CreditsGranted', { amount: 10, grantId: 'g', ...promo }),
+        e('Debited', { amount: 10, reason: 'fee', ...lot('g', 10) }),
+        e('Refunded', { amount: 3, reason: 'goodwill', ...lot('g', 3) }),
+        e('CreditsExpired', { grantId: 'g', amount: 3 }),
+      ],
+    };
+    const ids = Object.fromEntries(Object.keys(accounts).map((name) => [name, `acc-${randomUUID()}`]));
+    const expected = [];
+    for (const [name, events] of Object.entries(accounts)) {
+      await given(`account-${ids[name]}`, ...events);
+      // What the domain's fold makes of the stored events, as the table's status names it.
+      const stored = await store.readStream(`account-${ids[name]}`);
+      const folded = stored.reduce(
+        (state, event) => evolveAccount(state, event as unknown as StoredAccountEvent),
+        initialAccountState(),
+      );
+      const { status, remaining } = folded.lots[0]!;
+      expected.push({
+        grant_id: 'g',
+        remaining: String(remaining),
+        status: status === 'open' ? (remaining > 0 ? 'active' : 'exhausted') : status,
+        position: stored[stored.length - 1]!.position.toString(),
+      });
+    }
+    expect(expected.map((row) => row.status)).toEqual(['exhausted', 'voided', 'expired']);
+    await expectInEveryBatching(Object.values(ids), expected);
+  });
+
+  /**
+   * The accounts' lots, live and rebuilt with every event a batch of its own and with all of
+   * them in one batch, are `expected`; and the whole table is the same in all three.
+   */
+  async function expectInEveryBatching(accounts: readonly string[], expected: readonly object[]): Promise<void> {
+    const rows = async (schema: string) =>
+      (
+        await pool.query(
+          `SELECT grant_id, remaining, status, position FROM ${schema}.lots WHERE account_id = ANY($1)
+           ORDER BY granted_position`,
+          [accounts],
+        )
+      ).rows;
+    expect(await rows(LIVE_SCHEMA)).toEqual(expected);
+    for (const batchSizeMax of [1, 10_000]) {
+      const rebuilt = await rebuildProjection({ pool, store, projection: lotsProjection, swap: false, batchSizeMax });
+      expect(await rows(rebuilt.schema)).toEqual(expected);
+      expect(await compareTables(pool, LOTS_TABLE, LIVE_SCHEMA, rebuilt.schema)).toEqual({ onlyLeft: 0, onlyRight: 0 });
+      await pool.query(`DROP SCHEMA ${rebuilt.schema} CASCADE`);
+    }
+  }
 
   it('lists active lots in the spending order, pages them, sums them, and finds the ones due for expiry', async () => {
     const acc = `acc-${randomUUID()}`;

@@ -23,19 +23,32 @@ interface LotDelta {
   accountId: string;
   grantId: string;
   remaining: bigint;
-  /** The run voided the lot, or recorded an expiry of it (which closes it once nothing remains). */
-  closedAs: 'expired' | 'voided' | null;
+  /**
+   * For each expiry the run recorded before any void: what the lot must hold before the
+   * run for that expiry to leave nothing (it closes the lot then, as the domain folds it).
+   * Which one closes it, if any, depends on the row: the update decides.
+   */
+  expiredIfHeld: bigint[];
+  /** The run voided the lot (closed, unless an expiry above closed it before). */
+  voided: boolean;
   at: Date;
   position: bigint;
 }
 
-/** A debit or refund from before lots, which names none. */
+/**
+ * A debit or refund from before lots, which names none; or several adjacent ones of an
+ * account, of one kind, as one draw (return) of their sum: `parts` keeps where each of
+ * them ends in that sum, so a lot gets the time and position of the last of them that
+ * moved it, as if they were applied one by one.
+ */
 interface Unnamed {
   account_id: string;
   kind: 'Debited' | 'Refunded';
+  /** The sum of the parts' amounts; `at` and `position` are the last part's. */
   amount: number;
   at: string;
   position: string;
+  parts: { upTo: number; at: string; position: string }[];
 }
 
 /** Every lot the batch grants, in one insert (they must exist before anything names them). */
@@ -60,23 +73,25 @@ function updateNamed(table: string, deltas: readonly LotDelta[]): RowChange[] {
   if (deltas.length === 0) return [];
   return [
     {
-      // As the domain's fold: a lot expired or voided keeps that status (a refund to it is
-      // taken again in the same append); a void closes a lot; an expiry closes it once
-      // nothing remains (a refund's part expired again leaves the rest to the sweep);
-      // otherwise a lot is active while it holds credits.
+      // As the domain's fold, event by event, whatever the batch: a lot expired or voided
+      // keeps that status (a refund to it is taken again in the same append); the first
+      // close wins: an expiry that leaves nothing (a refund's part expired again leaves the
+      // rest to the sweep), or else a void; otherwise a lot is active while it holds credits.
       text: `UPDATE ${table} AS t SET remaining = t.remaining + v.delta::bigint,
                status = CASE WHEN t.status IN ('expired', 'voided') THEN t.status
-                             WHEN v.closed_as = 'voided' THEN 'voided'
-                             WHEN t.remaining + v.delta::bigint > 0 THEN 'active'
-                             WHEN v.closed_as = 'expired' THEN 'expired' ELSE 'exhausted' END,
+                             WHEN t.remaining = ANY(v.expired_if_held::bigint[]) THEN 'expired'
+                             WHEN v.voided THEN 'voided'
+                             WHEN t.remaining + v.delta::bigint > 0 THEN 'active' ELSE 'exhausted' END,
                updated_at = v.at::timestamptz, position = v.position::bigint
-             FROM (VALUES ${valuesList(deltas.length, 6)}) AS v(account_id, grant_id, delta, closed_as, at, position)
+             FROM (VALUES ${valuesList(deltas.length, 7)})
+               AS v(account_id, grant_id, delta, expired_if_held, voided, at, position)
              WHERE t.account_id = v.account_id AND t.grant_id = v.grant_id`,
       values: deltas.flatMap((d) => [
         d.accountId,
         d.grantId,
         d.remaining.toString(),
-        d.closedAs,
+        `{${d.expiredIfHeld.join(',')}}`,
+        d.voided,
         d.at,
         d.position.toString(),
       ]),
@@ -102,6 +117,7 @@ function applyUnnamed(table: string, run: readonly Unnamed[]): RowChange[] {
     {
       text: `DO $unnamed$
 DECLARE run jsonb := $1::jsonb; e record; l record; left_over bigint; take bigint; single text[];
+  part integer; moved bigint;
 BEGIN
   -- An account with one lot draws and returns all of it there: the run's net, in one update.
   SELECT coalesce(array_agg(r.account_id), '{}') INTO single
@@ -116,17 +132,23 @@ BEGIN
             FROM jsonb_to_recordset(run) AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
            WHERE account_id = ANY(single) GROUP BY account_id) n
    WHERE t.account_id = n.account_id;
+  -- A summed run stamps each lot with the part (event) that moved the last credit of its share; moved counts them.
   FOR e IN SELECT * FROM jsonb_to_recordset(run)
-      AS x(account_id text, kind text, amount bigint, at timestamptz, position bigint)
+      AS x(account_id text, kind text, amount bigint, position bigint, parts jsonb)
       WHERE NOT (account_id = ANY(single)) ORDER BY position LOOP
     left_over := e.amount;
+    moved := 0;
+    part := 0;
     IF e.kind = 'Debited' THEN
       FOR l IN SELECT grant_id, remaining AS room FROM ${table}
           WHERE account_id = e.account_id AND status = 'active' AND granted_position < e.position ORDER BY ${order} LOOP
         EXIT WHEN left_over = 0;
         take := least(l.room, left_over);
+        moved := moved + take;
+        WHILE (e.parts->part->>'upTo')::bigint < moved LOOP part := part + 1; END LOOP;
         UPDATE ${table} SET remaining = remaining - take,
-            status = CASE WHEN remaining - take > 0 THEN 'active' ELSE 'exhausted' END, updated_at = e.at, position = e.position
+            status = CASE WHEN remaining - take > 0 THEN 'active' ELSE 'exhausted' END,
+            updated_at = (e.parts->part->>'at')::timestamptz, position = (e.parts->part->>'position')::bigint
           WHERE account_id = e.account_id AND grant_id = l.grant_id;
         left_over := left_over - take;
       END LOOP;
@@ -135,8 +157,11 @@ BEGIN
           WHERE account_id = e.account_id AND granted > remaining AND granted_position < e.position ORDER BY ${order} LOOP
         EXIT WHEN left_over = 0;
         take := least(l.room, left_over);
+        moved := moved + take;
+        WHILE (e.parts->part->>'upTo')::bigint < moved LOOP part := part + 1; END LOOP;
         UPDATE ${table} SET remaining = remaining + take,
-            status = CASE WHEN status IN ('expired', 'voided') THEN status ELSE 'active' END, updated_at = e.at, position = e.position
+            status = CASE WHEN status IN ('expired', 'voided') THEN status ELSE 'active' END,
+            updated_at = (e.parts->part->>'at')::timestamptz, position = (e.parts->part->>'position')::bigint
           WHERE account_id = e.account_id AND grant_id = l.grant_id;
         left_over := left_over - take;
       END LOOP;
@@ -166,8 +191,8 @@ export const lotsProjection: Projection = {
     let named = new Map<string, LotDelta>();
     let unnamed: Unnamed[] = [];
     // Each account's last unnamed event of the run: the next one of the same kind adds to
-    // it (two draws from the front are one draw of both; so are two returns), unless the
-    // account was granted a lot between them.
+    // it as a part (two draws from the front are one draw of both; so are two returns),
+    // unless the account was granted a lot between them.
     const lastUnnamed = new Map<string, Unnamed>();
     const share = (
       accountId: string,
@@ -186,13 +211,16 @@ export const lotsProjection: Projection = {
         accountId,
         grantId: lot.grantId,
         remaining: 0n,
-        closedAs: null,
+        expiredIfHeld: [],
+        voided: false,
         at: event.createdAt,
         position: event.position,
       };
       delta.remaining += sign * BigInt(lot.amount);
-      // A void wins over an expiry in the same run (an expired lot can't be voided).
-      if (closedAs === 'voided' || (closedAs === 'expired' && delta.closedAs === null)) delta.closedAs = closedAs;
+      // Held h before the run, the lot holds h + delta.remaining now: this expiry leaves
+      // nothing iff h = -delta.remaining. After a void, the lot is closed already.
+      if (closedAs === 'expired' && !delta.voided) delta.expiredIfHeld.push(-delta.remaining);
+      if (closedAs === 'voided') delta.voided = true;
       delta.at = event.createdAt;
       delta.position = event.position;
       named.set(key, delta);
@@ -231,17 +259,21 @@ export const lotsProjection: Projection = {
             }
             const { createdAt, position } = event;
             const last = lastUnnamed.get(accountId);
+            const part = { upTo: Number(amount), at: createdAt.toISOString(), position: position.toString() };
             if (last?.kind === event.type) {
-              last.amount += Number(amount);
-              last.at = createdAt.toISOString();
-              last.position = position.toString();
+              part.upTo += last.amount;
+              last.amount = part.upTo;
+              last.at = part.at;
+              last.position = part.position;
+              last.parts.push(part);
             } else {
               const next: Unnamed = {
                 account_id: accountId,
                 kind: event.type,
-                amount: Number(amount),
-                at: createdAt.toISOString(),
-                position: position.toString(),
+                amount: part.upTo,
+                at: part.at,
+                position: part.position,
+                parts: [part],
               };
               unnamed.push(next);
               lastUnnamed.set(accountId, next);

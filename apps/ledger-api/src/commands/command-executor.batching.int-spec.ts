@@ -1,17 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import pg from 'pg';
-import { migrate } from '@ledger/platform';
-import { PostgresEventStore, StoreUnavailableError, type EventStore } from '@ledger/event-store';
-import {
-  RuleViolation,
-  accountStream,
-  idempotencyStream,
-  type AccountState,
-  type ApiKeyState,
-  type ProjectState,
-} from '@ledger/domain';
-import { createTestDatabase } from '@ledger/test-support';
+import type pg from 'pg';
+import { StoreUnavailableError, type EventStore, type PostgresEventStore } from '@ledger/event-store';
+import { RuleViolation, accountStream, idempotencyStream } from '@ledger/domain';
 import { debitCredits } from '../accounts/debit-credits/debit-credits.handler.js';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
 import { voidGrant } from '../accounts/void-grant/void-grant.handler.js';
@@ -20,20 +11,11 @@ import { completeProject } from '../projects/complete-project/complete-project.h
 import { failProject } from '../projects/fail-project/fail-project.handler.js';
 import { startProject } from '../projects/start-project/start-project.handler.js';
 import { ApiError } from '../errors/api-error.js';
-import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { created } from '../http/answers.js';
-import { CommandExecutor } from './command-executor.js';
+import type { CommandExecutor } from './command-executor.js';
 import { requestHash, type CommandContext } from './idempotency.js';
-import { RecordedRefusal, RefusalRecords } from './refusals.js';
-import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
-import {
-  ACCOUNT_FOLD,
-  ACCOUNT_SETTINGS_FOLD,
-  API_KEY_FOLD,
-  PROJECT_FOLD,
-  WEBHOOK_ENDPOINT_FOLD,
-} from './stream-folds.js';
-import { StreamStateCache } from './stream-state.cache.js';
+import { RecordedRefusal } from './refusals.js';
+import { startExecutorDatabase, testExecutor, type ExecutorDatabase } from './testing/executors.js';
 
 /**
  * Batched decisions on one stream: the commands that wait in an account's queue are
@@ -43,40 +25,23 @@ import { StreamStateCache } from './stream-state.cache.js';
  * them, on twin accounts; every answer and every stored event must be the same.
  */
 describe('CommandExecutor: a batch answers each command as it would have been answered alone', () => {
+  let db: ExecutorDatabase;
   let store: PostgresEventStore;
   let pool: pg.Pool;
   const now = new Date('2026-12-01T00:00:00.000Z');
   const batches: number[] = [];
 
   beforeAll(async () => {
-    const url = await createTestDatabase('executor_batching');
-    store = await PostgresEventStore.connect({ connectionString: url });
-    pool = new pg.Pool({ connectionString: url });
-    await migrate(pool, ledgerApiMigrations);
+    db = await startExecutorDatabase('executor_batching');
+    ({ store, pool } = db);
   });
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-  });
+  afterAll(() => db.close());
 
-  function executor(batchMax: number, view: EventStore = store): CommandExecutor {
-    const snapshots = new SnapshotStore(pool, { warn: () => undefined });
-    const filter = new ApiExceptionFilter();
-    return new CommandExecutor(
-      view,
-      {
-        account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
-        project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
-        apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
-        webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
-        accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
-      },
-      { now: () => now },
-      new RefusalRecords(pool),
-      (v) => filter.toResponse(v),
-      { batchMax, onBatch: (size) => batchMax > 1 && batches.push(size) },
-    );
-  }
+  const executor = (batchMax: number, view: EventStore = store) =>
+    testExecutor(pool, view, {
+      clock: { now: () => now },
+      options: { batchMax, onBatch: (size) => batchMax > 1 && batches.push(size) },
+    });
 
   /** A command of the model, on account `A` and projects `P<n>`; `key` names its Idempotency-Key. */
   type Step =

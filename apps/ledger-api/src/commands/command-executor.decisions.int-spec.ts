@@ -1,85 +1,43 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { migrate } from '@ledger/platform';
-import { PostgresEventStore, VersionConflictError, type EventStore, type StreamAppend } from '@ledger/event-store';
-import { accountStream, projectStream, type AccountState, type ApiKeyState, type ProjectState } from '@ledger/domain';
-import { createTestDatabase } from '@ledger/test-support';
+import type pg from 'pg';
+import { VersionConflictError, type EventStore, type PostgresEventStore, type StreamAppend } from '@ledger/event-store';
+import { accountStream, projectStream, type AccountState } from '@ledger/domain';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
 import { failProject } from '../projects/fail-project/fail-project.handler.js';
 import { startProject } from '../projects/start-project/start-project.handler.js';
-import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { created } from '../http/answers.js';
-import { CommandExecutor, type CommandExecutorOptions, type StateCaches } from './command-executor.js';
+import type { CommandExecutorOptions, StateCaches } from './command-executor.js';
 import { onAccount, onProjectAndPayer } from './command-handler.js';
-import { requestHash, type CommandContext } from './idempotency.js';
-import { RefusalRecords } from './refusals.js';
-import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
 import {
-  ACCOUNT_FOLD,
-  API_KEY_FOLD,
-  WEBHOOK_ENDPOINT_FOLD,
-  ACCOUNT_SETTINGS_FOLD,
-  PROJECT_FOLD,
-} from './stream-folds.js';
-import { StreamStateCache } from './stream-state.cache.js';
+  commandContext,
+  stateCachesOf,
+  startExecutorDatabase,
+  testExecutor,
+  type ExecutorDatabase,
+} from './testing/executors.js';
 
 describe('CommandExecutor: what a decision writes', () => {
+  let db: ExecutorDatabase;
   let store: PostgresEventStore;
   let pool: pg.Pool;
 
   beforeAll(async () => {
-    const url = await createTestDatabase('executor_decisions');
-    store = await PostgresEventStore.connect({ connectionString: url });
-    pool = new pg.Pool({ connectionString: url });
-    await migrate(pool, ledgerApiMigrations);
+    db = await startExecutorDatabase('executor_decisions');
+    ({ store, pool } = db);
   });
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-  });
+  afterAll(() => db.close());
 
-  function cachesOf(view: EventStore): StateCaches {
-    const snapshots = new SnapshotStore(pool, { warn: () => undefined });
-    return {
-      account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
-      project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
-      apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
-      webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
-      accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
-    };
-  }
-
-  function replica(
+  const cachesOf = (view: EventStore) => stateCachesOf(pool, view);
+  const replica = (
     view: EventStore = store,
     caches: StateCaches = cachesOf(view),
     options: CommandExecutorOptions = {},
-  ): CommandExecutor {
-    const filter = new ApiExceptionFilter();
-    return new CommandExecutor(
-      view,
-      caches,
-      { now: () => new Date() },
-      new RefusalRecords(pool),
-      (v) => filter.toResponse(v),
-      options,
-    );
-  }
-
-  const context = (key: string = randomUUID()): CommandContext => ({
-    caller: 'svc',
-    idempotencyKey: key,
-    requestHash: requestHash('POST', '/x', { key }),
-    correlationId: 'c',
-  });
+  ) => testExecutor(pool, view, { caches, options });
+  const context = commandContext;
 
   /** The account as a cold load folds it from the store. */
   async function accountOf(accountId: string): Promise<AccountState> {
-    const cache = new StreamStateCache<AccountState>(
-      store,
-      ACCOUNT_FOLD,
-      new SnapshotStore(pool, { warn: () => undefined }),
-    );
-    return (await cache.load(accountStream(accountId))).state;
+    return (await cachesOf(store).account.load(accountStream(accountId))).state;
   }
 
   const PROJECTS = 200;

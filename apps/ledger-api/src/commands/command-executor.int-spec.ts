@@ -1,79 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { migrate } from '@ledger/platform';
-import { PostgresEventStore, type EventStore, type StreamAppend, type StreamRead } from '@ledger/event-store';
-import {
-  RuleViolation,
-  accountStream,
-  idempotencyStream,
-  projectStream,
-  type AccountState,
-  type ApiKeyState,
-  type ProjectState,
-} from '@ledger/domain';
-import { createTestDatabase } from '@ledger/test-support';
+import type pg from 'pg';
+import type { EventStore, PostgresEventStore, StreamAppend, StreamRead } from '@ledger/event-store';
+import { RuleViolation, accountStream, idempotencyStream, projectStream } from '@ledger/domain';
 import { debitCredits } from '../accounts/debit-credits/debit-credits.handler.js';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
 import { claimProject } from '../projects/claim-project/claim-project.handler.js';
 import { failProject } from '../projects/fail-project/fail-project.handler.js';
 import { startProject } from '../projects/start-project/start-project.handler.js';
-import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { created } from '../http/answers.js';
-import { CommandExecutor } from './command-executor.js';
+import type { CommandExecutor } from './command-executor.js';
 import type { CommandHandler } from './command-handler.js';
-import { requestHash, type CommandContext } from './idempotency.js';
-import { RecordedRefusal, RefusalRecords } from './refusals.js';
-import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
-import {
-  ACCOUNT_FOLD,
-  API_KEY_FOLD,
-  WEBHOOK_ENDPOINT_FOLD,
-  ACCOUNT_SETTINGS_FOLD,
-  PROJECT_FOLD,
-} from './stream-folds.js';
-import { StreamStateCache } from './stream-state.cache.js';
+import type { CommandContext } from './idempotency.js';
+import { RecordedRefusal } from './refusals.js';
+import { commandContext, startExecutorDatabase, testExecutor, type ExecutorDatabase } from './testing/executors.js';
 
 /** Two executors on one database stand for two replicas of the service. */
 describe('CommandExecutor: one answer per idempotency key across replicas', () => {
+  let db: ExecutorDatabase;
   let store: PostgresEventStore;
   let pool: pg.Pool;
 
   beforeAll(async () => {
-    const url = await createTestDatabase('executor');
-    store = await PostgresEventStore.connect({ connectionString: url });
-    pool = new pg.Pool({ connectionString: url });
-    await migrate(pool, ledgerApiMigrations);
+    db = await startExecutorDatabase('executor');
+    ({ store, pool } = db);
   });
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-  });
+  afterAll(() => db.close());
 
   /** A replica on `view` of the store (the store itself unless a test watches or delays it). */
-  function replica(view: EventStore = store): CommandExecutor {
-    const snapshots = new SnapshotStore(pool, { warn: () => undefined });
-    const filter = new ApiExceptionFilter();
-    return new CommandExecutor(
-      view,
-      {
-        account: new StreamStateCache<AccountState>(view, ACCOUNT_FOLD, snapshots),
-        project: new StreamStateCache<ProjectState>(view, PROJECT_FOLD, snapshots),
-        apiKey: new StreamStateCache<ApiKeyState>(view, API_KEY_FOLD, snapshots),
-        webhookEndpoint: new StreamStateCache(view, WEBHOOK_ENDPOINT_FOLD, snapshots),
-        accountSettings: new StreamStateCache(view, ACCOUNT_SETTINGS_FOLD, snapshots),
-      },
-      { now: () => new Date() },
-      new RefusalRecords(pool),
-      (v) => filter.toResponse(v),
-    );
-  }
-
-  const context = (key: string): CommandContext => ({
-    caller: 'svc',
-    idempotencyKey: key,
-    requestHash: requestHash('POST', '/x', { key }),
-    correlationId: 'c',
-  });
+  const replica = (view: EventStore = store) => testExecutor(pool, view);
+  const context = commandContext;
 
   const grant = (accountId: string) =>
     ({ type: 'GrantCredits', accountId, amount: 5, source: 'promo', grantId: 'promo-1' }) as const;
