@@ -438,6 +438,13 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
     }
   });
 
+  it('fails a subscription pulled after the store closed instead of leaving it waiting', async () => {
+    const store = await PostgresEventStore.connect({ connectionString });
+    await store.close();
+    const iterator = store.subscribeToAll()[Symbol.asyncIterator]();
+    await expect(iterator.next()).rejects.toThrow('the event store is closed');
+  });
+
   it('lets a subscription far behind the shared window catch up on its own, then join it, exactly once', async () => {
     const prefix = `tail-behind-${randomUUID()}`;
     const reads: LogRead[] = [];

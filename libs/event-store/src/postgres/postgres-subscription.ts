@@ -90,8 +90,9 @@ export class LogTail {
   }
 
   attach(subscription: PostgresSubscription): void {
+    if (this.closed) return subscription.fail(new Error('the event store is closed'));
     this.subscribers.add(subscription);
-    if (!this.running && !this.closed) {
+    if (!this.running) {
       const generation = ++this.generation;
       this.running = this.run(generation);
     }
