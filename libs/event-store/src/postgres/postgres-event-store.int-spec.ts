@@ -4,7 +4,7 @@ import { createTestDatabase } from '@ledger/test-support';
 import type { StoredEvent, StreamAppend } from '../event-store.port.js';
 import { InvalidAppendError, VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
-import { HELD_POLL_GAP_MS, type GapProtection } from './postgres-subscription.js';
+import { HELD_POLL_GAP_MS, TAIL_WINDOW_MAX, type GapProtection, type LogRead } from './postgres-subscription.js';
 import {
   assertOrderedOnce,
   collectUntil,
@@ -380,6 +380,108 @@ describe('PostgresEventStore group commit', () => {
       // Stream 19 - i has 20 - i events; the limit takes at most two.
       expect(other!.map((e) => e.streamName)).toEqual(Array(Math.min(2, 20 - i)).fill(`${prefix}-${19 - i}`));
     });
+  });
+});
+
+/**
+ * One reader of the log per store: however many subscriptions follow the live edge, each new
+ * range is read once (by the store's tail) and every subscription gets all of it, in order,
+ * once. One far behind (more than the tail keeps) reads its catch-up itself, then joins.
+ */
+describe('PostgresEventStore subscriptions share one reader of the log', () => {
+  let connectionString: string;
+  beforeAll(async () => {
+    connectionString = await createTestDatabase('es_shared_tail');
+  });
+
+  it('reads each new range of the log once for four subscriptions at the head, each getting every event', async () => {
+    const prefix = `tail-${randomUUID()}`;
+    const reads: LogRead[] = [];
+    const reader = await connectPostgresForTesting({ connectionString }, { onRead: (read) => reads.push(read) });
+    const writers = await PostgresEventStore.connect({ connectionString, poolSize: 8 });
+    try {
+      const from = await writers.headPosition();
+      const ids = Array.from({ length: 40 }, () => randomUUID());
+      const all = Promise.all(
+        Array.from({ length: 4 }, () =>
+          collectUntil(
+            reader.subscribeToAll({ afterPosition: from }),
+            (e: StoredEvent) => e.streamName.startsWith(prefix),
+            (r) => r.length === ids.length,
+          ),
+        ),
+      );
+      // Appended in waves from several connections, so the tail wakes many times.
+      for (let wave = 0; wave < 5; wave++) {
+        await Promise.all(
+          ids
+            .slice(wave * 8, wave * 8 + 8)
+            .map((id) =>
+              writers.append([
+                { streamName: `${prefix}-${id}`, expectedRevision: 'no_stream', events: [{ ...event(), id }] },
+              ]),
+            ),
+        );
+      }
+      for (const received of await all) {
+        assertOrderedOnce(received);
+        expect(new Set(received.map((e) => e.id))).toEqual(new Set(ids));
+      }
+      // Nobody was behind: no catch-up reads, and the tail's reads never overlap.
+      expect(reads.filter((r) => r.by === 'catch-up')).toEqual([]);
+      const tail = reads.filter((r) => r.by === 'tail');
+      expect(tail.length).toBeGreaterThan(0);
+      for (let i = 1; i < tail.length; i++) expect(tail[i]!.after).toBeGreaterThanOrEqual(tail[i - 1]!.upTo);
+      expect(tail.reduce((n, r) => n + r.events, 0)).toBeGreaterThanOrEqual(ids.length);
+    } finally {
+      await Promise.all([reader.close(), writers.close()]);
+    }
+  });
+
+  it('fails a subscription pulled after the store closed instead of leaving it waiting', async () => {
+    const store = await PostgresEventStore.connect({ connectionString });
+    await store.close();
+    const iterator = store.subscribeToAll()[Symbol.asyncIterator]();
+    await expect(iterator.next()).rejects.toThrow('the event store is closed');
+  });
+
+  it('lets a subscription far behind the shared window catch up on its own, then join it, exactly once', async () => {
+    const prefix = `tail-behind-${randomUUID()}`;
+    const reads: LogRead[] = [];
+    const reader = await connectPostgresForTesting({ connectionString }, { onRead: (read) => reads.push(read) });
+    const writers = await PostgresEventStore.connect({ connectionString, poolSize: 4 });
+    try {
+      const from = await writers.headPosition();
+      const backlog = TAIL_WINDOW_MAX + 600;
+      for (let i = 0; i < backlog; i += 200) {
+        const events = Array.from({ length: Math.min(200, backlog - i) }, () => event());
+        await writers.append([{ streamName: `${prefix}-old-${i}`, expectedRevision: 'no_stream', events }]);
+      }
+      // One follows the live edge (so the tail runs); another starts at `from`, behind it all.
+      const live = reader.subscribeToAll({ afterPosition: await writers.headPosition() });
+      const liveIterator = live[Symbol.asyncIterator]();
+      const firstLive = liveIterator.next();
+      const sentinel = event('Sentinel');
+      const behind = collectUntil(
+        reader.subscribeToAll({ afterPosition: from }),
+        (e: StoredEvent) => e.streamName.startsWith(prefix),
+        (r) => r.some((e) => e.id === sentinel.id),
+      );
+      // The live edge moves on while the one behind catches up: more than the window holds.
+      for (let i = 0; i < (3 * TAIL_WINDOW_MAX) / 2; i += 512) {
+        const events = Array.from({ length: 512 }, () => event());
+        await writers.append([{ streamName: `${prefix}-new-${i}`, expectedRevision: 'no_stream', events }]);
+      }
+      await writers.append([{ streamName: `${prefix}-sentinel`, expectedRevision: 'no_stream', events: [sentinel] }]);
+      const received = await behind;
+      assertOrderedOnce(received);
+      expect(received).toHaveLength(backlog + (3 * TAIL_WINDOW_MAX) / 2 + 1);
+      expect((await firstLive).value).toBeDefined();
+      await live.close();
+      expect(reads.some((r) => r.by === 'catch-up' && r.after === from)).toBe(true);
+    } finally {
+      await Promise.all([reader.close(), writers.close()]);
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import { validateAppend } from '../append-validation.js';
 import { eventStoreMigrations } from './event-store.migrations.js';
 import { isUnavailable, pgErrorCode, translatePgError } from './postgres-errors.js';
 import { AppendNotifications } from './append-notifications.js';
-import { PostgresSubscription, type GapProtection } from './postgres-subscription.js';
+import { LogTail, PostgresSubscription, type GapProtection, type LogRead } from './postgres-subscription.js';
 
 export interface PostgresEventStoreOptions {
   connectionString: string;
@@ -47,6 +47,8 @@ export interface PostgresEventStoreTestHooks {
   gapProtection?: GapProtection;
   /** Called after every subscription poll with the horizon it saw. */
   onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
+  /** Called after every read of the log for subscriptions: by the shared tail, or by one catching up. */
+  onRead?: (read: LogRead) => void;
 }
 
 interface EventRow {
@@ -101,6 +103,8 @@ export class PostgresEventStore implements EventStore {
   readonly pool: pg.Pool;
   private readonly notifications: AppendNotifications;
   private readonly subscriptions = new Set<PostgresSubscription>();
+  /** The one reader of the log's new ranges that every subscription of this store shares. */
+  private readonly tail: LogTail;
   private readonly appendGroups?: GroupRunner<PreparedAppend, AppendResult>;
   private readonly readGroups?: GroupRunner<readonly StreamRead[], StoredEvent[][]>;
 
@@ -122,6 +126,11 @@ export class PostgresEventStore implements EventStore {
     // An idle client that loses its connection emits here; without a listener it would crash the process.
     this.pool.on('error', () => undefined);
     this.notifications = new AppendNotifications(options.connectionString, this.pool);
+    this.tail = new LogTail(this, this.notifications, {
+      gapProtection: hooks.gapProtection ?? 'snapshot-horizon',
+      ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
+      ...(hooks.onRead ? { onRead: hooks.onRead } : {}),
+    });
     const grouping = options.grouping ?? DEFAULT_GROUPING;
     // A test holding an append's transaction open needs each append on its own.
     if (grouping && !hooks.beforeCommit) {
@@ -382,13 +391,14 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  /**
+   * A follower of the log. However many are open, the store reads each new range of the log
+   * once (see `LogTail`) and each takes its share; one behind reads its catch-up itself.
+   */
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
-    const subscription = new PostgresSubscription(this, this.notifications, {
-      afterPosition: options.afterPosition ?? 0n,
-      gapProtection: this.hooks.gapProtection ?? 'snapshot-horizon',
-      ...(this.hooks.onPoll ? { onPoll: this.hooks.onPoll } : {}),
-      onClose: () => this.subscriptions.delete(subscription),
-    });
+    const subscription = new PostgresSubscription(this.tail, options.afterPosition ?? 0n, () =>
+      this.subscriptions.delete(subscription),
+    );
     this.subscriptions.add(subscription);
     return subscription;
   }
@@ -403,6 +413,7 @@ export class PostgresEventStore implements EventStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
+    this.tail.close();
     await this.notifications.close();
     await this.pool.end();
   }

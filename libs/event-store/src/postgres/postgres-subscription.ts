@@ -24,49 +24,108 @@ const IDLE_DELAY_MS = 1_000;
 const DISCONNECTED_DELAY_MS = 250;
 const PENDING_HORIZONS_MAX = 64;
 
-interface SubscriptionConfig {
-  afterPosition: bigint;
-  gapProtection: GapProtection;
-  onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
-  onClose: () => void;
+/** One read of the log for subscriptions (a test hook reports them). */
+export interface LogRead {
+  /** The shared tail's read of a new range, or one subscription's own catch-up read. */
+  by: 'tail' | 'catch-up';
+  /** Exclusive. */
+  after: bigint;
+  /** Inclusive. */
+  upTo: bigint;
+  events: number;
 }
 
-export class PostgresSubscription implements Subscription {
-  private closed = false;
+interface TailConfig {
+  gapProtection: GapProtection;
+  onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
+  onRead?: (read: LogRead) => void;
+}
+
+// The tail keeps this many of the latest events for its subscriptions; one further behind reads on its own.
+export const TAIL_WINDOW_MAX = 4_096;
+
+/**
+ * The store's one reader of the log's live edge, shared by every subscription of the store
+ * (one store per process, so one per process): on each wake (an append here, a NOTIFY from
+ * elsewhere) it polls the gap horizon once and reads the new range once, in batches, into a
+ * bounded window that each subscription takes its share of from its own position. A
+ * subscription behind the window (a catch-up, a slow consumer) reads the log itself up to
+ * the window, then joins it; each one keeps its own position and pace. The tail runs while
+ * any subscription is open; a failed poll or read fails every open subscription with that
+ * error (as each would have failed alone), and the next one starts the tail again.
+ */
+export class LogTail {
+  private readonly subscribers = new Set<PostgresSubscription>();
+  private running: Promise<void> | undefined;
+  private generation = 0;
   private woken = false;
   private wake: (() => void) | undefined;
-  private started = false;
-  private readonly horizon: SnapshotHorizon;
+  private closed = false;
+  /** Every event in (start, end] is in `window`, in order; every position at or below `end` is final. */
+  private window: StoredEvent[] = [];
+  private windowStart = 0n;
+  private end = 0n;
+  /** False until the first horizon that releases anything: until then the window has no start. */
+  private ready = false;
 
   constructor(
     private readonly store: PostgresEventStore,
     private readonly notifications: AppendNotifications,
-    private readonly config: SubscriptionConfig,
-  ) {
-    this.horizon = new SnapshotHorizon(store, config.gapProtection);
+    private readonly config: TailConfig,
+  ) {}
+
+  /** Where a subscription at `after` stands: behind the window (read yourself up to `upTo`), in it, or waiting. */
+  share(after: bigint): { read: bigint } | { events: StoredEvent[]; upTo: bigint } | undefined {
+    if (!this.ready) return undefined;
+    if (after < this.windowStart) return { read: this.windowStart };
+    if (after >= this.end) return undefined;
+    return { events: this.window.slice(firstAfter(this.window, after)), upTo: this.end };
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
-    if (this.started) throw new Error('a subscription can be iterated once');
-    this.started = true;
+  /** A subscription's own read of final positions behind the window. */
+  async readBehind(after: bigint, upTo: bigint): Promise<StoredEvent[]> {
+    const events = await this.store.readRange(after, upTo, BATCH_SIZE);
+    this.config.onRead?.({ by: 'catch-up', after, upTo, events: events.length });
+    return events;
+  }
+
+  attach(subscription: PostgresSubscription): void {
+    if (this.closed) return subscription.fail(new Error('the event store is closed'));
+    this.subscribers.add(subscription);
+    if (!this.running) {
+      const generation = ++this.generation;
+      this.running = this.run(generation);
+    }
+  }
+
+  detach(subscription: PostgresSubscription): void {
+    this.subscribers.delete(subscription);
+    if (this.subscribers.size === 0) this.notify();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.notify();
+  }
+
+  private async run(generation: number): Promise<void> {
     const unlisten = await this.notifications.listen(() => this.notify());
-    let after = this.config.afterPosition;
+    const horizon = new SnapshotHorizon(this.store, this.config.gapProtection);
     let heldDelayMs = HELD_DELAY_MS_MIN;
     try {
-      while (!this.closed) {
+      while (!this.closed && this.subscribers.size > 0) {
         this.woken = false;
         const polledAt = performance.now();
-        const { head, safeHead } = await this.horizon.poll();
+        const { head, safeHead } = await horizon.poll();
         this.config.onPoll?.({ head, safeHead });
-        if (safeHead > after) {
+        if (!this.ready && (safeHead > 0n || head === 0n)) {
+          this.windowStart = this.end = safeHead;
+          this.ready = true;
+          this.wakeSubscribers();
+        }
+        if (this.ready && safeHead > this.end) {
           heldDelayMs = HELD_DELAY_MS_MIN;
-          // Reads happen only when the consumer pulls: that is the backpressure.
-          const events = await this.store.readRange(after, safeHead, BATCH_SIZE);
-          for (const event of events) {
-            if (this.closed) return;
-            yield event;
-            after = event.position;
-          }
+          await this.readUpTo(safeHead);
           continue;
         }
         if (head > safeHead) {
@@ -80,10 +139,44 @@ export class PostgresSubscription implements Subscription {
         if (this.woken) continue;
         await this.sleep(this.notifications.connected ? IDLE_DELAY_MS : DISCONNECTED_DELAY_MS, () => 0);
       }
+    } catch (error) {
+      const failed = [...this.subscribers];
+      this.reset(generation);
+      for (const subscription of failed) subscription.fail(error);
     } finally {
       unlisten();
-      this.config.onClose();
+      this.reset(generation);
     }
+  }
+
+  /** Reads (end, safeHead] in batches into the window, waking the subscriptions after each. */
+  private async readUpTo(safeHead: bigint): Promise<void> {
+    while (this.end < safeHead && !this.closed && this.subscribers.size > 0) {
+      const events = await this.store.readRange(this.end, safeHead, BATCH_SIZE);
+      this.config.onRead?.({ by: 'tail', after: this.end, upTo: safeHead, events: events.length });
+      for (const event of events) this.window.push(event);
+      this.end = events.length < BATCH_SIZE ? safeHead : events[events.length - 1]!.position;
+      const excess = this.window.length - TAIL_WINDOW_MAX;
+      if (excess > 0) {
+        this.windowStart = this.window[excess - 1]!.position;
+        this.window = this.window.slice(excess);
+      }
+      this.wakeSubscribers();
+    }
+  }
+
+  /** Forgets the window and lets the next subscription start the tail again (once per run). */
+  private reset(generation: number): void {
+    if (generation !== this.generation || !this.running) return;
+    this.running = undefined;
+    this.subscribers.clear();
+    this.window = [];
+    this.windowStart = this.end = 0n;
+    this.ready = false;
+  }
+
+  private wakeSubscribers(): void {
+    for (const subscription of this.subscribers) subscription.notify();
   }
 
   private notify(): void {
@@ -110,10 +203,92 @@ export class PostgresSubscription implements Subscription {
       else this.wake = woken;
     });
   }
+}
+
+/** The index of the first event after `position` (the window is in position order). */
+function firstAfter(events: readonly StoredEvent[], position: bigint): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (events[middle]!.position <= position) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * One follower of the log: takes its share of the tail's window from its own position, and
+ * reads the log itself while it is behind the window. Pulled: nothing is read for it (beyond
+ * the shared window) until it asks, which is the backpressure.
+ */
+export class PostgresSubscription implements Subscription {
+  private closed = false;
+  private started = false;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly tail: LogTail,
+    private readonly afterPosition: bigint,
+    private readonly onClose: () => void,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
+    if (this.started) throw new Error('a subscription can be iterated once');
+    this.started = true;
+    /** Every event at or below this position has been delivered (or never existed). */
+    let after = this.afterPosition;
+    this.tail.attach(this);
+    try {
+      while (!this.closed) {
+        if (this.failure) throw this.failure.error;
+        this.woken = false;
+        const share = this.tail.share(after);
+        if (share && 'read' in share) {
+          // Behind the window: its positions are final, read them here in batches.
+          const events = await this.tail.readBehind(after, share.read);
+          for (const event of events) {
+            if (this.closed) return;
+            yield event;
+            after = event.position;
+          }
+          if (events.length < BATCH_SIZE && !this.closed) after = share.read;
+          continue;
+        }
+        if (share) {
+          for (const event of share.events) {
+            if (this.closed) return;
+            yield event;
+            after = event.position;
+          }
+          if (!this.closed && after < share.upTo) after = share.upTo;
+          continue;
+        }
+        if (!this.woken) await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+      }
+    } finally {
+      this.tail.detach(this);
+      this.onClose();
+    }
+  }
+
+  /** The tail moved (or failed): look again. */
+  notify(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  fail(error: unknown): void {
+    this.failure = { error };
+    this.notify();
+  }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.wake?.();
+    this.notify();
   }
 }
 
