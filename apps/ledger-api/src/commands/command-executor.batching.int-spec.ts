@@ -24,6 +24,7 @@ import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { created } from '../http/answers.js';
 import { CommandExecutor } from './command-executor.js';
 import { requestHash, type CommandContext } from './idempotency.js';
+import { KeyLocks } from './key-locks.js';
 import { RecordedRefusal, RefusalRecords } from './refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
 import {
@@ -45,6 +46,8 @@ import { StreamStateCache } from './stream-state.cache.js';
 describe('CommandExecutor: a batch answers each command as it would have been answered alone', () => {
   let store: PostgresEventStore;
   let pool: pg.Pool;
+  // One lock session for every executor here: like commands of one replica, they never find each other's keys held.
+  let keyLocks: KeyLocks;
   const now = new Date('2026-12-01T00:00:00.000Z');
   const batches: number[] = [];
 
@@ -52,9 +55,11 @@ describe('CommandExecutor: a batch answers each command as it would have been an
     const url = await createTestDatabase('executor_batching');
     store = await PostgresEventStore.connect({ connectionString: url });
     pool = new pg.Pool({ connectionString: url });
+    keyLocks = new KeyLocks(url);
     await migrate(pool, ledgerApiMigrations);
   });
   afterAll(async () => {
+    await keyLocks.close();
     await store.close();
     await pool.end();
   });
@@ -73,6 +78,7 @@ describe('CommandExecutor: a batch answers each command as it would have been an
       },
       { now: () => now },
       new RefusalRecords(pool),
+      keyLocks,
       (v) => filter.toResponse(v),
       { batchMax, onBatch: (size) => batchMax > 1 && batches.push(size) },
     );

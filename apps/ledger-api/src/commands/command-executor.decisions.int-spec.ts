@@ -12,6 +12,7 @@ import { created } from '../http/answers.js';
 import { CommandExecutor, type CommandExecutorOptions, type StateCaches } from './command-executor.js';
 import { onAccount, onProjectAndPayer } from './command-handler.js';
 import { requestHash, type CommandContext } from './idempotency.js';
+import { KeyLocks } from './key-locks.js';
 import { RefusalRecords } from './refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
 import {
@@ -26,14 +27,18 @@ import { StreamStateCache } from './stream-state.cache.js';
 describe('CommandExecutor: what a decision writes', () => {
   let store: PostgresEventStore;
   let pool: pg.Pool;
+  // One lock session for every executor here: like commands of one replica, they never find each other's keys held.
+  let keyLocks: KeyLocks;
 
   beforeAll(async () => {
     const url = await createTestDatabase('executor_decisions');
     store = await PostgresEventStore.connect({ connectionString: url });
     pool = new pg.Pool({ connectionString: url });
+    keyLocks = new KeyLocks(url);
     await migrate(pool, ledgerApiMigrations);
   });
   afterAll(async () => {
+    await keyLocks.close();
     await store.close();
     await pool.end();
   });
@@ -60,6 +65,7 @@ describe('CommandExecutor: what a decision writes', () => {
       caches,
       { now: () => new Date() },
       new RefusalRecords(pool),
+      keyLocks,
       (v) => filter.toResponse(v),
       options,
     );

@@ -22,6 +22,7 @@ import { created } from '../http/answers.js';
 import { CommandExecutor } from './command-executor.js';
 import type { CommandHandler } from './command-handler.js';
 import { requestHash, type CommandContext } from './idempotency.js';
+import { KeyLocks } from './key-locks.js';
 import { RecordedRefusal, RefusalRecords } from './refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
 import {
@@ -37,14 +38,18 @@ import { StreamStateCache } from './stream-state.cache.js';
 describe('CommandExecutor: one answer per idempotency key across replicas', () => {
   let store: PostgresEventStore;
   let pool: pg.Pool;
+  // One lock session for every executor here: like commands of one replica, they never find each other's keys held.
+  let keyLocks: KeyLocks;
 
   beforeAll(async () => {
     const url = await createTestDatabase('executor');
     store = await PostgresEventStore.connect({ connectionString: url });
     pool = new pg.Pool({ connectionString: url });
+    keyLocks = new KeyLocks(url);
     await migrate(pool, ledgerApiMigrations);
   });
   afterAll(async () => {
+    await keyLocks.close();
     await store.close();
     await pool.end();
   });
@@ -64,6 +69,7 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
       },
       { now: () => new Date() },
       new RefusalRecords(pool),
+      keyLocks,
       (v) => filter.toResponse(v),
     );
   }
