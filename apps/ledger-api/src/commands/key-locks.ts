@@ -30,6 +30,17 @@ export function requestInFlight(): ApiError {
 
 // Groups of claims (and of releases) in one statement each, on the one lock session.
 const GROUP_MAX = 500;
+const CONNECT_TIMEOUT_MS = 5_000;
+export const KEY_LOCKS_APPLICATION = 'ledger-api key locks';
+const QUERY_TIMEOUT_MS = 20_000;
+
+interface ClaimRow {
+  n: string;
+  locked: boolean;
+  request_hash: string | null;
+  status: number | null;
+  body: string | null;
+}
 
 /**
  * One answer per Idempotency-Key across replicas. Without it, two replicas given the same
@@ -109,13 +120,7 @@ export class KeyLocks {
   private async claimGroup(contexts: CommandContext[]): Promise<MemberResult<KeyClaim>[]> {
     const client = await this.connection();
     const session = this.session;
-    const { rows } = await client.query<{
-      n: string;
-      locked: boolean;
-      request_hash: string | null;
-      status: number | null;
-      body: string | null;
-    }>({
+    const { rows } = await this.run<ClaimRow>(client, {
       name: 'ledger_api.claim_keys',
       text: 'SELECT n, locked, request_hash, status, body FROM ledger_api.claim_keys($1::bigint[], $2::text[], $3::text[])',
       values: [
@@ -143,12 +148,36 @@ export class KeyLocks {
     const client = this.client;
     // The session is gone, and its locks with it.
     if (client === undefined) return locks.map(() => ({ ok: true, value: undefined }));
-    await client.query({
+    await this.run<{ pg_advisory_unlock: boolean }>(client, {
       name: 'ledger_api.release_keys',
       text: 'SELECT pg_advisory_unlock(l) FROM unnest($1::bigint[]) AS l',
       values: [locks.map(String)],
     });
     return locks.map(() => ({ ok: true, value: undefined }));
+  }
+
+  /**
+   * A statement on the lock session. One that fails or times out may still have taken its
+   * locks on the server: the session is ended, so that they go with it, never held for good.
+   */
+  private async run<Row extends pg.QueryResultRow>(
+    client: pg.Client,
+    query: pg.QueryConfig,
+  ): Promise<pg.QueryResult<Row>> {
+    try {
+      return await client.query<Row>(query);
+    } catch (error) {
+      this.lose(client);
+      throw error;
+    }
+  }
+
+  private lose(client: pg.Client): void {
+    if (this.client !== client) return;
+    // Its locks are gone with it: claims taken on it are no longer held (see stillHeld).
+    this.client = undefined;
+    this.session++;
+    void client.end().catch(() => undefined);
   }
 
   /** The lock session, opened again after it was lost (the database restarted, a network cut). */
@@ -162,14 +191,16 @@ export class KeyLocks {
   }
 
   private async open(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
-    const lost = () => {
-      if (this.client !== client) return;
-      // Its locks are gone with it: claims taken on it are no longer held (see stillHeld).
-      this.client = undefined;
-      this.session++;
-      void client.end().catch(() => undefined);
-    };
+    // Bounded like the store's: a server that stops answering becomes 503s, not hung commands.
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      // How an operator (or a test) tells the lock sessions apart in pg_stat_activity.
+      application_name: KEY_LOCKS_APPLICATION,
+      keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+    });
+    const lost = () => this.lose(client);
     // Without a listener, a connection that dies while idle would end the process.
     client.on('error', lost);
     client.on('end', lost);
@@ -190,7 +221,7 @@ export class KeyLocks {
 }
 
 /** The key's lock: 64 bits of the digest its idempotency stream is named by (one key, one lock). */
-function lockOf(context: CommandContext): bigint {
+export function lockOf(context: CommandContext): bigint {
   const stream = idempotencyStream(context.caller, context.idempotencyKey);
   return BigInt.asIntN(64, BigInt(`0x${stream.slice(-16)}`));
 }
