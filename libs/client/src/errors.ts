@@ -20,7 +20,9 @@ export class LedgerError extends Error {
 
   /** True for the codes a caller can wait out and send again (with the same Idempotency-Key). */
   get retryable(): boolean {
-    return this.status === 429 || this.status === 503 || this.code === 'network_error';
+    return (
+      this.status === 429 || this.status === 503 || this.code === 'network_error' || this.code === 'request_in_flight'
+    );
   }
 }
 

@@ -38,6 +38,30 @@ describe('retryingFetch', () => {
     expect(waits).toEqual([2000]);
   });
 
+  it('sends a command again after a 409 request_in_flight, and hands any other 409 back', async () => {
+    const inFlight = () =>
+      new Response('{"error":{"code":"request_in_flight","message":"m"}}', {
+        status: 409,
+        headers: { 'retry-after': '1' },
+      });
+    const { sent, fetchImpl } = scripted([
+      inFlight(),
+      new Response('{"balance":5}', { status: 201 }),
+      inFlight(),
+      new Response('{"error":{"code":"lease_held","message":"m"}}', { status: 409 }),
+    ]);
+    const waits: number[] = [];
+    const retrying = retryingFetch({ sleep: async (ms) => void waits.push(ms) }, fetchImpl);
+    expect((await retrying(command())).status).toBe(201);
+    expect(sent.map((r) => r.headers.get('idempotency-key'))).toEqual(['k-1', 'k-1']);
+    expect(waits).toEqual([1000]);
+    const refused = await retrying(command());
+    expect(refused.status).toBe(409);
+    // The body is still the caller's to read.
+    expect(await refused.json()).toEqual({ error: { code: 'lease_held', message: 'm' } });
+    expect(sent).toHaveLength(4);
+  });
+
   it('retries 429 and network errors with jittered, growing waits, and stops at attemptsMax', async () => {
     const { sent, fetchImpl } = scripted([
       new TypeError('fetch failed'),

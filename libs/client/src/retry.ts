@@ -1,7 +1,8 @@
 /**
  * Retries of what is safe to send again: 503 (a store down, a projection behind), 429
  * (rate limited) and network errors, for reads and for commands that carry an
- * `Idempotency-Key`. The request is sent again as it was, so a command's key is the same
+ * `Idempotency-Key`; and, for such a command, 409 `request_in_flight` (the first request
+ * with its key still runs on another replica: the retry gets that request's answer). The request is sent again as it was, so a command's key is the same
  * on every attempt and the service applies it once (API.md "Idempotency").
  */
 export interface RetryOptions {
@@ -41,12 +42,23 @@ export function retryingFetch(options: RetryOptions = {}, fetchImpl: typeof fetc
         await sleep(backoffMs(attempt));
         continue;
       }
-      if (last || !RETRYABLE_STATUSES.has(response.status)) return response;
+      if (last || !(RETRYABLE_STATUSES.has(response.status) || (await isInFlight(response)))) return response;
       await response.body?.cancel();
       const retryAfterMs = retryAfterMsOf(response.headers.get('retry-after'));
       await sleep(Math.min(delayMsMax, retryAfterMs ?? backoffMs(attempt)));
     }
   };
+}
+
+/** A 409 whose code is `request_in_flight` (read from a copy: the caller may still read the body). */
+async function isInFlight(response: Response): Promise<boolean> {
+  if (response.status !== 409) return false;
+  try {
+    const body = (await response.clone().json()) as { error?: { code?: unknown } } | null;
+    return body?.error?.code === 'request_in_flight';
+  } catch {
+    return false;
+  }
 }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds from now; undefined when absent or unreadable. */

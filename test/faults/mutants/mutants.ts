@@ -96,6 +96,14 @@ export const MUTANTS: readonly Mutant[] = [
     replace: 'const succeeded = true;',
     tests: ['test/outbound.e2e-spec.ts'],
   },
+  {
+    name: 'key-held-elsewhere-decided',
+    breaks: 'one answer per Idempotency-Key across replicas: a key another replica holds is not decided here',
+    file: 'apps/ledger-api/src/commands/command-executor.ts',
+    search: 'if (claims[index]?.held === false) {',
+    replace: 'if (claims[index]?.held === false && process.env.NEVER === "set") {',
+    tests: ['apps/ledger-api/src/commands/key-locks.int-spec.ts', 'test/idempotency-replicas.e2e-spec.ts'],
+  },
 ];
 
 export const PENDING: readonly PendingMutant[] = [];

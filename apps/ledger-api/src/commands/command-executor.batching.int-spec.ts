@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import type pg from 'pg';
 import { StoreUnavailableError, type EventStore, type PostgresEventStore } from '@ledger/event-store';
 import { RuleViolation, accountStream, idempotencyStream } from '@ledger/domain';
 import { debitCredits } from '../accounts/debit-credits/debit-credits.handler.js';
@@ -27,18 +26,17 @@ import { startExecutorDatabase, testExecutor, type ExecutorDatabase } from './te
 describe('CommandExecutor: a batch answers each command as it would have been answered alone', () => {
   let db: ExecutorDatabase;
   let store: PostgresEventStore;
-  let pool: pg.Pool;
   const now = new Date('2026-12-01T00:00:00.000Z');
   const batches: number[] = [];
 
   beforeAll(async () => {
     db = await startExecutorDatabase('executor_batching');
-    ({ store, pool } = db);
+    ({ store } = db);
   });
   afterAll(() => db.close());
 
   const executor = (batchMax: number, view: EventStore = store) =>
-    testExecutor(pool, view, {
+    testExecutor(db, view, {
       clock: { now: () => now },
       options: { batchMax, onBatch: (size) => batchMax > 1 && batches.push(size) },
     });

@@ -32,7 +32,7 @@ describe('CommandExecutor: what a decision writes', () => {
     view: EventStore = store,
     caches: StateCaches = cachesOf(view),
     options: CommandExecutorOptions = {},
-  ) => testExecutor(pool, view, { caches, options });
+  ) => testExecutor(db, view, { caches, options });
   const context = commandContext;
 
   /** The account as a cold load folds it from the store. */

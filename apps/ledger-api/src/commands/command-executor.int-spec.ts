@@ -27,7 +27,7 @@ describe('CommandExecutor: one answer per idempotency key across replicas', () =
   afterAll(() => db.close());
 
   /** A replica on `view` of the store (the store itself unless a test watches or delays it). */
-  const replica = (view: EventStore = store) => testExecutor(pool, view);
+  const replica = (view: EventStore = store) => testExecutor(db, view);
   const context = commandContext;
 
   const grant = (accountId: string) =>

@@ -25,7 +25,8 @@ import type { Clock } from './clock.js';
 import type { CommandHandler, Decision, StreamKind, StreamStates } from './command-handler.js';
 import { IdempotencyRecords, type Answer, type CommandContext, type RecordedAnswer } from './idempotency.js';
 import { KeyedBatcher, KeyedSerializer, type BatchOutcome } from './keyed-serializer.js';
-import { RefusalRecords } from './refusals.js';
+import { requestInFlight, type KeyClaim, type KeyLocks } from './key-locks.js';
+import { RefusalRecords, type RefusalRow } from './refusals.js';
 import type { LoadedState, StreamStateCache } from './stream-state.cache.js';
 
 /**
@@ -133,6 +134,8 @@ export class CommandExecutor {
     private readonly caches: StateCaches,
     private readonly clock: Clock,
     private readonly refusals: RefusalRecords,
+    /** Each command's key, held across replicas from before its batch is decided until its answer is stored. */
+    private readonly keyLocks: KeyLocks,
     /** A rule violation's answer, as kept for repeats: the exception filter's, so both say the same. */
     private readonly refusalAnswerOf: (violation: RuleViolation, context: CommandContext) => Answer,
     private readonly options: CommandExecutorOptions = {},
@@ -227,6 +230,19 @@ export class CommandExecutor {
    */
   private async decideBatch(items: readonly Pending[]): Promise<BatchOutcome<Outcome>[]> {
     this.options.onBatch?.(items.length);
+    // Each command's key, claimed by the first attempt and let go once the batch is answered.
+    const claims: (KeyClaim | undefined)[] = items.map(() => undefined);
+    try {
+      return await this.decideClaimed(items, claims);
+    } finally {
+      this.keyLocks.release(claims.filter((claim) => claim !== undefined));
+    }
+  }
+
+  private async decideClaimed(
+    items: readonly Pending[],
+    claims: (KeyClaim | undefined)[],
+  ): Promise<BatchOutcome<Outcome>[]> {
     const outcomes: (BatchOutcome<Outcome> | undefined)[] = items.map(() => undefined);
     // After an append failed for a reason of its own (not a conflict), one acceptance an append.
     let oneByOne = false;
@@ -234,13 +250,17 @@ export class CommandExecutor {
       const open = items.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
       if (open.length === 0) return outcomes as BatchOutcome<Outcome>[];
       // Each command's idempotency record and kept refusal, and the streams' tails, looked up at once.
+      // The first attempt claims the keys in the statement that looks the refusals up: the read
+      // of the records may be older than the lock, which is safe (see claimKeys).
       const reads = uniqueReads(open.flatMap((i) => readsOf(items[i]!)));
       const [ahead, kept] = await Promise.all([
         this.readAhead(
           open.map((i) => items[i]!.context),
           reads,
         ),
-        Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
+        attempt === 1
+          ? this.claimKeys(items, open, claims)
+          : Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
       ]);
       crashPoint('command.after-read-ahead');
       const { working, unloadable } = await this.load(reads, ahead.prefetched);
@@ -255,6 +275,11 @@ export class CommandExecutor {
         const recorded = this.recordedOutcome(item.context, ahead.records[k], kept[k]!);
         if (recorded) {
           outcomes[index] = recorded;
+          continue;
+        }
+        // Not answered yet, and another replica runs the same key: its answer is to come.
+        if (claims[index]?.held === false) {
+          outcomes[index] = { ok: false, error: requestInFlight() };
           continue;
         }
         // A stream of its own that could not be loaded fails this command, not the batch.
@@ -343,6 +368,11 @@ export class CommandExecutor {
         crashPoint('command.after-decision');
         let result: AppendResult;
         try {
+          // A lock session lost (the database restarted) took the keys' locks: nothing is appended
+          // without them, the callers retry with the same keys (503).
+          if (accepted.some(({ index }) => !this.keyLocks.stillHeld(claims[index]!))) {
+            throw new StoreUnavailableError('lost the lock session of the idempotency keys');
+          }
           result = await this.store.append(appends);
           crashPoint('command.after-append');
         } catch (error) {
@@ -423,6 +453,32 @@ export class CommandExecutor {
       return known.map((p) => p ?? position);
     }
     return pages.map((page, i) => known[i] ?? page[0]?.position ?? position);
+  }
+
+  /**
+   * Claims the keys of the open commands (all of the batch's, on its first attempt): each
+   * claim is its command's kept refusal, looked up after its lock was taken. A claim that
+   * fails (the database is down) fails its command as the refusal lookup did.
+   *
+   * Why the records may be read beside the claim, not after it: a key this replica now
+   * holds was, before, either never decided or answered for good by its last holder. Kept
+   * refused: the claim reads that refusal (after the lock). Accepted: its record is either
+   * in the read, or not yet, and then neither are its events, so this batch decides on
+   * states from before it, and its append (the key's record expects no stream) conflicts,
+   * and the next attempt reads the record; a refusal decided on those states looks for the
+   * acceptance again before it is kept (`refuse`).
+   */
+  private async claimKeys(
+    items: readonly Pending[],
+    open: readonly number[],
+    claims: (KeyClaim | undefined)[],
+  ): Promise<PromiseSettledResult<RefusalRow | undefined>[]> {
+    const settled = await Promise.allSettled(open.map((i) => this.keyLocks.claim(items[i]!.context)));
+    return settled.map((result, k) => {
+      if (result.status === 'rejected') return result;
+      claims[open[k]!] = result.value;
+      return { status: 'fulfilled', value: result.value.refusal };
+    });
   }
 
   /** An accepted key's record, or a kept refusal: the answer, with nothing decided. */

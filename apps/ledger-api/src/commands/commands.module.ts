@@ -1,4 +1,4 @@
-import { Global, Module, type Provider } from '@nestjs/common';
+import { Global, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
@@ -10,7 +10,8 @@ import type {
   WebhookEndpointState,
 } from '@ledger/domain';
 import { EVENT_STORE, type EventStore } from '@ledger/event-store';
-import { PG_POOL } from '../infrastructure/tokens.js';
+import type { LedgerConfig } from '../config/ledger-config.js';
+import { LEDGER_CONFIG, PG_POOL } from '../infrastructure/tokens.js';
 import { CLOCK, type Clock } from './clock.js';
 import { CommandExecutor } from './command-executor.js';
 import {
@@ -20,6 +21,7 @@ import {
   PROJECT_STATES,
   WEBHOOK_ENDPOINT_STATES,
 } from './commands.tokens.js';
+import { KeyLocks } from './key-locks.js';
 import { SnapshotStore } from './snapshot.store.js';
 import { RefusalRecords } from './refusals.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
@@ -53,6 +55,11 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
       inject: [PG_POOL, PinoLogger],
       useFactory: (pool: pg.Pool, log: PinoLogger) => new SnapshotStore(pool, log.logger),
     },
+    {
+      provide: KeyLocks,
+      inject: [LEDGER_CONFIG],
+      useFactory: (config: LedgerConfig) => new KeyLocks(config.databaseUrl!),
+    },
     stateCache<AccountState>(ACCOUNT_STATES, ACCOUNT_FOLD),
     stateCache<ProjectState>(PROJECT_STATES, PROJECT_FOLD),
     stateCache<ApiKeyState>(API_KEY_STATES, API_KEY_FOLD),
@@ -69,6 +76,7 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
         API_KEY_STATES,
         WEBHOOK_ENDPOINT_STATES,
         ACCOUNT_SETTINGS_STATES,
+        KeyLocks,
       ],
       useFactory: (
         store: EventStore,
@@ -79,6 +87,7 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
         apiKey: StreamStateCache<ApiKeyState>,
         webhookEndpoint: StreamStateCache<WebhookEndpointState>,
         accountSettings: StreamStateCache<AccountSettingsState>,
+        keyLocks: KeyLocks,
       ) => {
         const filter = new ApiExceptionFilter();
         return new CommandExecutor(
@@ -86,6 +95,7 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
           { account, project, apiKey, webhookEndpoint, accountSettings },
           clock,
           new RefusalRecords(pool),
+          keyLocks,
           (violation, context) => filter.toResponse(violation, context.requestId),
         );
       },
@@ -93,4 +103,11 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
   ],
   exports: [CqrsModule, CommandExecutor, ACCOUNT_STATES, PROJECT_STATES],
 })
-export class CommandsModule {}
+export class CommandsModule implements OnApplicationShutdown {
+  constructor(@Inject(KeyLocks) private readonly keyLocks: KeyLocks) {}
+
+  /** Ending the lock session lets go of every key this replica still holds. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.keyLocks.close();
+  }
+}

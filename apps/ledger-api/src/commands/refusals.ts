@@ -16,7 +16,7 @@ export class RecordedRefusal extends Error {
  * log; without this, a repeat of a refused debit could be accepted later and
  * charge under a key whose first answer was "no".
  */
-interface RefusalRow {
+export interface RefusalRow {
   request_hash: string;
   status: number;
   body: string;

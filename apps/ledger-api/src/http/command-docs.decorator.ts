@@ -18,7 +18,8 @@ export function CommandDocs(summary: string, successStatus: number, errorStatuse
       description: 'accepted; the body carries `position`',
       ...answerDocs(answer),
     }),
-    ErrorResponses([400, 401, 403, 422, ...errorStatuses, 429, 503], ERRORS),
+    // 409 request_in_flight can answer any command: its key's first request still runs on another replica.
+    ErrorResponses([400, 401, 403, 409, 422, ...errorStatuses, 429, 503], ERRORS),
   );
 }
 
@@ -28,7 +29,7 @@ const ERRORS: Record<number, string> = {
   402: 'insufficient_credits',
   403: 'forbidden',
   404: 'not_found',
-  409: 'stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict',
+  409: 'stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)',
   422: 'idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded',
   429: 'rate_limited, with Retry-After: retry with the same Idempotency-Key',
   503: 'unavailable (a store is down), with Retry-After: retry with the same Idempotency-Key',

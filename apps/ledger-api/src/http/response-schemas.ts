@@ -51,6 +51,7 @@ export const ERROR_CODES = [
   'projection_behind',
   'unavailable',
   'concurrency_conflict',
+  'request_in_flight',
   'method_not_allowed',
   'payload_too_large',
   'unsupported_media_type',

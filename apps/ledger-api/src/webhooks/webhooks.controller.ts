@@ -69,7 +69,7 @@ export class WebhooksController {
   @ErrorResponses([400, 401, 409, 503], {
     400: 'validation_failed',
     401: 'unauthenticated: unknown provider, or a missing, wrong or expired signature',
-    409: 'invalid_transition: the report contradicts how the project ended',
+    409: 'invalid_transition: the report contradicts how the project ended | request_in_flight: the same delivery is being applied on another replica (with Retry-After; deliver it again)',
     503: 'unavailable, with Retry-After',
   })
   async receive(

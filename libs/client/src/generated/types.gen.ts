@@ -253,7 +253,7 @@ export type AccountSettingsView = {
 
 export type ErrorBody = {
     error: {
-        code: 'insufficient_credits' | 'stale_attempt' | 'invalid_transition' | 'lease_held' | 'already_exists' | 'not_found' | 'validation_failed' | 'balance_limit_exceeded' | 'lots_limit_exceeded' | 'unauthenticated' | 'forbidden' | 'idempotency_key_reused' | 'rate_limited' | 'projection_behind' | 'unavailable' | 'concurrency_conflict' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'too_many_requests' | 'bad_request' | 'internal_error';
+        code: 'insufficient_credits' | 'stale_attempt' | 'invalid_transition' | 'lease_held' | 'already_exists' | 'not_found' | 'validation_failed' | 'balance_limit_exceeded' | 'lots_limit_exceeded' | 'unauthenticated' | 'forbidden' | 'idempotency_key_reused' | 'rate_limited' | 'projection_behind' | 'unavailable' | 'concurrency_conflict' | 'request_in_flight' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'too_many_requests' | 'bad_request' | 'internal_error';
         message: string;
         /**
          * what was wrong: for validation_failed, `[{field, problems}]`
@@ -816,7 +816,7 @@ export type AccountsGrantErrors = {
      */
     403: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -878,7 +878,7 @@ export type AccountsVoidGrantErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -942,6 +942,10 @@ export type AccountsDebitErrors = {
      * not_found
      */
     404: ErrorBody;
+    /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
+     */
+    409: ErrorBody;
     /**
      * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
      */
@@ -1435,7 +1439,7 @@ export type ProjectsStartErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -1496,7 +1500,7 @@ export type ProjectsClaimErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -1557,7 +1561,7 @@ export type ProjectsHeartbeatErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -1618,7 +1622,7 @@ export type ProjectsCompleteErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -1679,7 +1683,7 @@ export type ProjectsFailErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -1740,7 +1744,7 @@ export type ProjectsAttachAssetsErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -2050,7 +2054,7 @@ export type WebhooksReceiveErrors = {
      */
     401: ErrorBody;
     /**
-     * invalid_transition: the report contradicts how the project ended
+     * invalid_transition: the report contradicts how the project ended | request_in_flight: the same delivery is being applied on another replica (with Retry-After; deliver it again)
      */
     409: ErrorBody;
     /**
@@ -2148,6 +2152,10 @@ export type ApiKeysCreateErrors = {
      */
     403: ErrorBody;
     /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
+     */
+    409: ErrorBody;
+    /**
      * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
      */
     422: ErrorBody;
@@ -2205,7 +2213,7 @@ export type ApiKeysRevokeErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -2306,6 +2314,10 @@ export type OutboundRegisterErrors = {
      * forbidden
      */
     403: ErrorBody;
+    /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
+     */
+    409: ErrorBody;
     /**
      * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
      */
@@ -2411,6 +2423,10 @@ export type OutboundRotateErrors = {
      */
     404: ErrorBody;
     /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
+     */
+    409: ErrorBody;
+    /**
      * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
      */
     422: ErrorBody;
@@ -2468,7 +2484,7 @@ export type OutboundDisableErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -2529,7 +2545,7 @@ export type OutboundEnableErrors = {
      */
     404: ErrorBody;
     /**
-     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
      */
     409: ErrorBody;
     /**
@@ -2645,6 +2661,10 @@ export type OutboundRetryErrors = {
      */
     404: ErrorBody;
     /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
+     */
+    409: ErrorBody;
+    /**
      * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
      */
     422: ErrorBody;
@@ -2697,6 +2717,10 @@ export type AccountSettingsChangeErrors = {
      * forbidden
      */
     403: ErrorBody;
+    /**
+     * stale_attempt | invalid_transition | lease_held | already_exists | concurrency_conflict | request_in_flight (the first request with this Idempotency-Key still runs, on another replica; with Retry-After: retry with the same key to get its answer)
+     */
+    409: ErrorBody;
     /**
      * idempotency_key_reused | lots_limit_exceeded | balance_limit_exceeded
      */

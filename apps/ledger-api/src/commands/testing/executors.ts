@@ -8,6 +8,7 @@ import { ApiExceptionFilter } from '../../errors/api-exception.filter.js';
 import { systemClock, type Clock } from '../clock.js';
 import { CommandExecutor, type CommandExecutorOptions, type StateCaches } from '../command-executor.js';
 import { requestHash, type CommandContext } from '../idempotency.js';
+import { KeyLocks } from '../key-locks.js';
 import { RefusalRecords } from '../refusals.js';
 import { SnapshotStore, ledgerApiMigrations } from '../snapshot.store.js';
 import {
@@ -21,8 +22,11 @@ import { StreamStateCache } from '../stream-state.cache.js';
 
 /** A test database of its own with the service's tables, and the event store on it: what a spec's executors share. */
 export interface ExecutorDatabase {
+  url: string;
   store: PostgresEventStore;
   pool: pg.Pool;
+  /** One lock session for every executor of a spec: like commands of one replica, they never find each other's keys held. */
+  keyLocks: KeyLocks;
   close(): Promise<void>;
 }
 
@@ -30,8 +34,15 @@ export async function startExecutorDatabase(name: string): Promise<ExecutorDatab
   const url = await createTestDatabase(name);
   const store = await PostgresEventStore.connect({ connectionString: url });
   const pool = new pg.Pool({ connectionString: url });
+  const keyLocks = new KeyLocks(url);
   await migrate(pool, ledgerApiMigrations);
-  return { store, pool, close: async () => void (await Promise.all([store.close(), pool.end()])) };
+  return {
+    url,
+    store,
+    pool,
+    keyLocks,
+    close: async () => void (await Promise.all([keyLocks.close(), store.close(), pool.end()])),
+  };
 }
 
 /** A state cache of every kind of stream on `view` of the store, snapshots in `pool`: as CommandsModule wires them. */
@@ -51,7 +62,7 @@ export function stateCachesOf(pool: pg.Pool, view: EventStore): StateCaches {
  * (the store itself, or a wrapper that watches or delays it), refusals recorded in `pool`.
  */
 export function testExecutor(
-  pool: pg.Pool,
+  { pool, keyLocks }: Pick<ExecutorDatabase, 'pool' | 'keyLocks'>,
   view: EventStore,
   {
     caches = stateCachesOf(pool, view),
@@ -60,7 +71,15 @@ export function testExecutor(
   }: { caches?: StateCaches; clock?: Clock; options?: CommandExecutorOptions } = {},
 ): CommandExecutor {
   const filter = new ApiExceptionFilter();
-  return new CommandExecutor(view, caches, clock, new RefusalRecords(pool), (v) => filter.toResponse(v), options);
+  return new CommandExecutor(
+    view,
+    caches,
+    clock,
+    new RefusalRecords(pool),
+    keyLocks,
+    (v) => filter.toResponse(v),
+    options,
+  );
 }
 
 /** A command's context: its Idempotency-Key `key` and a request hash of its own. */
