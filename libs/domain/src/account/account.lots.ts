@@ -281,7 +281,7 @@ export function spendableAt(lots: Lots, nowMs: number): number {
   // Soonest first: only the lots past their expiry are visited, and the first not yet past.
   for (const grantId of mapValues(book.expiring)) {
     const lot = mapGet(book.byId, grantId, byGrantId)!;
-    if (lot.expiresAt! > nowIso) break;
+    if (isSpendableAt(lot, nowIso)) break;
     sum -= lot.remaining;
   }
   return sum;
@@ -294,15 +294,16 @@ export function spendableAt(lots: Lots, nowMs: number): number {
  */
 export function drawInOrder(lots: Lots, amount: number, nowMs: number | undefined): LotShare[] {
   const book = bookOf(lots);
-  // Written only once a lot that expires comes up (most draws have none ahead of them).
+  // Written only once a lot that expires comes up (most draws have none ahead of them);
+  // undefined, `isSpendableAt` holds nothing expired, right for a lot that never expires.
   let nowIso: string | undefined;
   const shares: LotShare[] = [];
   let left = amount;
   if (left > 0) {
     for (const grantId of mapValues(book.active)) {
       const lot = mapGet(book.byId, grantId, byGrantId)!;
-      if (nowMs !== undefined && lot.expiresAt !== undefined && lot.expiresAt <= (nowIso ??= instantOf(nowMs)))
-        continue;
+      if (nowMs !== undefined && lot.expiresAt !== undefined) nowIso ??= instantOf(nowMs);
+      if (!isSpendableAt(lot, nowIso)) continue;
       const take = Math.min(lot.remaining, left);
       shares.push({ grantId, amount: take });
       left -= take;
