@@ -2,11 +2,13 @@
  * Decision cost against the number of lots (issue 12): a debit on an account with one
  * active lot and one with 1,000 (the bound), alternately, through the service over
  * HTTP; and a project start that draws over 10 lots next to one that draws from one.
- * The lots are appended straight to the log, as the service writes them.
+ * The lots are appended straight to the log, as the service writes them. Then the account's
+ * fold and decisions alone, in this process (bench/lots-fold.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { PostgresEventStore } from '@ledger/event-store';
 import { accountStream } from '@ledger/domain';
+import { measureLotsFold, type LotsFoldResult } from './lots-fold.js';
 import { timedPost, type BenchService } from './service.js';
 
 export interface LotsResult {
@@ -17,6 +19,8 @@ export interface LotsResult {
   startOneLotP50Ms: number;
   startTenLotsP50Ms: number;
   tenOverOne: number;
+  /** The same in this process, the account's fold and decisions alone (bench/lots-fold.ts). */
+  fold: LotsFoldResult;
 }
 
 const FAR = '2099-01-01T00:00:00.000Z';
@@ -94,6 +98,7 @@ export async function measureLots(service: BenchService, samples: number): Promi
       ...result,
       thousandOverOne: result.debitThousandLotsP50Ms / result.debitOneLotP50Ms,
       tenOverOne: result.startTenLotsP50Ms / result.startOneLotP50Ms,
+      fold: measureLotsFold(samples * 40),
     };
   } finally {
     await store.close();

@@ -28,6 +28,7 @@ import {
 import { measureCatchUp } from './catch-up.js';
 import { measureLag } from './lag.js';
 import { measureLots } from './lots.js';
+import { formatLotsFold } from './lots-fold.js';
 import { measureOutboundDrain, measureOutboundLag } from './outbound.js';
 import { runScale } from './scale.js';
 
@@ -403,6 +404,7 @@ function print(report: ReturnType<typeof summarise>): void {
     `\ndecision latency by lots: debit p50 ${lots.debitOneLotP50Ms.toFixed(2)} ms with 1 lot, ${lots.debitThousandLotsP50Ms.toFixed(2)} ms with 1,000 (${lots.thousandOverOne.toFixed(2)}x); ` +
       `start p50 ${lots.startOneLotP50Ms.toFixed(2)} ms from 1 lot, ${lots.startTenLotsP50Ms.toFixed(2)} ms over 10 (${lots.tenOverOne.toFixed(2)}x)`,
   );
+  console.log(formatLotsFold(lots.fold));
   console.log(
     `\nprojection lag at ${lag.rate.toFixed(0)} starts/s: p50 ${lag.lagMs.p50.toFixed(0)} ms, p99 ${lag.lagMs.p99.toFixed(0)} ms, max ${lag.lagMs.max.toFixed(0)} ms; positions behind p99 ${lag.lagPositions.p99}`,
   );

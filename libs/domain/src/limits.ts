@@ -33,9 +33,10 @@ export const METADATA_JSON_LENGTH_MAX = 16 * 1024;
 export const NOW_MS_MAX = Date.UTC(9999, 11, 31) - DEADLINE_SECONDS_MAX * 1000;
 
 /**
- * Lots an account may hold with credits in them at once. Every debit sorts them into the
- * spending order, so this bound keeps a decision cheap; past it a grant is refused
- * (`lots_limit_exceeded`) until some are spent, expire or are voided.
+ * Lots an account may hold with credits in them at once (API.md). A decision reads only the
+ * lots it draws from (the state keeps the active ones in the spending order, `LotBook`); the
+ * bound keeps the state small. Past it a grant is refused (`lots_limit_exceeded`) until some
+ * are spent, expire or are voided.
  */
 export const ACTIVE_LOTS_MAX = 1_000;
 

@@ -1,7 +1,7 @@
 import { RuleViolation } from '../rule-violation.js';
 import { GRANT_SOURCES, LOT_CATEGORIES, type AccountEvent, type CreditsGranted } from './account.events.js';
 import type { AccountCommand, DebitCredits, ExpireCredits, GrantCredits, VoidGrant } from './account.commands.js';
-import { drawInOrder, findLot, isActive, isExpiredAt, spendableAt, type Lot } from './account.lots.js';
+import { drawInOrder, findLot, isExpiredAt, lotCounts, spendableAt, type Lot } from './account.lots.js';
 import { evolveAccount, LOT_PRIORITY_DEFAULT, type AccountState } from './account.state.js';
 import { ACTIVE_LOTS_MAX, LOT_EXPIRY_YEARS_MAX, LOT_PRIORITY_MAX, LOTS_KEPT_MAX, TEXT_LENGTH_MAX } from '../limits.js';
 import { RULES, isAmount, isId, isInstant, isIntegerBetween, isOptional, isText, requireValid } from '../validation.js';
@@ -30,7 +30,7 @@ const TEXT_RULE = `1 to ${TEXT_LENGTH_MAX} characters`;
  * also for a lot long spent, expired or voided.
  */
 export function decideGrantCredits(state: AccountState, command: GrantCredits): AccountDecision<GrantReply> {
-  const existing = isId(command.grantId) ? findLot(state.lots, command.grantId) : undefined;
+  const existing = isId(command.grantId) ? findLot(state, command.grantId) : undefined;
   const retry = existing !== undefined && sameGrant(existing, grantData(command));
   requireValid([
     ['accountId', isId(command.accountId), RULES.id],
@@ -77,12 +77,12 @@ export function decideGrantCredits(state: AccountState, command: GrantCredits): 
       },
     );
   }
-  const activeLots = state.lots.filter(isActive).length;
-  if (activeLots >= ACTIVE_LOTS_MAX || state.lots.length >= LOTS_KEPT_MAX) {
+  const { active: activeLots, all: lots } = lotCounts(state);
+  if (activeLots >= ACTIVE_LOTS_MAX || lots >= LOTS_KEPT_MAX) {
     throw new RuleViolation(
       'lots_limit_exceeded',
-      `account ${accountId} has ${activeLots} active lots (at most ${ACTIVE_LOTS_MAX}) and ${state.lots.length} in all (at most ${LOTS_KEPT_MAX})`,
-      { activeLots, activeLotsMax: ACTIVE_LOTS_MAX, lots: state.lots.length, lotsMax: LOTS_KEPT_MAX },
+      `account ${accountId} has ${activeLots} active lots (at most ${ACTIVE_LOTS_MAX}) and ${lots} in all (at most ${LOTS_KEPT_MAX})`,
+      { activeLots, activeLotsMax: ACTIVE_LOTS_MAX, lots, lotsMax: LOTS_KEPT_MAX },
     );
   }
   return accountDecision(state, accountId, command.now, [{ type: 'CreditsGranted', data }], { grantId });
@@ -149,7 +149,7 @@ export function decideDebitCredits(state: AccountState, command: DebitCredits): 
   requireDebitable(state, accountId, amount, now);
   const event: AccountEvent = {
     type: 'Debited',
-    data: { amount, reason, lots: drawInOrder(state.lots, amount, now.getTime()) },
+    data: { amount, reason, lots: drawInOrder(state, amount, now.getTime()) },
   };
   return accountDecision(state, accountId, now, [event], {});
 }
@@ -164,7 +164,7 @@ export function requireDebitable(state: AccountState, accountId: string, amount:
   if (!state.exists) {
     throw new RuleViolation('not_found', `account ${accountId} does not exist`, { accountId });
   }
-  const balance = spendableAt(state.lots, now.getTime());
+  const balance = spendableAt(state, now.getTime());
   if (balance < amount) {
     throw new RuleViolation('insufficient_credits', `account ${accountId} has ${balance} credits, needs ${amount}`, {
       balance,
@@ -214,14 +214,14 @@ export function decideExpireCredits(state: AccountState, command: ExpireCredits)
     ['now', isInstant(command.now), RULES.now],
   ]);
   const { accountId, grantId, now } = command;
-  const lot = findLot(state.lots, grantId);
+  const lot = findLot(state, grantId);
   const due = lot !== undefined && lot.status === 'open' && lot.remaining > 0 && isExpiredAt(lot, now.getTime());
   const events: AccountEvent[] = due ? [{ type: 'CreditsExpired', data: { grantId, amount: lot.remaining } }] : [];
   return accountDecision(state, accountId, now, events, { grantId, expired: due ? lot.remaining : 0 });
 }
 
 function requireLot(state: AccountState, accountId: string, grantId: string): Lot {
-  const lot = findLot(state.lots, grantId);
+  const lot = findLot(state, grantId);
   if (lot === undefined) {
     throw new RuleViolation('not_found', `account ${accountId} has no grant ${grantId}`, { accountId, grantId });
   }
@@ -249,5 +249,5 @@ function accountDecision<Extra extends object>(
   extra: Extra,
 ): AccountDecision<AccountReply & Extra> {
   const next = events.reduce(evolveAccount, state);
-  return { account: events, reply: { accountId, ...extra, balance: spendableAt(next.lots, now.getTime()) } };
+  return { account: events, reply: { accountId, ...extra, balance: spendableAt(next, now.getTime()) } };
 }

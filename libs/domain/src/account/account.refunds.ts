@@ -26,14 +26,12 @@ export function refundEvents(
   const { projectId, amount, reason, alreadyRefunded, now } = refund;
   if (amount === 0) return [];
   const legacy = draws === undefined;
-  const lots = legacy
-    ? returnLegacyInOrder(account.lots, amount)
-    : returnLastDrawnFirst(draws, alreadyRefunded, amount);
+  const lots = legacy ? returnLegacyInOrder(account, amount) : returnLastDrawnFirst(draws, alreadyRefunded, amount);
   if (!legacy) {
     // What a debit naming its lots drew is held apart from what legacy debits hold: giving it
     // back never takes a lot's `legacyLent`, which an older project's refund is still owed.
     for (const share of lots) {
-      const lot = findLot(account.lots, share.grantId);
+      const lot = findLot(account, share.grantId);
       if (lot === undefined) continue; // the fold refuses it
       assert(
         share.amount <= lot.outstanding - legacyLentOf(lot),
@@ -45,7 +43,7 @@ export function refundEvents(
     { type: 'Refunded', data: { amount, projectId, reason, lots, ...(legacy ? { legacy: true as const } : {}) } },
   ];
   for (const share of lots) {
-    const lot = findLot(account.lots, share.grantId);
+    const lot = findLot(account, share.grantId);
     if (lot === undefined) continue; // evolve refuses it: a draw from a lot the account never had
     if (lot.status === 'voided') {
       events.push({

@@ -86,11 +86,11 @@ export function decideStartProject(
       accountId,
       account: [],
       project: [],
-      reply: { projectId, status: project.status, balance: spendableAt(account.lots, command.now.getTime()) },
+      reply: { projectId, status: project.status, balance: spendableAt(account, command.now.getTime()) },
     };
   }
   requireDebitable(account, accountId, cost, command.now);
-  const lots = drawInOrder(account.lots, cost, command.now.getTime());
+  const lots = drawInOrder(account, cost, command.now.getTime());
   const data: ProjectStartedData = {
     accountId,
     cost,
@@ -108,7 +108,7 @@ export function decideStartProject(
     { type: 'Debited', data: { amount: cost, projectId, reason: DEBIT_REASON_PROJECT_STARTED, lots } },
   ];
   const projectEvents: ProjectEvent[] = [{ type: 'ProjectStarted', data }];
-  const balance = spendableAt(accountEvents.reduce(evolveAccount, account).lots, command.now.getTime());
+  const balance = spendableAt(accountEvents.reduce(evolveAccount, account), command.now.getTime());
   return {
     accountId,
     account: accountEvents,

@@ -2,8 +2,10 @@ import {
   accountIdOf,
   drawInOrder,
   evolveAccount,
+  findLot,
   initialAccountState,
   isExpiredAt,
+  lotsRemaining,
   type AccountState,
   type Lot,
   type LotShare,
@@ -21,8 +23,8 @@ interface AccountLots {
   state: AccountState;
   /** Set once the domain's fold refused an event: the account's lots are not followed further. */
   broken: boolean;
-  /** The fold as of the lots checkpoint, kept when the log goes past it. */
-  atCheckpoint: readonly Lot[] | undefined;
+  /** The fold as of the lots checkpoint, kept when the log goes past it (its lots listed only to compare). */
+  atCheckpoint: AccountState | undefined;
 }
 
 /**
@@ -54,7 +56,7 @@ export class LotAudit {
     if (account.broken) return;
     const position = Number(stored.position);
     if (event.type === 'Debited' && event.data.lots) {
-      this.checkDraw(accountId, account.state.lots, event.data.amount, event.data.lots, decidedAt(stored), position);
+      this.checkDraw(accountId, account.state, event.data.amount, event.data.lots, decidedAt(stored), position);
     }
     try {
       account.state = evolveAccount(account.state, { ...event, id: stored.id } as StoredAccountEvent);
@@ -69,7 +71,7 @@ export class LotAudit {
       });
       return;
     }
-    const remaining = account.state.lots.reduce((sum, lot) => sum + lot.remaining, 0);
+    const remaining = lotsRemaining(account.state);
     if (remaining !== account.state.balance) {
       account.broken = true;
       this.report({
@@ -79,19 +81,19 @@ export class LotAudit {
         position,
       });
     }
-    if (stored.position <= this.lotsUpTo) account.atCheckpoint = account.state.lots;
+    if (stored.position <= this.lotsUpTo) account.atCheckpoint = account.state;
   }
 
   private checkDraw(
     accountId: string,
-    lots: readonly Lot[],
+    lots: AccountState,
     amount: number,
     drawn: readonly LotShare[],
     at: Date,
     position: number,
   ): void {
     for (const share of drawn) {
-      const lot = lots.find((l) => l.grantId === share.grantId);
+      const lot = findLot(lots, share.grantId);
       if (lot && isExpiredAt(lot, at.getTime())) {
         this.report({
           invariant: 'I7',
@@ -122,7 +124,7 @@ export class LotAudit {
     const folded = new Map<string, Map<string, LotFigures>>();
     for (const [accountId, account] of this.accounts) {
       if (account.broken) continue;
-      folded.set(accountId, new Map((account.atCheckpoint ?? []).map((lot) => [lot.grantId, figuresOf(lot)])));
+      folded.set(accountId, new Map((account.atCheckpoint?.lots ?? []).map((lot) => [lot.grantId, figuresOf(lot)])));
     }
     const accountIds = new Set([...folded.keys(), ...projected.keys()]);
     for (const accountId of accountIds) {
