@@ -75,6 +75,8 @@ export interface SoakReport {
   bankChecks: number;
   doubleTerminals: number;
   doubleRefunds: number;
+  /** Projects the watchdog failed (deadline, attempts) and lots it expired (or a refund into an expired lot did). */
+  watchdog: { projectsFailed: number; lotsExpired: number };
   versionConflictRetries: number;
   unavailableRetries: number;
   projectionDiffRows: number;
@@ -161,6 +163,8 @@ interface ModelProject {
   attempt: number;
   busy: boolean;
   terminalSent: boolean;
+  /** No client sends it anything (until the end's cancel): only the watchdog ends it. */
+  abandoned: boolean;
   outcome?: Outcome;
 }
 
@@ -272,6 +276,8 @@ export class Soak {
   async dispose(): Promise<void> {
     this.disposed = true;
     this.stopping = true;
+    // Whoever waits for a service gives up.
+    for (const wake of this.serviceWaiters.splice(0)) wake();
     for (const child of this.children) child.kill('SIGKILL');
     // SIGKILL, as in the run: its data folder goes next, nothing in it is kept.
     await this.killPostgres().catch(() => undefined);
@@ -513,7 +519,7 @@ export class Soak {
     const accountId = `acc-${Math.floor(Math.random() * ACCOUNTS)}`;
     const account = this.accounts.get(accountId)!;
     const open = (state: ModelProject['state']) =>
-      [...this.projects.values()].filter((p) => p.state === state && !p.busy && !p.terminalSent);
+      [...this.projects.values()].filter((p) => p.state === state && !p.busy && !p.terminalSent && !p.abandoned);
     const pick = <T>(items: T[]): T | undefined => items[Math.floor(Math.random() * items.length)];
     const keyOps = this.armedSite?.startsWith('api-key') ? 0.15 : 0.02;
     const r = Math.random();
@@ -587,14 +593,14 @@ export class Soak {
     const id = `p-${tag}`;
     const cost = 5 + Math.floor(Math.random() * 36);
     const taskId = Math.random() < 0.3 ? `task-${tag}` : undefined;
-    // A quarter overdue within the run: the watchdog fails them (with their refund).
-    const short = Math.random() < 0.25;
+    // A fifth abandoned (its worker gone) with a deadline of seconds: the watchdog fails them, with their refund.
+    const abandoned = Math.random() < 0.2;
     const body = {
       projectId: id,
       accountId,
       cost,
       ...(taskId ? { externalTaskId: taskId } : {}),
-      ...(short ? { deadlineSeconds: 3 + Math.floor(Math.random() * 12) } : {}),
+      ...(abandoned ? { deadlineSeconds: 2 + Math.floor(Math.random() * 5) } : {}),
     };
     const reply = await this.command({ path: '/v1/projects', body, key: `start-${tag}` });
     if (reply.status === 201) {
@@ -608,6 +614,7 @@ export class Soak {
         attempt: 0,
         busy: false,
         terminalSent: false,
+        abandoned,
       });
     } else this.expectRefusal('start', reply, [402, 404]);
   }
@@ -938,6 +945,14 @@ export class Soak {
         `SELECT count(*) AS n FROM (SELECT 1 FROM event_store.events WHERE event_type = 'Refunded' AND data ? 'projectId'
          GROUP BY data->>'projectId' HAVING count(*) > 1) t`,
       );
+      // What the watchdog did on its own: the run must have made it work.
+      const watchdogFailed = await count(
+        `SELECT count(*) AS n FROM event_store.events WHERE event_type = 'ProjectFailed'
+         AND data->>'code' IN ('deadline_exceeded', 'attempts_exhausted')`,
+      );
+      const lotsExpired = await count(
+        `SELECT count(DISTINCT (stream_name, data->>'grantId')) AS n FROM event_store.events WHERE event_type = 'CreditsExpired'`,
+      );
       const diff = await compareWithFold(pool, store);
       const projectionDiffRows = diff.missing + diff.duplicated + diff.wrong;
       if (projectionDiffRows) this.problem(`read models against a fold: ${JSON.stringify(diff)}`);
@@ -978,6 +993,7 @@ export class Soak {
         bankChecks: this.stats.bankChecks,
         doubleTerminals,
         doubleRefunds,
+        watchdog: { projectsFailed: watchdogFailed, lotsExpired },
         versionConflictRetries: this.stats.versionConflictRetries,
         unavailableRetries: this.stats.unavailableRetries,
         projectionDiffRows,
@@ -996,7 +1012,12 @@ export class Soak {
     } finally {
       await store.close();
       await pool.end();
-      await this.service?.stop();
+      // A clean stop, bounded: dispose() SIGKILLs whatever is left.
+      const service = this.service;
+      if (service) {
+        service.child.kill('SIGTERM');
+        await until(() => service.child.exitCode !== null || service.child.signalCode !== null, 15_000);
+      }
     }
   }
 
