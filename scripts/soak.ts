@@ -5,7 +5,7 @@
  * ONE JSON line on stdout (progress goes to stderr, as a bar on a terminal); exits 1 when any
  * money or invariant check failed, 2 when the run itself could not be carried out.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { SOAK_DEFAULTS, Soak, failures, type SoakProgress } from '../test/faults/soak.ts';
 
@@ -20,7 +20,7 @@ const whole = (name: string) => (value: string) => {
   return n;
 };
 
-const options = new Command('soak')
+const program = new Command('soak')
   .description('The ledger under load and faults; one JSON line of results')
   .option('--minutes <n>', 'how long the load runs', positive('--minutes'), 5)
   .option(
@@ -35,10 +35,24 @@ const options = new Command('soak')
     whole('--database-kill-every'),
     SOAK_DEFAULTS.databaseKillEvery,
   )
+  .option(
+    '--arm-every <n>',
+    'every nth start arms the next crash site (the others run until their kill)',
+    whole('--arm-every'),
+    SOAK_DEFAULTS.armEvery,
+  )
   .option('--clients <n>', 'clients sending commands side by side', whole('--clients'), SOAK_DEFAULTS.clients)
   .option('--rate <n>', 'commands a second, all clients together', positive('--rate'), SOAK_DEFAULTS.ratePerSecond)
-  .parse()
-  .opts<{ minutes: number; killEvery: number; databaseKillEvery: number; clients: number; rate: number }>();
+  // A bad flag is a run that could not be carried out (2), not a failed check (1).
+  .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
+const options = program.parse().opts<{
+  minutes: number;
+  killEvery: number;
+  databaseKillEvery: number;
+  armEvery: number;
+  clients: number;
+  rate: number;
+}>();
 
 const bar = process.stderr.isTTY
   ? new cliProgress.SingleBar(
@@ -72,6 +86,7 @@ const soak = new Soak({
   minutes: options.minutes,
   killEverySeconds: options.killEvery,
   databaseKillEvery: options.databaseKillEvery,
+  armEvery: options.armEvery,
   clients: options.clients,
   ratePerSecond: options.rate,
   onProgress,

@@ -34,6 +34,12 @@ export interface SoakOptions {
   /** Commands a second asked of all clients together (their pace, not a bound on the service). */
   ratePerSecond: number;
   bankCheckSeconds: number;
+  /**
+   * Every `armEvery`-th start after the first arms a crash site; the others run unarmed until
+   * their kill (1: every start, the most sites covered; most processes then die soon after
+   * their start, often in it, as the watchdog's sweeps and the projector's catch-up reach them).
+   */
+  armEvery: number;
   /** The load goes on past its time until the database was killed this many times... */
   minDatabaseKills: number;
   /** ...and this many bank checks were completed during it. */
@@ -116,6 +122,7 @@ export function failures(report: SoakReport): string[] {
 export const SOAK_DEFAULTS: Omit<SoakOptions, 'minutes'> = {
   killEverySeconds: 60,
   databaseKillEvery: 3,
+  armEvery: 1,
   clients: 4,
   ratePerSecond: 40,
   bankCheckSeconds: 10,
@@ -297,6 +304,7 @@ export class Soak {
    */
   private async faultLoop(): Promise<void> {
     let deaths = 0;
+    let starts = 0;
     const owedDatabaseKill = () => this.stats.databaseKills < this.options.minDatabaseKills;
     const owedBankCheck = () => this.stats.bankChecks < this.options.minBankChecks;
     while ((Date.now() < this.loadEndsAt || owedDatabaseKill() || owedBankCheck()) && !this.disposed) {
@@ -344,7 +352,8 @@ export class Soak {
         if (died) await this.killPostgres();
         await this.restartPostgres();
       }
-      await this.startService(Date.now() < this.loadEndsAt);
+      starts++;
+      await this.startService(Date.now() < this.loadEndsAt && starts % this.options.armEvery === 0);
     }
     // The last process may be armed: the final checks run on an unarmed one.
     if (this.armedSite !== undefined && this.service) {
