@@ -91,8 +91,10 @@ const soak = new Soak({
   ratePerSecond: options.rate,
   onProgress,
 });
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     bar?.stop();
     void soak.dispose().finally(() => process.exit(130));
   });
@@ -105,6 +107,8 @@ try {
   process.exitCode = failed.length === 0 ? 0 : 1;
 } catch (error) {
   bar?.stop();
+  // Interrupted: the run ends as its processes were ended, with 130.
+  if (interrupted) await new Promise<never>(() => undefined);
   process.stderr.write(`soak: the run could not be carried out: ${(error as Error).stack ?? String(error)}\n`);
   process.exitCode = 2;
 } finally {
