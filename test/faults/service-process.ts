@@ -43,11 +43,15 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the built service on `databaseUrl` with `env` added; resolves once it listens. */
+/**
+ * Starts the built service on `databaseUrl` with `env` added; resolves once it listens.
+ * `onSpawn` gets the process at once, so a caller can end it even if it never listens.
+ */
 export async function startService(
   main: string,
   databaseUrl: string,
   env: Record<string, string>,
+  onSpawn?: (child: ChildProcess) => void,
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(join(BIN, 'node'), [main], {
@@ -64,6 +68,7 @@ export async function startService(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  onSpawn?.(child);
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
@@ -75,7 +80,10 @@ export async function startService(
       if (line.includes('ledger is running at')) return;
   })();
   const started = await Promise.race([listening.then(() => true), exited.then(() => false)]);
-  if (!started) throw new Error(`the service ended before it listened: ${stderr}`);
+  if (!started) {
+    const { code, signal } = await exited;
+    throw new Error(`the service ended before it listened (code ${code}, signal ${signal}): ${stderr}`);
+  }
   child.stdout!.resume();
   return {
     url: `http://127.0.0.1:${port}`,
