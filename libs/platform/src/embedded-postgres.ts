@@ -132,17 +132,35 @@ async function binaryPath(): Promise<string> {
 
 const STALE_STOP_WAIT_MS_MAX = 15_000;
 
-/** A server left running by a process that was killed holds the data folder: stop it first. */
-async function stopStalePostmaster(clusterDir: string): Promise<void> {
+/**
+ * A server left running by a process that was killed holds the data folder: stop it first.
+ * Only if the pid in `postmaster.pid` is still that cluster's server: after a server was
+ * killed, its pid is free for any other process (pids wrap at 32,768 on many Linux
+ * machines), and a SIGINT to a reused pid once stopped another cluster's server.
+ */
+export async function stopStalePostmaster(clusterDir: string): Promise<void> {
   const pidFile = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   const pid = Number(pidFile?.split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!(await runsCluster(pid, clusterDir))) return;
   process.kill(pid, 'SIGINT');
   for (let waitedMs = 0; isAlive(pid); waitedMs += 50) {
     if (waitedMs > STALE_STOP_WAIT_MS_MAX)
       throw new Error(`PostgreSQL (pid ${pid}) left running in ${clusterDir} did not stop`);
     await delay(50);
   }
+}
+
+/**
+ * Whether process `pid` is the PostgreSQL server of `clusterDir` (started as `postgres -D <clusterDir> ...`).
+ * Where no /proc tells a process's command line (not Linux), it is taken to be, as before this check.
+ */
+export async function runsCluster(pid: number, clusterDir: string): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  const args = cmdline.split('\0');
+  const at = args.indexOf('-D');
+  return at >= 0 && at + 1 < args.length && resolve(args[at + 1]!) === resolve(clusterDir);
 }
 
 function isAlive(pid: number): boolean {
