@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase } from '@ledger/test-support';
 import type { StoredEvent, StreamAppend } from '../event-store.port.js';
-import { InvalidAppendError, VersionConflictError } from '../errors.js';
+import { InvalidAppendError, StoreUnavailableError, VersionConflictError } from '../errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 import { HELD_POLL_GAP_MS, TAIL_WINDOW_MAX, type GapProtection, type LogRead } from './postgres-subscription.js';
 import {
@@ -397,7 +397,11 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
   it('reads each new range of the log once for four subscriptions at the head, each getting every event', async () => {
     const prefix = `tail-${randomUUID()}`;
     const reads: LogRead[] = [];
-    const reader = await connectPostgresForTesting({ connectionString }, { onRead: (read) => reads.push(read) });
+    let polls = 0;
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      { onRead: (read) => reads.push(read), onPoll: () => polls++ },
+    );
     const writers = await PostgresEventStore.connect({ connectionString, poolSize: 8 });
     try {
       const from = await writers.headPosition();
@@ -411,6 +415,8 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
           ),
         ),
       );
+      // Once the tail has found where the log ends (else all would start behind its window).
+      await until(async () => polls > 0);
       // Appended in waves from several connections, so the tail wakes many times.
       for (let wave = 0; wave < 5; wave++) {
         await Promise.all(
@@ -433,6 +439,158 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
       expect(tail.length).toBeGreaterThan(0);
       for (let i = 1; i < tail.length; i++) expect(tail[i]!.after).toBeGreaterThanOrEqual(tail[i - 1]!.upTo);
       expect(tail.reduce((n, r) => n + r.events, 0)).toBeGreaterThanOrEqual(ids.length);
+    } finally {
+      await Promise.all([reader.close(), writers.close()]);
+    }
+  });
+
+  it('reads each event of a burst bigger than the window once for four followers, none falling out of it', async () => {
+    const prefix = `tail-burst-${randomUUID()}`;
+    const reads: LogRead[] = [];
+    const polled: bigint[] = [];
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      { onRead: (read) => reads.push(read), onPoll: ({ safeHead }) => polled.push(safeHead) },
+    );
+    const writers = await PostgresEventStore.connect({ connectionString, poolSize: 4 });
+    try {
+      const from = await writers.headPosition();
+      const subscriptions = Array.from({ length: 4 }, () => reader.subscribeToAll({ afterPosition: from }));
+      const iterators = subscriptions.map((s) => s[Symbol.asyncIterator]());
+      const firstPulls = Promise.all(iterators.map((i) => i.next()));
+      await until(async () => polled.length > 0);
+      const first = event();
+      await writers.append([{ streamName: `${prefix}-first`, expectedRevision: 'no_stream', events: [first] }]);
+      // Each follower now holds the first event and pulls nothing more while the burst is written.
+      expect((await firstPulls).map((r) => r.value?.id)).toEqual([first.id, first.id, first.id, first.id]);
+      const burst = 3 * TAIL_WINDOW_MAX;
+      for (let i = 0; i < burst; i += 512) {
+        const events = Array.from({ length: 512 }, () => event());
+        await writers.append([{ streamName: `${prefix}-${i}`, expectedRevision: 'no_stream', events }]);
+      }
+      // Two polls that see the end: a reader that reads ahead on its own has read the whole
+      // burst before its second (it polls again only once it has read all it knew final).
+      const sentinels = [event('Sentinel'), event('Sentinel')];
+      for (const sentinel of sentinels) {
+        const { position } = await writers.append([
+          { streamName: `${prefix}-${sentinel.id}`, expectedRevision: 'no_stream', events: [sentinel] },
+        ]);
+        await until(async () => polled.some((safeHead) => safeHead >= position));
+      }
+      const received = await Promise.all(
+        iterators.map(async (iterator, i) => {
+          const got: StoredEvent[] = [(await firstPulls)[i]!.value as StoredEvent];
+          for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+            got.push(r.value);
+            if (r.value.id === sentinels[1]!.id) break;
+          }
+          await subscriptions[i]!.close();
+          return got;
+        }),
+      );
+      for (const got of received) {
+        assertOrderedOnce(got);
+        expect(got).toHaveLength(burst + 3);
+      }
+      // Read once, by the shared reader: no follower fell behind its window to read for itself.
+      expect(reads.filter((r) => r.by === 'catch-up')).toEqual([]);
+      expect(reads.reduce((n, r) => n + r.events, 0)).toBe(burst + 3);
+    } finally {
+      await Promise.all([reader.close(), writers.close()]);
+    }
+  });
+
+  it('rides out a moment of unavailability of its poll, and when it lasts fails only the subscriptions waiting on it', async () => {
+    const prefix = `tail-unavailable-${randomUUID()}`;
+    const polled: bigint[] = [];
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      { onPoll: ({ safeHead }) => polled.push(safeHead) },
+    );
+    const writers = await PostgresEventStore.connect({ connectionString, poolSize: 4 });
+    // The reader's next horizon polls fail as a pooled connection terminated under them would.
+    let failing = 0;
+    const query = reader.pool.query.bind(reader.pool) as (...args: unknown[]) => unknown;
+    (reader.pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      if (failing > 0 && (args[0] as { name?: string } | undefined)?.name === 'event_store.horizon') {
+        failing--;
+        const error = new Error('terminating connection due to administrator command');
+        return Promise.reject(Object.assign(error, { code: '57P01' }));
+      }
+      return query(...args);
+    };
+    const append = (name: string, events = [event()]) =>
+      writers.append([{ streamName: `${prefix}-${name}`, expectedRevision: 'no_stream', events }]);
+    try {
+      const from = await writers.headPosition();
+      const backlog = Array.from({ length: 3 }, () => event());
+      await append('backlog', backlog);
+      const live = reader.subscribeToAll({ afterPosition: await writers.headPosition() });
+      const liveIterator = live[Symbol.asyncIterator]();
+      const liveNext = liveIterator.next();
+      await until(async () => polled.length > 0);
+      // Once: the poll is tried again, and the follower gets the event as if nothing happened.
+      failing = 1;
+      const once = event();
+      await append('once', [once]);
+      expect((await liveNext).value?.id).toBe(once.id);
+      expect(failing).toBe(0);
+
+      // One in the middle of its own catch-up (behind the window) holds its first event.
+      const behind = reader.subscribeToAll({ afterPosition: from });
+      const behindIterator = behind[Symbol.asyncIterator]();
+      expect((await behindIterator.next()).value?.id).toBe(backlog[0]!.id);
+      // For good: the one waiting on the reader fails; the one catching up does not.
+      failing = Number.POSITIVE_INFINITY;
+      const lasting = event();
+      await append('lasting', [lasting]);
+      await expect(liveIterator.next()).rejects.toThrow(StoreUnavailableError);
+      failing = 0;
+      const rest: StoredEvent[] = [];
+      for (let r = await behindIterator.next(); !r.done; r = await behindIterator.next()) {
+        if (r.value.streamName.startsWith(prefix)) rest.push(r.value);
+        if (r.value.id === lasting.id) break;
+      }
+      await behind.close();
+      expect(rest.map((e) => e.id)).toEqual([backlog[1]!.id, backlog[2]!.id, once.id, lasting.id]);
+    } finally {
+      failing = 0;
+      await Promise.all([reader.close(), writers.close()]);
+    }
+  });
+
+  it('serves a new subscription at once, not after the idle wait of the reader (a NOTIFY lost)', async () => {
+    const prefix = `tail-attach-${randomUUID()}`;
+    const polled: bigint[] = [];
+    // Nothing wakes this reader but a NOTIFY, an append here, or a new subscription.
+    const reader = await connectPostgresForTesting(
+      { connectionString },
+      { idleDelayMs: 3_600_000, onPoll: ({ head }) => polled.push(head) },
+    );
+    const writers = await PostgresEventStore.connect({ connectionString });
+    try {
+      const first = reader.subscribeToAll({ afterPosition: await writers.headPosition() });
+      const firstNext = first[Symbol.asyncIterator]().next();
+      await until(async () => polled.length > 0);
+      const notified = event();
+      const { position } = await writers.append([
+        { streamName: `${prefix}-notified`, expectedRevision: 'no_stream', events: [notified] },
+      ]);
+      expect((await firstNext).value?.id).toBe(notified.id);
+      // Woken by its NOTIFY, it polled, read it, polled again (nothing new), and now sleeps.
+      await until(async () => polled.filter((head) => head >= position).length >= 2);
+      (writers as unknown as { notifications: { publish: () => void } }).notifications.publish = () => undefined;
+      const unnoticed = event();
+      await writers.append([{ streamName: `${prefix}-unnoticed`, expectedRevision: 'no_stream', events: [unnoticed] }]);
+      const second = reader.subscribeToAll({ afterPosition: position });
+      const got = await Promise.race([
+        second[Symbol.asyncIterator]().next(),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the new subscription waited for the idle reader')), 10_000).unref(),
+        ),
+      ]);
+      expect(got.value?.id).toBe(unnoticed.id);
+      await Promise.all([first.close(), second.close()]);
     } finally {
       await Promise.all([reader.close(), writers.close()]);
     }

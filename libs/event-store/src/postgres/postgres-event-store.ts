@@ -49,6 +49,8 @@ export interface PostgresEventStoreTestHooks {
   onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
   /** Called after every read of the log for subscriptions: by the shared tail, or by one catching up. */
   onRead?: (read: LogRead) => void;
+  /** The shared reader's wait between polls when nothing wakes it (default 1 s). */
+  idleDelayMs?: number;
 }
 
 interface EventRow {
@@ -130,6 +132,7 @@ export class PostgresEventStore implements EventStore {
       gapProtection: hooks.gapProtection ?? 'snapshot-horizon',
       ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
       ...(hooks.onRead ? { onRead: hooks.onRead } : {}),
+      ...(hooks.idleDelayMs !== undefined ? { idleDelayMs: hooks.idleDelayMs } : {}),
     });
     const grouping = options.grouping ?? DEFAULT_GROUPING;
     // A test holding an append's transaction open needs each append on its own.

@@ -1,6 +1,7 @@
 import type { StoredEvent, Subscription } from '../event-store.port.js';
 import type { AppendNotifications } from './append-notifications.js';
-import { translatePgError } from './postgres-errors.js';
+import { StoreUnavailableError } from '../errors.js';
+import { isUnavailable, translatePgError } from './postgres-errors.js';
 import type { PostgresEventStore } from './postgres-event-store.js';
 
 /**
@@ -23,6 +24,9 @@ export const HELD_POLL_GAP_MS = 5;
 const IDLE_DELAY_MS = 1_000;
 const DISCONNECTED_DELAY_MS = 250;
 const PENDING_HORIZONS_MAX = 64;
+// The reader's poll or read that found the server unavailable is tried again after these
+// waits (a dropped pooled connection, a restarting server) before it fails its subscriptions.
+const UNAVAILABLE_RETRY_DELAYS_MS = [50, 200, 500];
 
 /** One read of the log for subscriptions (a test hook reports them). */
 export interface LogRead {
@@ -39,6 +43,8 @@ interface TailConfig {
   gapProtection: GapProtection;
   onPoll?: (poll: { head: bigint; safeHead: bigint }) => void;
   onRead?: (read: LogRead) => void;
+  /** The wait between polls when nothing happens (a test sets it long). */
+  idleDelayMs?: number;
 }
 
 // The tail keeps this many of the latest events for its subscriptions; one further behind reads on its own.
@@ -48,11 +54,15 @@ export const TAIL_WINDOW_MAX = 4_096;
  * The store's one reader of the log's live edge, shared by every subscription of the store
  * (one store per process, so one per process): on each wake (an append here, a NOTIFY from
  * elsewhere) it polls the gap horizon once and reads the new range once, in batches, into a
- * bounded window that each subscription takes its share of from its own position. A
- * subscription behind the window (a catch-up, a slow consumer) reads the log itself up to
- * the window, then joins it; each one keeps its own position and pace. The tail runs while
- * any subscription is open; a failed poll or read fails every open subscription with that
- * error (as each would have failed alone), and the next one starts the tail again.
+ * bounded window that each subscription takes its share of from its own position. It reads
+ * a batch only when a subscription in the window has less than a batch left to take (so in a
+ * burst it reads as fast as the fastest consumer, not ahead of everyone, and each event is
+ * read once). A subscription behind the window (a catch-up, a consumer more than the window
+ * behind the fastest) reads the log itself up to the window, then joins it; each one keeps
+ * its own position and pace. The tail runs while any subscription is open. A poll or read
+ * that finds the server unavailable is retried a few times; if it still fails, the
+ * subscriptions waiting on the window fail with that error, those reading their own catch-up
+ * go on (and start the tail again when they need it).
  */
 export class LogTail {
   private readonly subscribers = new Set<PostgresSubscription>();
@@ -60,11 +70,15 @@ export class LogTail {
   private generation = 0;
   private woken = false;
   private wake: (() => void) | undefined;
+  /** Waiting for a subscription to need more of a range already known final. */
+  private stalled = false;
   private closed = false;
   /** Every event in (start, end] is in `window`, in order; every position at or below `end` is final. */
   private window: StoredEvent[] = [];
   private windowStart = 0n;
   private end = 0n;
+  /** The latest safe head polled: every position at or below it is final (read or not). */
+  private known = 0n;
   /** False until the first horizon that releases anything: until then the window has no start. */
   private ready = false;
 
@@ -92,10 +106,21 @@ export class LogTail {
   attach(subscription: PostgresSubscription): void {
     if (this.closed) return subscription.fail(new Error('the event store is closed'));
     this.subscribers.add(subscription);
-    if (!this.running) {
-      const generation = ++this.generation;
-      this.running = this.run(generation);
-    }
+    // A new subscription may want what a poll now would find (a NOTIFY lost): look at once.
+    if (this.running) this.notify();
+    else this.start();
+  }
+
+  /** A subscription has taken all the window has for it: read on if the tail waits for that. */
+  waiting(subscription: PostgresSubscription): void {
+    if (this.closed || !this.subscribers.has(subscription)) return;
+    if (!this.running) this.start();
+    else if (this.stalled) this.wake?.();
+  }
+
+  private start(): void {
+    const generation = ++this.generation;
+    this.running = this.run(generation);
   }
 
   detach(subscription: PostgresSubscription): void {
@@ -114,18 +139,31 @@ export class LogTail {
     let heldDelayMs = HELD_DELAY_MS_MIN;
     try {
       while (!this.closed && this.subscribers.size > 0) {
+        if (this.ready && this.end < this.known) {
+          if (this.wanted()) {
+            await this.readBatch();
+            continue;
+          }
+          if (!this.woken) {
+            // Nobody needs more yet: wait for one to (see `waiting`), or for a commit (then poll).
+            this.stalled = true;
+            await this.sleep(this.config.idleDelayMs ?? IDLE_DELAY_MS, () => 0);
+            this.stalled = false;
+            continue;
+          }
+        }
         this.woken = false;
         const polledAt = performance.now();
-        const { head, safeHead } = await horizon.poll();
+        const { head, safeHead } = await this.retrying(() => horizon.poll());
         this.config.onPoll?.({ head, safeHead });
+        if (safeHead > this.known) this.known = safeHead;
         if (!this.ready && (safeHead > 0n || head === 0n)) {
           this.windowStart = this.end = safeHead;
           this.ready = true;
           this.wakeSubscribers();
         }
-        if (this.ready && safeHead > this.end) {
+        if (this.ready && this.end < this.known) {
           heldDelayMs = HELD_DELAY_MS_MIN;
-          await this.readUpTo(safeHead);
           continue;
         }
         if (head > safeHead) {
@@ -137,11 +175,14 @@ export class LogTail {
           continue;
         }
         if (this.woken) continue;
-        await this.sleep(this.notifications.connected ? IDLE_DELAY_MS : DISCONNECTED_DELAY_MS, () => 0);
+        const idleMs = this.config.idleDelayMs ?? IDLE_DELAY_MS;
+        await this.sleep(this.notifications.connected ? idleMs : DISCONNECTED_DELAY_MS, () => 0);
       }
     } catch (error) {
-      const failed = [...this.subscribers];
-      this.reset(generation);
+      // Only those waiting on the window need the tail; one reading its own catch-up goes on.
+      const failed = [...this.subscribers].filter((subscription) => !subscription.catchingUp);
+      for (const subscription of failed) this.subscribers.delete(subscription);
+      this.reset(generation, false);
       for (const subscription of failed) subscription.fail(error);
     } finally {
       unlisten();
@@ -149,30 +190,62 @@ export class LogTail {
     }
   }
 
-  /** Reads (end, safeHead] in batches into the window, waking the subscriptions after each. */
-  private async readUpTo(safeHead: bigint): Promise<void> {
-    while (this.end < safeHead && !this.closed && this.subscribers.size > 0) {
-      const events = await this.store.readRange(this.end, safeHead, BATCH_SIZE);
-      this.config.onRead?.({ by: 'tail', after: this.end, upTo: safeHead, events: events.length });
-      for (const event of events) this.window.push(event);
-      this.end = events.length < BATCH_SIZE ? safeHead : events[events.length - 1]!.position;
-      const excess = this.window.length - TAIL_WINDOW_MAX;
-      if (excess > 0) {
-        this.windowStart = this.window[excess - 1]!.position;
-        this.window = this.window.slice(excess);
+  /**
+   * Whether a subscription in the window has less than a batch left to take (or none): only
+   * then is the next batch read. One that falls a window behind the fastest reads on its own.
+   */
+  private wanted(): boolean {
+    for (const subscription of this.subscribers) {
+      if (subscription.catchingUp) continue;
+      const at = subscription.position;
+      if (at >= this.end) return true;
+      if (at >= this.windowStart && this.window.length - firstAfter(this.window, at) < BATCH_SIZE) return true;
+    }
+    return false;
+  }
+
+  /** Reads the next batch of (end, known] into the window and wakes the subscriptions. */
+  private async readBatch(): Promise<void> {
+    const after = this.end;
+    const upTo = this.known;
+    const events = await this.retrying(() => this.store.readRange(after, upTo, BATCH_SIZE));
+    this.config.onRead?.({ by: 'tail', after, upTo, events: events.length });
+    for (const event of events) this.window.push(event);
+    this.end = events.length < BATCH_SIZE ? upTo : events[events.length - 1]!.position;
+    const excess = this.window.length - TAIL_WINDOW_MAX;
+    if (excess > 0) {
+      this.windowStart = this.window[excess - 1]!.position;
+      this.window = this.window.slice(excess);
+    }
+    this.wakeSubscribers();
+  }
+
+  /** Runs a poll or read, again after a short wait while the server is unavailable. */
+  private async retrying<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        const delayMs = UNAVAILABLE_RETRY_DELAYS_MS[attempt];
+        const unavailable = error instanceof StoreUnavailableError || isUnavailable(error);
+        if (delayMs === undefined || !unavailable || this.closed || this.subscribers.size === 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
-      this.wakeSubscribers();
     }
   }
 
-  /** Forgets the window and lets the next subscription start the tail again (once per run). */
-  private reset(generation: number): void {
+  /**
+   * Forgets the window and lets the next subscription start the tail again (once per run);
+   * `all`: forgets the subscriptions too (else those left start it again when they need it).
+   */
+  private reset(generation: number, all = true): void {
     if (generation !== this.generation || !this.running) return;
     this.running = undefined;
-    this.subscribers.clear();
+    if (all) this.subscribers.clear();
     this.window = [];
-    this.windowStart = this.end = 0n;
+    this.windowStart = this.end = this.known = 0n;
     this.ready = false;
+    this.stalled = false;
   }
 
   private wakeSubscribers(): void {
@@ -228,44 +301,50 @@ export class PostgresSubscription implements Subscription {
   private wake: (() => void) | undefined;
   private woken = false;
   private failure: { error: unknown } | undefined;
+  /** Every event at or below this position has been delivered (or never existed). */
+  position: bigint;
+  /** Reading the log itself, behind the tail's window: it does not need the tail. */
+  catchingUp = false;
 
   constructor(
     private readonly tail: LogTail,
-    private readonly afterPosition: bigint,
+    afterPosition: bigint,
     private readonly onClose: () => void,
-  ) {}
+  ) {
+    this.position = afterPosition;
+  }
 
   async *[Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
     if (this.started) throw new Error('a subscription can be iterated once');
     this.started = true;
-    /** Every event at or below this position has been delivered (or never existed). */
-    let after = this.afterPosition;
     this.tail.attach(this);
     try {
       while (!this.closed) {
         if (this.failure) throw this.failure.error;
         this.woken = false;
-        const share = this.tail.share(after);
+        const share = this.tail.share(this.position);
+        this.catchingUp = share !== undefined && 'read' in share;
         if (share && 'read' in share) {
           // Behind the window: its positions are final, read them here in batches.
-          const events = await this.tail.readBehind(after, share.read);
+          const events = await this.tail.readBehind(this.position, share.read);
           for (const event of events) {
             if (this.closed) return;
             yield event;
-            after = event.position;
+            this.position = event.position;
           }
-          if (events.length < BATCH_SIZE && !this.closed) after = share.read;
+          if (events.length < BATCH_SIZE && !this.closed) this.position = share.read;
           continue;
         }
         if (share) {
           for (const event of share.events) {
             if (this.closed) return;
             yield event;
-            after = event.position;
+            this.position = event.position;
           }
-          if (!this.closed && after < share.upTo) after = share.upTo;
+          if (!this.closed && this.position < share.upTo) this.position = share.upTo;
           continue;
         }
+        this.tail.waiting(this);
         if (!this.woken) await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
       }
