@@ -145,7 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
       sweepIntervalMs: parseInteger(
         'LEDGER_RECONCILIATION_SWEEP_MS',
         env.LEDGER_RECONCILIATION_SWEEP_MS,
-        60_000,
+        300_000,
         WATCHDOG_INTERVAL_MS_MIN,
         WATCHDOG_INTERVAL_MS_MAX,
       ),
