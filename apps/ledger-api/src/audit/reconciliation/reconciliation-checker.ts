@@ -19,7 +19,7 @@ import { compareStreams, foldBatch, keyOf, streamsOf, type RowsSnapshot, type St
 // Beside the watchdog's (7_245_300) and the outbound dispatcher's (7_245_400).
 const CHECKER_LOCK: readonly [number, number] = [7_245_500, 1];
 // Large batches: the checker's cost is per transaction more than per event.
-const BATCH_SIZE_MAX = 4_000;
+const BATCH_SIZE_MAX = 8_000;
 // An append is a handful of events (a command's streams and its record); this covers it.
 const APPEND_EVENTS_MAX = 64;
 // Streams re-compared (waiting ones, or a sweep's page) in one transaction.

@@ -73,7 +73,7 @@ export function foldBatch(loaded: readonly StreamRecord[], events: readonly Stor
       const state = record.state as AccountStreamState;
       if (state.checker) checker.importAccount(record.id, state.checker);
       if (state.money) fold.accounts.set(record.id, state.money);
-      if (state.lots) lotAudit.importAccount(record.id, state.lots);
+      if (state.lots) importLots(lotAudit, record.id, state.lots);
     } else {
       const state = record.state as ProjectStreamState;
       if (state.checker) checker.importProject(record.id, state.checker);
@@ -102,7 +102,7 @@ export function foldBatch(loaded: readonly StreamRecord[], events: readonly Stor
         ? ({
             checker: checker.exportAccount(record.id) ?? null,
             money: fold.accounts.get(record.id) ?? null,
-            lots: lotAudit.exportAccount(record.id) ?? null,
+            lots: lotsToKeep(lotAudit.exportAccount(record.id)),
           } satisfies AccountStreamState)
         : ({
             checker: checker.exportProject(record.id) ?? null,
@@ -160,7 +160,7 @@ export function compareStreams(records: readonly StreamRecord[], rows: RowsSnaps
       const state = record.state as AccountStreamState;
       compareRows('accountId', mapOf(record.id, row?.row), mapOf(record.id, state.money ?? undefined), mismatch);
       const audit = new LotAudit(EVERY_POSITION, () => undefined);
-      if (state.lots) audit.importAccount(record.id, state.lots);
+      if (state.lots) importLots(audit, record.id, state.lots);
       const figures = new Map(lots.map(({ row: lot }) => [lot.grantId, figuresOfRow(lot)]));
       audit.compareAccount(record.id, figures, mismatch);
       if (row) {
@@ -192,6 +192,15 @@ function violationFinding(
   // Every message names its subject first: "account <id>: ..." or "project <id> ...".
   const streamKind: StreamKind = violation.message.startsWith('project ') ? 'project' : 'account';
   return { streamKind, streamId: violation.id, origin, finding: { kind: 'violation', body: violation, position } };
+}
+
+// An account's lots are kept without their copy as of a checkpoint: here that is always the lots now.
+function importLots(audit: LotAudit, accountId: string, lots: AccountLots): void {
+  audit.importAccount(accountId, { ...lots, atCheckpoint: lots.state.lots });
+}
+
+function lotsToKeep(account: AccountLots | undefined): AccountLots | null {
+  return account ? { ...account, atCheckpoint: undefined } : null;
 }
 
 function key2([streamKind, streamId]: StreamKey) {
