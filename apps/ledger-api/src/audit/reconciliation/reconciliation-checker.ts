@@ -294,7 +294,7 @@ async function readCheckpoints(client: pg.PoolClient): Promise<RowsSnapshot['che
   };
 }
 
-async function readRows(client: pg.PoolClient, streams: readonly StreamRecord[]): Promise<RowsSnapshot> {
+export async function readRows(client: pg.PoolClient, streams: readonly StreamRecord[]): Promise<RowsSnapshot> {
   const accountIds = streams.filter((s) => s.kind === 'account').map((s) => s.id);
   const projectIds = streams.filter((s) => s.kind === 'project').map((s) => s.id);
   return {

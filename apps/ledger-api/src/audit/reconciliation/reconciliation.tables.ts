@@ -208,12 +208,24 @@ export const reconciliationTables = {
     return { mismatches: count('mismatch'), violations: count('violation') };
   },
 
-  /** The first `limit` open findings of a kind, in the order found. */
-  async findings<Body>(db: Queryable, kind: 'mismatch' | 'violation', limit: number): Promise<Body[]> {
-    const { rows } = await db.query<{ body: Body }>(
-      `SELECT body FROM ${FINDINGS} WHERE kind = $1 ORDER BY finding_id LIMIT $2`,
+  /** The first `limit` open findings of a kind, in the order found, with their stream and origin. */
+  async findings(db: Queryable, kind: 'mismatch' | 'violation', limit: number): Promise<StoredFinding[]> {
+    const { rows } = await db.query<{
+      stream_kind: StreamKind;
+      stream_id: string;
+      origin: FindingOrigin;
+      body: never;
+      position: string;
+    }>(
+      `SELECT stream_kind, stream_id, origin, body, position FROM ${FINDINGS}
+       WHERE kind = $1 ORDER BY finding_id LIMIT $2`,
       [kind, limit],
     );
-    return rows.map((row) => row.body);
+    return rows.map((row) => ({
+      streamKind: row.stream_kind,
+      streamId: row.stream_id,
+      origin: row.origin,
+      finding: { kind, body: row.body, position: BigInt(row.position) },
+    }));
   },
 };
