@@ -4,7 +4,8 @@
  * loopback by autocannon from this process, every figure next to ceilings and the
  * conventional design (bench/conventional-server.ts) measured in the same run. Prints a
  * table; writes bench/results/latest.json. `npm run bench -- --scale` instead compares a
- * log of 10M events with one of 100k (bench/scale.ts).
+ * log of 10M events with one of 100k (bench/scale.ts); `--reconciliation` runs only the
+ * continuous reconciliation on a log of 1M events (bench/reconciliation.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
 import { PostgresEventStore } from '@ledger/event-store';
 import { accountStream } from '@ledger/domain';
-import { appendGroups, measure } from './support.js';
+import { appendGroups, benchDatabase, measure } from './support.js';
 import { combineLoads, load, type LoadResult, type Scenario } from './load.js';
 import {
   benchAccounts,
@@ -31,6 +32,7 @@ import { measureLots } from './lots.js';
 import { formatLotsFold } from './lots-fold.js';
 import { measureOutboundDrain, measureOutboundLag } from './outbound.js';
 import { runScale } from './scale.js';
+import { measureReconciliation, type ReconciliationFigures } from './reconciliation.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 8;
@@ -39,6 +41,7 @@ const ACCOUNTS = 1000;
 const GROWTH = quick ? [10, 10_000] : [10, 10_000, 100_000];
 const CATCH_UP_EVENTS = quick ? 20_000 : 200_000;
 const LAG_SECONDS = quick ? 3 : 15;
+const RECONCILIATION_EVENTS = 1_000_000;
 
 /** `ledger`: this service; `conventional`: the baseline of bench/conventional-server.ts. */
 type System = 'ledger' | 'conventional';
@@ -183,8 +186,16 @@ async function main(): Promise<void> {
       'before-lots',
     );
 
+    log(`continuous reconciliation on a log of ${argument('reconciliation-events', RECONCILIATION_EVENTS)} events ...`);
+    const reconciliation = await measureReconciliation(
+      await createDatabase(service.databaseUrl, 'bench_reconciliation'),
+      argument('reconciliation-events', RECONCILIATION_EVENTS),
+      SECONDS,
+    );
+
     const report = summarise(rows, ceilings, { lag, growth, lots, rssMb, catchUp, catchUpBeforeLots });
     print(report);
+    printReconciliation(reconciliation, maxStartRate);
     await mkdir('bench/results', { recursive: true });
     const document = {
       at: new Date().toISOString(),
@@ -198,6 +209,7 @@ async function main(): Promise<void> {
       seconds: (performance.now() - started) / 1000,
       ...report,
       outbound,
+      reconciliation,
     };
     await writeFile('bench/results/latest.json', JSON.stringify(document, null, 2));
     log(`written bench/results/latest.json (${document.seconds.toFixed(0)} s)`);
@@ -426,6 +438,38 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/** The continuous reconciliation's figures; `startRate`: the bench's start rate (starts/s) when measured. */
+function printReconciliation(r: ReconciliationFigures, startRate?: number): void {
+  console.log(`\ncontinuous reconciliation on a log of ${r.events} events:`);
+  console.log(
+    `  checker from 0: ${r.checkerEventsPerSecond.toFixed(0)} events/s (${r.checkerSeconds.toFixed(1)} s); ` +
+      `one GET /v1/audit/reconciliation: p50 ${r.callP50Ms.toFixed(1)} ms, max ${r.callMaxMs.toFixed(1)} ms (target < 100 ms); clean: ${r.clean}`,
+  );
+  console.log(
+    `  under start load (${r.start.perSecond.toFixed(0)} starts/s${startRate ? `; the bench's best ${startRate.toFixed(0)}/s` : ''}): ` +
+      `the log grew ${r.logEventsPerSecond.toFixed(0)} events/s, checker ÷ log = ${(r.checkerEventsPerSecond / r.logEventsPerSecond).toFixed(2)}; ` +
+      `lag at the end ${r.lagAtEndEvents} events, at the head ${r.catchUpAfterLoadMs.toFixed(0)} ms later`,
+  );
+}
+
+/** `--reconciliation`: only the continuous reconciliation scenario, on its own embedded PostgreSQL. */
+async function reconciliationOnly(): Promise<void> {
+  const server = await benchDatabase();
+  try {
+    const url = await createDatabase(server.url, 'bench_reconciliation');
+    const figures = await measureReconciliation(url, argument('reconciliation-events', RECONCILIATION_EVENTS), SECONDS);
+    printReconciliation(figures);
+    await mkdir('bench/results', { recursive: true });
+    await writeFile(
+      'bench/results/reconciliation.json',
+      JSON.stringify({ at: new Date().toISOString(), mode: quick ? 'quick' : 'full', ...figures }, null, 2),
+    );
+    log('written bench/results/reconciliation.json');
+  } finally {
+    await server.close();
+  }
+}
+
 const argument = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);
   return index > 0 ? Number(process.argv[index + 1]) : fallback;
@@ -438,7 +482,9 @@ const argument = (name: string, fallback: number) => {
       seconds: SECONDS,
       samples: quick ? 60 : 300,
     })
-  : main()
+  : process.argv.includes('--reconciliation')
+    ? reconciliationOnly()
+    : main()
 ).catch((error: unknown) => {
   console.error(error);
   process.exit(1);

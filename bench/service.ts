@@ -24,7 +24,9 @@ export interface BenchService {
  * `ledger-api` as its own process on a fresh embedded PostgreSQL, as `npm start` runs it;
  * or on the database at `databaseUrl` (as with `DATABASE_URL`), which it migrates.
  */
-export async function startService(options: { databaseUrl?: string } = {}): Promise<BenchService> {
+export async function startService(
+  options: { databaseUrl?: string; readyTimeoutMs?: number } = {},
+): Promise<BenchService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-svc-'));
   await chmod(dataDir, 0o755);
   const port = await freePort();
@@ -47,7 +49,7 @@ export async function startService(options: { databaseUrl?: string } = {}): Prom
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(child, url);
+  await waitReady(child, url, options.readyTimeoutMs);
   let databaseUrl = options.databaseUrl;
   if (databaseUrl === undefined) {
     const owner = JSON.parse(await readFile(join(dataDir, 'postgres', 'owner.json'), 'utf8')) as { url: string };
@@ -75,10 +77,10 @@ export async function startService(options: { databaseUrl?: string } = {}): Prom
   };
 }
 
-async function waitReady(child: ChildProcess, url: string): Promise<void> {
+async function waitReady(child: ChildProcess, url: string, timeoutMs = 60_000): Promise<void> {
   // Drain stdout so the child never blocks on a full pipe.
   createInterface({ input: child.stdout! }).on('line', () => undefined);
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
     const ready = await fetch(`${url}/health/ready`).then(
@@ -88,7 +90,7 @@ async function waitReady(child: ChildProcess, url: string): Promise<void> {
     if (ready) return;
     await delay(100);
   }
-  throw new Error('the service did not get ready within 60 s');
+  throw new Error(`the service did not get ready within ${timeoutMs / 1000} s`);
 }
 
 /** A server of this folder in its own process: it prints the port it listens on. */

@@ -49,6 +49,11 @@ LIMIT $3;
 SELECT project_id, account_id, status, cost, credits_used, refunded, attempt
 FROM projections.projects WHERE project_id > $1 ORDER BY project_id LIMIT $2;
 
+-- projectsTable.figuresByIds
+-- $1 = ["p-1","p-2"]
+SELECT project_id, account_id, status, cost, credits_used, refunded, attempt, position
+FROM projections.projects WHERE project_id = ANY($1::text[]);
+
 -- accountBalancesTable.byId
 -- $1 = "acc-1"
 SELECT account_id, balance, total_granted, total_debited, total_refunded, total_expired, total_voided, updated_at, position FROM projections.account_balances WHERE account_id = $1;
@@ -60,6 +65,10 @@ SELECT 1 FROM projections.account_balances WHERE account_id = $1;
 -- accountBalancesTable.moneyAfter
 -- $1 = "", $2 = 5000
 SELECT account_id, balance, total_granted, total_debited, total_refunded, total_expired, total_voided FROM projections.account_balances WHERE account_id > $1 ORDER BY account_id LIMIT $2;
+
+-- accountBalancesTable.moneyByIds
+-- $1 = ["acc-1","acc-2"]
+SELECT account_id, balance, total_granted, total_debited, total_refunded, total_expired, total_voided, position FROM projections.account_balances WHERE account_id = ANY($1::text[]);
 
 -- ledgerEntriesTable.pageByAccount (newest first)
 -- $1 = "acc-1", $2 = 51
@@ -96,6 +105,10 @@ ORDER BY priority, coalesce(expires_at, 'infinity'::timestamptz), (category = 'p
 -- lotsTable.figuresAfter
 -- $1 = "0", $2 = 5000
 SELECT account_id, grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position FROM projections.lots WHERE granted_position > $1 ORDER BY granted_position LIMIT $2;
+
+-- lotsTable.byAccounts
+-- $1 = ["acc-1","acc-2"]
+SELECT account_id, grant_id, category, source, reference, priority, granted, remaining, expires_at, status, granted_at, granted_position, position FROM projections.lots WHERE account_id = ANY($1::text[]);
 
 -- lotsTable.summary
 -- $1 = "acc-1"

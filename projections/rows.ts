@@ -53,3 +53,9 @@ export function isoOf(at: Date): string {
 export function optionalIsoOf(at: Date | null): string | null {
   return at === null ? null : at.toISOString();
 }
+
+/** A row's figures and the position of the last event it applied. */
+export interface Positioned<Row> {
+  row: Row;
+  position: bigint;
+}

@@ -1,6 +1,6 @@
 import type { AccountMoney } from '@ledger/domain';
 import { LIVE_SCHEMA } from '../projection.js';
-import { integerOf, isoOf, type Queryable } from '../rows.js';
+import { integerOf, isoOf, type Positioned, type Queryable } from '../rows.js';
 
 /**
  * `projections.account_balances`, one row per account: its columns, its row as the API
@@ -95,5 +95,15 @@ export const accountBalancesTable = {
       [afterId, limit],
     );
     return rows.map((record) => [record.account_id, moneyOf(record)]);
+  },
+
+  /** The rows' money of these accounts, with the position of the last event each row applied. */
+  async moneyByIds(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Positioned<AccountMoney>>> {
+    if (accountIds.length === 0) return new Map();
+    const { rows } = await db.query<MoneyRecord & { account_id: string; position: string }>(
+      `SELECT account_id, ${MONEY_COLUMNS.join(', ')}, position FROM ${TABLE} WHERE account_id = ANY($1::text[])`,
+      [accountIds],
+    );
+    return new Map(rows.map((r) => [r.account_id, { row: moneyOf(r), position: BigInt(r.position) }]));
   },
 };

@@ -149,6 +149,25 @@ export const lotsTable = {
     }));
   },
 
+  /** The lots of these accounts, by account, each with the position of the last event its row applied. */
+  async byAccounts(
+    db: Queryable,
+    accountIds: readonly string[],
+  ): Promise<Map<string, { row: LotRow; position: bigint }[]>> {
+    const lots = new Map<string, { row: LotRow; position: bigint }[]>();
+    if (accountIds.length === 0) return lots;
+    const { rows } = await db.query<ListedRecord & { account_id: string; position: string }>(
+      `SELECT account_id, ${LISTED}, position FROM ${TABLE} WHERE account_id = ANY($1::text[])`,
+      [accountIds],
+    );
+    for (const record of rows) {
+      const ofAccount = lots.get(record.account_id) ?? [];
+      ofAccount.push({ row: lotOf(record), position: BigInt(record.position) });
+      lots.set(record.account_id, ofAccount);
+    }
+    return lots;
+  },
+
   /** What remains of the account's active lots, paid and promotional, and the soonest expiry with its amount. */
   async summary(db: Queryable, accountId: string): Promise<LotsSummary> {
     const { rows } = await db.query<{

@@ -8,6 +8,7 @@ import {
   SqlParams,
   type Keyed,
   type PageRequest,
+  type Positioned,
   type Queryable,
 } from '../rows.js';
 
@@ -250,5 +251,16 @@ export const projectsTable = {
       [afterId, limit],
     );
     return rows.map((record) => [record.project_id, figuresOf(record)]);
+  },
+
+  /** The rows' figures of these projects, with the position of the last event each row applied. */
+  async figuresByIds(db: Queryable, projectIds: readonly string[]): Promise<Map<string, Positioned<ProjectFigures>>> {
+    if (projectIds.length === 0) return new Map();
+    const { rows } = await db.query<FiguresRecord & { project_id: string; position: string }>(
+      `SELECT project_id, account_id, status, cost, credits_used, refunded, attempt, position
+       FROM ${TABLE} WHERE project_id = ANY($1::text[])`,
+      [projectIds],
+    );
+    return new Map(rows.map((r) => [r.project_id, { row: figuresOf(r), position: BigInt(r.position) }]));
   },
 };

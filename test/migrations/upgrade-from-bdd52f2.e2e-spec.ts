@@ -19,6 +19,9 @@ const NEW_TABLES = [
   'ledger_api.outbound_endpoints',
   'ledger_api.outbound_lots',
   'ledger_api.outbound_secrets',
+  'ledger_api.reconciliation_checkpoint',
+  'ledger_api.reconciliation_findings',
+  'ledger_api.reconciliation_streams',
 ];
 const ADDED_ROWS: Record<string, number> = { 'projections.checkpoints': 1 };
 

@@ -15,3 +15,4 @@ export { OutboundService } from './outbound/outbound.service.js';
 export { outboundTables } from './outbound/outbound.tables.js';
 export { newSigningSecret, webhookIdOf } from './outbound/signer.js';
 export type { OutboundConfig } from './outbound/outbound-config.js';
+export { Reconciliation, type ReconciliationReport } from './audit/reconciliation/reconciliation.service.js';

@@ -27,6 +27,14 @@ export class QueryParameters {
     return value === undefined ? undefined : BigInt(value);
   }
 
+  /** `true` or `false`; `fallback` when the parameter is absent. */
+  boolean(field: string, raw: unknown, fallback: boolean): boolean {
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    this.problems.push({ field, problems: ["must be 'true' or 'false'"] });
+    return fallback;
+  }
+
   /** Throws the 400 naming every bad parameter, if there is one. */
   check(): void {
     if (this.problems.length === 0) return;

@@ -39,7 +39,7 @@ const LOG_PAGE =
   '`{items: [{position, streamName, revision, id, type, data, metadata, at}], nextPosition}` (null once at the head)';
 const RECONCILIATION_REPORT =
   '`{checkedAccounts, checkedProjects, mismatches: [{accountId|projectId, field, projected, folded}], mismatchCount, ' +
-  'violations: [{invariant, id, message, position}], violationCount, position, checkpoints}`';
+  'violations: [{invariant, id, message, position}], violationCount, position, checkpoints, mode, headPosition, lagEvents}`';
 const POSITION = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 
 @ApiTags('audit')
@@ -136,18 +136,27 @@ export class AuditController {
   @Get('reconciliation')
   @ApiOperation({
     summary: 'The read models against a fold of the log, and the invariants I1–I4 over the log',
-    description: "At the read models' checkpoints; `minPosition` waits (at most `waitMs`) until they reach it.",
+    description:
+      'What the continuous check has found, up to `position` (`lagEvents` behind `headPosition`); `minPosition` ' +
+      'waits (at most `waitMs`) until the read models and the check reach it. `full=true`: a fold of the whole ' +
+      "log for this call, at the read models' checkpoints.",
   })
   @ApiQuery({ name: 'minPosition', required: false, schema: POSITION })
+  @ApiQuery({ name: 'full', required: false, schema: { type: 'boolean', default: false } })
   @OptionalInteger('waitMs', 0, WAIT_MS_MAX, WAIT_MS_DEFAULT)
   @ApiResponse({ status: 200, description: RECONCILIATION_REPORT, schema: responseSchema('Reconciliation') })
   @AuditErrors({ 503: 'projection_behind: the read models did not reach `minPosition` in time | unavailable' })
-  reconcile(@Query('minPosition') minPosition: unknown, @Query('waitMs') waitMs: unknown) {
+  reconcile(
+    @Query('minPosition') minPosition: unknown,
+    @Query('waitMs') waitMs: unknown,
+    @Query('full') full: unknown,
+  ) {
     const query = new QueryParameters();
     const min = query.position('minPosition', minPosition);
     const wait = query.integer('waitMs', waitMs, 0, WAIT_MS_MAX, WAIT_MS_DEFAULT);
+    const whole = query.boolean('full', full, false);
     query.check();
-    return this.reconciliation.run(min, wait);
+    return this.reconciliation.run(min, wait, whole);
   }
 }
 

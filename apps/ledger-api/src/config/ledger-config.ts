@@ -52,6 +52,15 @@ export interface LedgerConfig {
   watchdog: WatchdogConfig;
   /** Outbound webhooks (README, "Outbound webhooks"). */
   outbound: OutboundConfig;
+  /** The continuous reconciliation (README, "Audit and reconciliation"). */
+  reconciliation: ReconciliationConfig;
+}
+
+/** The checker that follows the log (one active across replicas); off: the endpoint folds the whole log per call. */
+export interface ReconciliationConfig {
+  checker: boolean;
+  /** How often every stream's fold is compared with its rows again (a row edited by hand touches no stream). */
+  sweepIntervalMs: number;
 }
 
 /** The watchdog that fails projects past their deadline or out of attempts (one active across replicas). */
@@ -131,6 +140,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
       attemptsMax: parseInteger('LEDGER_ATTEMPTS_MAX', env.LEDGER_ATTEMPTS_MAX, 3, 1, ATTEMPTS_MAX_LIMIT),
     },
     outbound: parseOutbound(env),
+    reconciliation: {
+      checker: parseOnOff('LEDGER_RECONCILIATION_CHECKER', env.LEDGER_RECONCILIATION_CHECKER ?? 'on'),
+      sweepIntervalMs: parseInteger(
+        'LEDGER_RECONCILIATION_SWEEP_MS',
+        env.LEDGER_RECONCILIATION_SWEEP_MS,
+        300_000,
+        WATCHDOG_INTERVAL_MS_MIN,
+        WATCHDOG_INTERVAL_MS_MAX,
+      ),
+    },
   };
 }
 

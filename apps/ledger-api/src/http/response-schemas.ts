@@ -246,6 +246,9 @@ export const RESPONSE_SCHEMAS = {
     violationCount: integer,
     position,
     checkpoints: object({ accountBalances: integer, projects: integer, lots: integer }),
+    mode: { type: 'string', enum: ['continuous', 'full'] },
+    headPosition: position,
+    lagEvents: integer,
   }),
   UnmatchedDelivery: object({
     id: text,

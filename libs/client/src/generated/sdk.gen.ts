@@ -236,7 +236,7 @@ export const auditLog = <ThrowOnError extends boolean = false>(options?: Options
 /**
  * The read models against a fold of the log, and the invariants I1–I4 over the log
  *
- * At the read models' checkpoints; `minPosition` waits (at most `waitMs`) until they reach it.
+ * What the continuous check has found, up to `position` (`lagEvents` behind `headPosition`); `minPosition` waits (at most `waitMs`) until the read models and the check reach it. `full=true`: a fold of the whole log for this call, at the read models' checkpoints.
  */
 export const auditReconcile = <ThrowOnError extends boolean = false>(options?: Options<AuditReconcileData, ThrowOnError>) => (options?.client ?? client).get<AuditReconcileResponses, AuditReconcileErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

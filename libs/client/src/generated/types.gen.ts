@@ -634,6 +634,12 @@ export type Reconciliation = {
         projects: number;
         lots: number;
     };
+    mode: 'continuous' | 'full';
+    /**
+     * the global position of the last event (pass as `minPosition`)
+     */
+    headPosition: number;
+    lagEvents: number;
 };
 
 export type UnmatchedDelivery = {
@@ -1939,6 +1945,7 @@ export type AuditReconcileData = {
     path?: never;
     query?: {
         waitMs?: number;
+        full?: boolean;
         minPosition?: number;
     };
     url: '/v1/audit/reconciliation';
@@ -1971,7 +1978,7 @@ export type AuditReconcileError = AuditReconcileErrors[keyof AuditReconcileError
 
 export type AuditReconcileResponses = {
     /**
-     * `{checkedAccounts, checkedProjects, mismatches: [{accountId|projectId, field, projected, folded}], mismatchCount, violations: [{invariant, id, message, position}], violationCount, position, checkpoints}`
+     * `{checkedAccounts, checkedProjects, mismatches: [{accountId|projectId, field, projected, folded}], mismatchCount, violations: [{invariant, id, message, position}], violationCount, position, checkpoints, mode, headPosition, lagEvents}`
      */
     200: Reconciliation;
 };

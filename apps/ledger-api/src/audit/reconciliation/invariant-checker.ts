@@ -39,7 +39,7 @@ export interface InvariantReport {
   violationCount: number;
 }
 
-interface AccountAggregate {
+export interface AccountAggregate {
   money: AccountMoney;
   belowZeroReported: boolean;
 }
@@ -53,6 +53,12 @@ interface ProjectAggregate {
   terminal: { type: 'ProjectCompleted' | 'ProjectFailed'; creditsUsed: number | undefined } | undefined;
   laterEventReported: boolean;
 }
+
+/** A project's aggregate as JSON (its sets as arrays). */
+export type ProjectAggregateJson = Omit<ProjectAggregate, 'refundAccounts' | 'refundReasons'> & {
+  refundAccounts: string[];
+  refundReasons: string[];
+};
 
 export const VIOLATIONS_MAX_DEFAULT = 1_000;
 // A project has one debit; more are a violation already, so keeping a few is enough to say so.
@@ -75,6 +81,34 @@ export class InvariantChecker {
     const projectId = projectIdOf(event.streamName);
     if (projectId !== undefined) this.feedProject(projectId, event);
     // Other streams (idempotency records) move no money and have no lifecycle.
+  }
+
+  /**
+   * The aggregates of the streams this checker has seen, as plain JSON, and back: the
+   * continuous check keeps them per stream between its batches (each batch loads the
+   * streams it touches, feeds its events, and `finish()` judges just those streams).
+   */
+  exportAccount(accountId: string): AccountAggregate | undefined {
+    return this.accounts.get(accountId);
+  }
+
+  importAccount(accountId: string, account: AccountAggregate): void {
+    this.accounts.set(accountId, account);
+  }
+
+  exportProject(projectId: string): ProjectAggregateJson | undefined {
+    const project = this.projects.get(projectId);
+    return (
+      project && { ...project, refundAccounts: [...project.refundAccounts], refundReasons: [...project.refundReasons] }
+    );
+  }
+
+  importProject(projectId: string, project: ProjectAggregateJson): void {
+    this.projects.set(projectId, {
+      ...project,
+      refundAccounts: new Set(project.refundAccounts),
+      refundReasons: new Set(project.refundReasons),
+    });
   }
 
   /** The checks that need the whole log: every debit matched, every refund owed paid. */

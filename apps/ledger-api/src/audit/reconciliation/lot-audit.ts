@@ -19,7 +19,7 @@ import type { Mismatch } from './read-model-fold.js';
 /** What reconciliation compares of a lot: its row's figures, as the read model names them. */
 export type LotFigures = Pick<LotRow, 'category' | 'granted' | 'remaining' | 'status'>;
 
-interface AccountLots {
+export interface AccountLots {
   state: AccountState;
   /** Set once the domain's fold refused an event: the account's lots are not followed further. */
   broken: boolean;
@@ -84,6 +84,15 @@ export class LotAudit {
     if (stored.position <= this.lotsUpTo) account.atCheckpoint = account.state;
   }
 
+  /** An account's lots fold as plain JSON, and back (the continuous check keeps it per account). */
+  exportAccount(accountId: string): AccountLots | undefined {
+    return this.accounts.get(accountId);
+  }
+
+  importAccount(accountId: string, account: AccountLots): void {
+    this.accounts.set(accountId, account);
+  }
+
   private checkDraw(
     accountId: string,
     lots: AccountState,
@@ -121,32 +130,34 @@ export class LotAudit {
 
   /** Every lot of the fold against its projected row (and every row against the fold), field by field. */
   compare(projected: ReadonlyMap<string, ReadonlyMap<string, LotFigures>>, mismatch: (m: Mismatch) => void): void {
-    const folded = new Map<string, Map<string, LotFigures>>();
-    for (const [accountId, account] of this.accounts) {
-      if (account.broken) continue;
-      folded.set(accountId, new Map((account.atCheckpoint?.lots ?? []).map((lot) => [lot.grantId, figuresOf(lot)])));
-    }
-    const accountIds = new Set([...folded.keys(), ...projected.keys()]);
-    for (const accountId of accountIds) {
-      if (this.accounts.get(accountId)?.broken) continue;
-      const rows = projected.get(accountId) ?? new Map<string, LotFigures>();
-      const lots = folded.get(accountId) ?? new Map<string, LotFigures>();
-      for (const grantId of new Set([...rows.keys(), ...lots.keys()])) {
-        const row = rows.get(grantId);
-        const lot = lots.get(grantId);
-        if (!row || !lot) {
-          mismatch({
-            accountId,
-            field: `lots.${grantId}`,
-            projected: row ? 'present' : null,
-            folded: lot ? 'present' : null,
-          });
-          continue;
-        }
-        for (const field of ['category', 'granted', 'remaining', 'status'] as const) {
-          if (row[field] !== lot[field]) {
-            mismatch({ accountId, field: `lots.${grantId}.${field}`, projected: row[field], folded: lot[field] });
-          }
+    const accountIds = new Set([...this.accounts.keys(), ...projected.keys()]);
+    for (const accountId of accountIds) this.compareAccount(accountId, projected.get(accountId), mismatch);
+  }
+
+  /** One account's lots (`rows`: its projected lots by grant id) against the fold; nothing for a broken fold. */
+  compareAccount(
+    accountId: string,
+    rows: ReadonlyMap<string, LotFigures> = new Map(),
+    mismatch: (m: Mismatch) => void,
+  ): void {
+    const account = this.accounts.get(accountId);
+    if (account?.broken) return;
+    const lots = new Map((account?.atCheckpoint?.lots ?? []).map((lot) => [lot.grantId, figuresOf(lot)]));
+    for (const grantId of new Set([...rows.keys(), ...lots.keys()])) {
+      const row = rows.get(grantId);
+      const lot = lots.get(grantId);
+      if (!row || !lot) {
+        mismatch({
+          accountId,
+          field: `lots.${grantId}`,
+          projected: row ? 'present' : null,
+          folded: lot ? 'present' : null,
+        });
+        continue;
+      }
+      for (const field of ['category', 'granted', 'remaining', 'status'] as const) {
+        if (row[field] !== lot[field]) {
+          mismatch({ accountId, field: `lots.${grantId}.${field}`, projected: row[field], folded: lot[field] });
         }
       }
     }

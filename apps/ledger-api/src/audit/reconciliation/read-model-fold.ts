@@ -1,6 +1,7 @@
 import { accountIdOf, applyMoney, NO_MONEY, projectIdOf, type AccountMoney, type LedgerEvent } from '@ledger/domain';
 import { asLedgerEvent, isAccountEvent, type AsLedgerEvent, type ProjectFigures } from '@ledger/projections';
-import type { CheckedEvent } from './invariant-checker.js';
+import type { CheckedEvent, Violation } from './invariant-checker.js';
+import type { LotFigures } from './lot-audit.js';
 
 /**
  * The rows the read models should hold, folded from the events directly (a plain sum,
@@ -103,4 +104,34 @@ export function compareRows<Row extends object>(
   for (const [id, row] of projected) compare(id, row, folded.get(id));
   for (const [id, fold] of folded) if (!projected.has(id)) compare(id, undefined, fold);
   return compared;
+}
+
+/**
+ * I1 on an account's row itself: its balance is its totals' sum; and I7: its projected lots
+ * (`lots`, when they stand at the same position as the row) hold the balance.
+ */
+export function accountRowViolations(
+  accountId: string,
+  row: AccountMoney,
+  lots: readonly LotFigures[] | undefined,
+  report: (violation: Violation) => void,
+): void {
+  const expected = row.totalGranted - row.totalDebited + row.totalRefunded - row.totalExpired - row.totalVoided;
+  if (row.balance !== expected) {
+    report({
+      invariant: 'I1',
+      id: accountId,
+      message: `account ${accountId}: projected balance ${row.balance} is not granted − debited + refunded − expired − voided = ${expected}`,
+      position: null,
+    });
+  }
+  const held = lots?.reduce((sum, lot) => sum + lot.remaining, 0);
+  if (held !== undefined && held !== row.balance) {
+    report({
+      invariant: 'I7',
+      id: accountId,
+      message: `account ${accountId}: projected lots hold ${held}, the projected balance is ${row.balance}`,
+      position: null,
+    });
+  }
 }

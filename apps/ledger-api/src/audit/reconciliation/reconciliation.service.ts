@@ -1,13 +1,21 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
 import type pg from 'pg';
 import { EVENT_STORE, type EventStore, type StoredEvent } from '@ledger/event-store';
-import { PG_POOL } from '../../infrastructure/tokens.js';
+import { accountBalancesProjection, checkpointsTable, lotsProjection, projectsProjection } from '@ledger/projections';
+import type { LedgerConfig } from '../../config/ledger-config.js';
+import { ApiError } from '../../errors/api-error.js';
+import { LEDGER_CONFIG, PG_POOL } from '../../infrastructure/tokens.js';
 import { ProjectionProgress } from '../../projections/projection-progress.js';
+import { readRows, ReconciliationChecker } from './reconciliation-checker.js';
+import { setReconciliationGaugeSource } from './reconciliation.metrics.js';
+import { reconciliationTables, type Finding, type StoredFinding } from './reconciliation.tables.js';
+import { compareStreams, keyOf } from './stream-fold.js';
 import { InvariantChecker, type Violation } from './invariant-checker.js';
 import { readProjectedRows, type ProjectedRows } from './projected-rows.js';
 import { LotAudit } from './lot-audit.js';
 import { ledgerMetrics } from '../../metrics/metrics.js';
-import { ReadModelFold, compareRows, type Mismatch } from './read-model-fold.js';
+import { ReadModelFold, accountRowViolations, compareRows, type Mismatch } from './read-model-fold.js';
 
 export interface ReconciliationReport {
   checkedAccounts: number;
@@ -21,29 +29,188 @@ export interface ReconciliationReport {
   position: number;
   /** Each read model was compared with the fold of the events up to its own checkpoint. */
   checkpoints: { accountBalances: number; projects: number; lots: number };
+  /** `continuous`: the checker's findings, up to `position`; `full`: a fold of the whole log for this call. */
+  mode: 'continuous' | 'full';
+  /** The log's head when answered: `lagEvents` = `headPosition` − `position`. */
+  headPosition: number;
+  lagEvents: number;
 }
 
 // The store allows 4096 a read; smaller reads keep each step's memory and latency low.
 const READ_BATCH = 1_000;
+// A full fold says how far it is every this many events.
+const PROGRESS_EVERY_EVENTS = 100_000;
+// How often a call re-reads the checker's progress while it waits for it.
+const WAIT_POLL_MS = 20;
 // An append is a handful of events (a command's streams and its record); this covers it.
 const APPEND_EVENTS_MAX = 64;
 export const REPORTED_MAX = 1_000;
 
 /**
- * Compares the read models with a fold of the log and checks I1–I4 over the log,
- * both at a consistent point: the read models' checkpoints, read in one snapshot with
- * their rows. Events up to a checkpoint are final (the projector only passes positions
- * no running transaction can still fill in), so the log cannot move under the check.
+ * GET /v1/audit/reconciliation. By default it answers from what the continuous checker
+ * (reconciliation-checker.ts, running on one replica) has found, in O(findings); with
+ * `full` (or the checker configured off) it folds the whole log for the call, as below.
  */
 @Injectable()
-export class Reconciliation {
+export class Reconciliation implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly checker: ReconciliationChecker | undefined;
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
+    @Inject(LEDGER_CONFIG) config: LedgerConfig,
     private readonly progress: ProjectionProgress,
-  ) {}
+    private readonly log: PinoLogger,
+  ) {
+    const logger = {
+      info: (object: object, message: string) => log.logger.info(object, message),
+      warn: (object: object, message: string) => log.logger.warn(object, message),
+    };
+    this.checker = config.reconciliation.checker
+      ? new ReconciliationChecker({
+          pool,
+          connectionString: config.databaseUrl!,
+          store,
+          log: logger,
+          sweepIntervalMs: config.reconciliation.sweepIntervalMs,
+        })
+      : undefined;
+  }
 
-  async run(minPosition: bigint | undefined, waitMs: number): Promise<ReconciliationReport> {
+  onApplicationBootstrap(): void {
+    if (!this.checker) return;
+    this.checker.start();
+    setReconciliationGaugeSource({
+      progress: async () => {
+        const [progress, head, counts] = await Promise.all([
+          reconciliationTables.progress(this.pool),
+          this.store.headPosition(),
+          reconciliationTables.counts(this.pool),
+        ]);
+        return {
+          checkedPosition: Number(progress.comparedPosition),
+          lagEvents: Number(head > progress.comparedPosition ? head - progress.comparedPosition : 0n),
+          ...counts,
+        };
+      },
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.checker) return;
+    setReconciliationGaugeSource(undefined);
+    await this.checker.stop();
+  }
+
+  run(minPosition: bigint | undefined, waitMs: number, full = false): Promise<ReconciliationReport> {
+    return full || !this.checker ? this.fullRun(minPosition, waitMs) : this.continuous(minPosition, waitMs);
+  }
+
+  /**
+   * The checker's open findings, once it has compared up to `minPosition` (503 if not within
+   * `waitMs`), or without one up to where the read models stand now (answered anyway after
+   * `waitMs`, its lag visible in `position` against `headPosition`).
+   */
+  private async continuous(minPosition: bigint | undefined, waitMs: number): Promise<ReconciliationReport> {
+    const deadline = Date.now() + waitMs;
+    await this.progress.waitFor(minPosition, waitMs);
+    const target = minPosition ?? (await this.progress.position());
+    let progress = await reconciliationTables.progress(this.pool);
+    while (progress.comparedPosition < target && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+      progress = await reconciliationTables.progress(this.pool);
+    }
+    if (minPosition !== undefined && progress.comparedPosition < minPosition) {
+      throw new ApiError(
+        503,
+        'projection_behind',
+        `the reconciliation has not reached position ${minPosition} within ${waitMs} ms; retry`,
+        { minPosition: Number(minPosition), position: Number(progress.comparedPosition) },
+        { 'retry-after': '1' },
+      );
+    }
+    const [counts, { mismatches, violations, cleared }, checkpoints, head] = await Promise.all([
+      reconciliationTables.counts(this.pool),
+      this.reverified(progress.position),
+      checkpointsTable.positions(this.pool, [
+        accountBalancesProjection.name,
+        projectsProjection.name,
+        lotsProjection.name,
+      ]),
+      this.store.headPosition(),
+    ]);
+    ledgerMetrics.reconciliationMismatches.set(counts.mismatches - cleared.mismatches);
+    ledgerMetrics.reconciliationViolations.set(counts.violations - cleared.violations);
+    ledgerMetrics.reconciliationLastRun.set(Date.now() / 1000);
+    const position = progress.comparedPosition;
+    return {
+      checkedAccounts: progress.accounts,
+      checkedProjects: progress.projects,
+      mismatches,
+      mismatchCount: counts.mismatches - cleared.mismatches,
+      violations,
+      violationCount: counts.violations - cleared.violations,
+      position: Number(position),
+      checkpoints: {
+        accountBalances: Number(checkpoints.get(accountBalancesProjection.name) ?? 0n),
+        projects: Number(checkpoints.get(projectsProjection.name) ?? 0n),
+        lots: Number(checkpoints.get(lotsProjection.name) ?? 0n),
+      },
+      mode: 'continuous',
+      headPosition: Number(head),
+      lagEvents: Number(head > position ? head - position : 0n),
+    };
+  }
+
+  /**
+   * The open findings (the first REPORTED_MAX of each kind), those of a row against the fold
+   * compared again now (read only, one snapshot): a stream whose rows were put right since
+   * its last comparison (a projector that caught up after it) is not reported until the
+   * checker next compares it. O(findings). `cleared`: how many stored findings that drops.
+   */
+  private async reverified(checkedUpTo: bigint) {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const stored = [
+        ...(await reconciliationTables.findings(client, 'mismatch', REPORTED_MAX)),
+        ...(await reconciliationTables.findings(client, 'violation', REPORTED_MAX)),
+      ];
+      const keyOfFinding = (f: StoredFinding) => keyOf([f.streamKind, f.streamId]);
+      const compareKeys = new Map(
+        stored.filter((f) => f.origin === 'compare').map((f) => [keyOfFinding(f), [f.streamKind, f.streamId] as const]),
+      );
+      const streams = await reconciliationTables.streams(client, [...compareKeys.values()]);
+      const comparison = compareStreams(streams, await readRows(client, streams), checkedUpTo);
+      await client.query('COMMIT');
+      const compared = new Set(comparison.compared.map(keyOf));
+      const kept = stored.filter((f) => f.origin !== 'compare' || !compared.has(keyOfFinding(f)));
+      const findings = [...kept, ...comparison.findings];
+      const dropped = (kind: Finding['kind']) =>
+        stored.filter((f) => f.finding.kind === kind).length - findings.filter((f) => f.finding.kind === kind).length;
+      const of = <Body>(kind: Finding['kind']) =>
+        findings.filter((f) => f.finding.kind === kind).map((f) => f.finding.body as Body);
+      return {
+        mismatches: of<Mismatch>('mismatch'),
+        violations: of<Violation>('violation'),
+        cleared: { mismatches: dropped('mismatch'), violations: dropped('violation') },
+      };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Compares the read models with a fold of the whole log and checks I1–I4 over the log,
+   * both at a consistent point: the read models' checkpoints, read in one snapshot with
+   * their rows. Events up to a checkpoint are final (the projector only passes positions
+   * no running transaction can still fill in), so the log cannot move under the check.
+   * The log is read a page at a time; memory is one aggregate per stream.
+   */
+  private async fullRun(minPosition: bigint | undefined, waitMs: number): Promise<ReconciliationReport> {
     await this.progress.waitFor(minPosition, waitMs);
     const rows = await readProjectedRows(this.pool);
     const upTo = max(max(rows.accountsCheckpoint, rows.projectsCheckpoint), rows.lotsCheckpoint);
@@ -51,7 +218,10 @@ export class Reconciliation {
     const checker = new InvariantChecker(REPORTED_MAX);
     const lotViolations = new Collector<Violation>();
     const lots = new LotAudit(rows.lotsCheckpoint, (v) => lotViolations.add(v));
+    const startedMs = Date.now();
+    this.log.logger.info({ upTo: String(upTo) }, 'reconciliation: full fold of the log started');
     let last: StoredEvent | undefined;
+    let folded = 0;
     for (let after = 0n; after < upTo;) {
       const events = await this.store.readAll({ afterPosition: after, limit: READ_BATCH });
       for (const event of events) {
@@ -60,6 +230,12 @@ export class Reconciliation {
         checker.feed(event);
         lots.feed(event);
         last = event;
+        if (++folded % PROGRESS_EVERY_EVENTS === 0) {
+          this.log.logger.info(
+            { position: String(event.position), upTo: String(upTo), events: folded },
+            'reconciliation: full fold in progress',
+          );
+        }
       }
       const end = events.at(-1)?.position;
       if (end === undefined || events.length < READ_BATCH) break;
@@ -78,6 +254,11 @@ export class Reconciliation {
     ledgerMetrics.reconciliationMismatches.set(mismatches.count);
     ledgerMetrics.reconciliationViolations.set(violations.count);
     ledgerMetrics.reconciliationLastRun.set(Date.now() / 1000);
+    const head = await this.store.headPosition();
+    this.log.logger.info(
+      { position: String(position), events: folded, durationMs: Date.now() - startedMs },
+      'reconciliation: full fold of the log done',
+    );
     return {
       checkedAccounts,
       checkedProjects,
@@ -91,6 +272,9 @@ export class Reconciliation {
         projects: Number(rows.projectsCheckpoint),
         lots: Number(rows.lotsCheckpoint),
       },
+      mode: 'full',
+      headPosition: Number(head),
+      lagEvents: Number(head > position ? head - position : 0n),
     };
   }
 
@@ -121,24 +305,8 @@ export class Reconciliation {
 function balanceIdentity(rows: ProjectedRows, report: (violation: Violation) => void): void {
   const sameCheckpoint = rows.accountsCheckpoint === rows.lotsCheckpoint;
   for (const [accountId, row] of rows.accounts) {
-    const expected = row.totalGranted - row.totalDebited + row.totalRefunded - row.totalExpired - row.totalVoided;
-    if (row.balance !== expected) {
-      report({
-        invariant: 'I1',
-        id: accountId,
-        message: `account ${accountId}: projected balance ${row.balance} is not granted − debited + refunded − expired − voided = ${expected}`,
-        position: null,
-      });
-    }
-    const lots = [...(rows.lots.get(accountId)?.values() ?? [])].reduce((sum, lot) => sum + lot.remaining, 0);
-    if (sameCheckpoint && lots !== row.balance) {
-      report({
-        invariant: 'I7',
-        id: accountId,
-        message: `account ${accountId}: projected lots hold ${lots}, the projected balance is ${row.balance}`,
-        position: null,
-      });
-    }
+    const lots = sameCheckpoint ? [...(rows.lots.get(accountId)?.values() ?? [])] : undefined;
+    accountRowViolations(accountId, row, lots, report);
   }
 }
 
