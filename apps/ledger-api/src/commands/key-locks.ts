@@ -17,6 +17,11 @@ export interface KeyClaim {
   refusal: RefusalRow | undefined;
 }
 
+/** A command whose key's lock went with its lost session: nothing of it is stored, retry with the same key (503). */
+export function lockSessionLost(): StoreUnavailableError {
+  return new StoreUnavailableError('lost the lock session of the idempotency keys');
+}
+
 /** A repeat of a key whose first request another replica is still running: retry with the same key. */
 export function requestInFlight(): ApiError {
   return new ApiError(
@@ -33,6 +38,12 @@ const GROUP_MAX = 500;
 const CONNECT_TIMEOUT_MS = 5_000;
 export const KEY_LOCKS_APPLICATION = 'ledger-api key locks';
 const QUERY_TIMEOUT_MS = 20_000;
+
+/** A lock to let go, with the session it was taken on. */
+interface HeldLock {
+  lock: bigint;
+  session: number;
+}
 
 interface ClaimRow {
   n: string;
@@ -79,7 +90,7 @@ export class KeyLocks {
     maxInFlight: 1,
     maxGroup: GROUP_MAX,
   });
-  private readonly releases = new GroupRunner<bigint, void>((locks) => this.releaseGroup(locks), {
+  private readonly releases = new GroupRunner<HeldLock, void>((locks) => this.releaseGroup(locks), {
     maxInFlight: 1,
     maxGroup: GROUP_MAX,
   });
@@ -104,7 +115,7 @@ export class KeyLocks {
   release(claims: readonly KeyClaim[]): void {
     for (const claim of claims) {
       if (claim.held && claim.session === this.session) {
-        this.releases.submit(lockOf(claim.context)).catch(() => undefined);
+        this.releases.submit({ lock: lockOf(claim.context), session: claim.session }).catch(() => undefined);
       }
     }
   }
@@ -119,6 +130,8 @@ export class KeyLocks {
 
   private async claimGroup(contexts: CommandContext[]): Promise<MemberResult<KeyClaim>[]> {
     const client = await this.connection();
+    // Lost again before this ran: its session number would be the next one's.
+    if (this.client !== client) throw lockSessionLost();
     const session = this.session;
     const { rows } = await this.run<ClaimRow>(client, {
       name: 'ledger_api.claim_keys',
@@ -144,16 +157,19 @@ export class KeyLocks {
     return claims;
   }
 
-  private async releaseGroup(locks: bigint[]): Promise<MemberResult<void>[]> {
+  private async releaseGroup(held: HeldLock[]): Promise<MemberResult<void>[]> {
     const client = this.client;
-    // The session is gone, and its locks with it.
-    if (client === undefined) return locks.map(() => ({ ok: true, value: undefined }));
-    await this.run<{ pg_advisory_unlock: boolean }>(client, {
-      name: 'ledger_api.release_keys',
-      text: 'SELECT pg_advisory_unlock(l) FROM unnest($1::bigint[]) AS l',
-      values: [locks.map(String)],
-    });
-    return locks.map(() => ({ ok: true, value: undefined }));
+    // Only the current session's: a lock of a session lost since the release was asked for went
+    // with it, and the same key may be locked again on this one, by a retry still running.
+    const locks = client === undefined ? [] : held.filter((h) => h.session === this.session).map((h) => h.lock);
+    if (client !== undefined && locks.length > 0) {
+      await this.run<{ pg_advisory_unlock: boolean }>(client, {
+        name: 'ledger_api.release_keys',
+        text: 'SELECT pg_advisory_unlock(l) FROM unnest($1::bigint[]) AS l',
+        values: [locks.map(String)],
+      });
+    }
+    return held.map(() => ({ ok: true, value: undefined }));
   }
 
   /**
