@@ -591,9 +591,10 @@ export class CommandExecutor {
    * even have seen its events): then that acceptance is the answer, checked again
    * after the refusal is kept so that a late one still wins.
    *
-   * Kept only while the key's lock is this replica's: once its session is known lost,
-   * another replica may hold the key and accept it (on a balance from after a grant), so
-   * the answer is 503 (retry with the same key), never a refusal that can contradict it.
+   * Kept only while the key's lock is this replica's, on its lock session (a fence): once
+   * that session is lost, another replica may hold the key and accept it (on a balance from
+   * after a grant), so the answer is 503 (retry with the same key), never a refusal that
+   * can contradict it.
    */
   private async refuse(
     context: CommandContext,
@@ -602,8 +603,7 @@ export class CommandExecutor {
   ): Promise<CommandResult<unknown>> {
     const accepted = await this.idempotency.find(context);
     if (accepted) return { ...accepted, replayed: true };
-    if (!this.keyLocks.stillHeld(claim)) throw lockSessionLost();
-    await this.refusals.record(context, this.refusalAnswerOf(violation, context));
+    await this.keyLocks.keepRefusal(claim, this.refusalAnswerOf(violation, context));
     const late = await this.idempotency.find(context);
     if (late) {
       await this.refusals.forget(context);

@@ -3,8 +3,8 @@ import { idempotencyStream } from '@ledger/domain';
 import { StoreUnavailableError } from '@ledger/event-store';
 import { GroupRunner, type MemberResult } from '@ledger/platform';
 import { ApiError } from '../errors/api-error.js';
-import type { CommandContext } from './idempotency.js';
-import type { RefusalRow } from './refusals.js';
+import type { Answer, CommandContext } from './idempotency.js';
+import { RefusalRecords, type RefusalRow } from './refusals.js';
 
 /** A key as claimed for one batch: whether this replica holds it, and what the key's last holder kept. */
 export interface KeyClaim {
@@ -38,6 +38,12 @@ const GROUP_MAX = 500;
 const CONNECT_TIMEOUT_MS = 5_000;
 export const KEY_LOCKS_APPLICATION = 'ledger-api key locks';
 const QUERY_TIMEOUT_MS = 20_000;
+
+/** A refusal to keep as its claim's answer. */
+interface Keep {
+  claim: KeyClaim;
+  answer: Answer;
+}
 
 /** A lock to let go, with the session it was taken on. */
 interface HeldLock {
@@ -95,6 +101,11 @@ export class KeyLocks {
     maxGroup: GROUP_MAX,
   });
 
+  private readonly keeps = new GroupRunner<Keep, void>((keeps) => this.keepGroup(keeps), {
+    maxInFlight: 1,
+    maxGroup: GROUP_MAX,
+  });
+
   constructor(private readonly connectionString: string) {}
 
   /** Locks the key if no other replica holds it, and reads the refusal kept for it. */
@@ -105,6 +116,16 @@ export class KeyLocks {
   /** True while the session the claim was taken on is open (so the lock is still this replica's). */
   stillHeld(claim: KeyClaim): boolean {
     return !claim.held || (this.client !== undefined && claim.session === this.session);
+  }
+
+  /**
+   * Keeps a refusal as its key's answer, on the lock session itself: it commits only while
+   * that session, and so the key's lock, lives, and whoever takes the key next claims it
+   * after that and reads it (see claim_keys). A claim whose session is known lost keeps
+   * nothing: 503, retry with the same key (another replica may hold the key and accept it).
+   */
+  keepRefusal(claim: KeyClaim, answer: Answer): Promise<void> {
+    return this.keeps.submit({ claim, answer });
   }
 
   /**
@@ -155,6 +176,19 @@ export class KeyLocks {
       claims[Number(row.n) - 1] = { ok: true, value: { context, held: row.locked, session, refusal } };
     }
     return claims;
+  }
+
+  private async keepGroup(keeps: Keep[]): Promise<MemberResult<void>[]> {
+    const client = this.client;
+    const held = keeps.map(({ claim }) => client !== undefined && claim.held && claim.session === this.session);
+    const kept = keeps.filter((_, i) => held[i]);
+    if (client !== undefined && kept.length > 0) {
+      await this.run(
+        client,
+        RefusalRecords.keepStatement(kept.map(({ claim, answer }) => ({ context: claim.context, answer }))),
+      );
+    }
+    return held.map((ok) => (ok ? { ok: true, value: undefined } : { ok: false, error: lockSessionLost() }));
   }
 
   private async releaseGroup(held: HeldLock[]): Promise<MemberResult<void>[]> {
