@@ -84,6 +84,21 @@ interface ClaimRow {
  * after the answer, not waited for. All of a replica's locks are on one session: locks
  * there are reentrant, so two commands of one replica with the same key (the same
  * request in one queue, one after the other) behave exactly as before.
+ *
+ * A session lost takes its locks with it: the claims taken on it are no longer held
+ * (`stillHeld`), and nothing is stored for them. A refusal is kept on the lock session
+ * itself (`keepRefusal`), so it commits only while the key's lock lives: a fence. An
+ * acceptance cannot be (its append goes to the event store, on another connection):
+ * `stillHeld` is checked just before it, and the window left is that one append. If the
+ * session dies on the server after that check, another replica may take the key before
+ * the append commits; if it accepts too, one of the two appends conflicts on the key's
+ * record and answers with the other's; if it refuses, its `refuse` looks the acceptance up
+ * before and after keeping the refusal, and only an append that commits after its second
+ * look leaves two answers (402 and 201).
+ *
+ * Releases, claims and refusals each carry the session they belong to: a release or a
+ * refusal asked for on a session since lost does nothing on the next one (where the same
+ * key may be locked again, by a retry still running).
  */
 export class KeyLocks {
   private client: pg.Client | undefined;
