@@ -25,7 +25,7 @@ import type { Clock } from './clock.js';
 import type { CommandHandler, Decision, StreamKind, StreamStates } from './command-handler.js';
 import { IdempotencyRecords, type Answer, type CommandContext, type RecordedAnswer } from './idempotency.js';
 import { KeyedBatcher, KeyedSerializer, type BatchOutcome } from './keyed-serializer.js';
-import { requestInFlight, type KeyClaim, type KeyLocks } from './key-locks.js';
+import { lockSessionLost, requestInFlight, type KeyClaim, type KeyLocks } from './key-locks.js';
 import { RefusalRecords, type RefusalRow } from './refusals.js';
 import type { LoadedState, StreamStateCache } from './stream-state.cache.js';
 
@@ -232,16 +232,24 @@ export class CommandExecutor {
     this.options.onBatch?.(items.length);
     // Each command's key, claimed by the first attempt and let go once the batch is answered.
     const claims: (KeyClaim | undefined)[] = items.map(() => undefined);
+    // The claims sent, each settled once its claims are recorded in `claims`.
+    const claiming: Promise<unknown>[] = [];
     try {
-      return await this.decideClaimed(items, claims);
+      return await this.decideClaimed(items, claims, claiming);
     } finally {
-      this.keyLocks.release(claims.filter((claim) => claim !== undefined));
+      // Whatever ended the batch, even a failure that came before the claims' answer (the read
+      // beside them failed): each key taken is let go once its claim has settled, never before
+      // (a lock taken after its release was decided would be held until the session ends).
+      void Promise.allSettled(claiming).then(() =>
+        this.keyLocks.release(claims.filter((claim) => claim !== undefined)),
+      );
     }
   }
 
   private async decideClaimed(
     items: readonly Pending[],
     claims: (KeyClaim | undefined)[],
+    claiming: Promise<unknown>[],
   ): Promise<BatchOutcome<Outcome>[]> {
     const outcomes: (BatchOutcome<Outcome> | undefined)[] = items.map(() => undefined);
     // After an append failed for a reason of its own (not a conflict), one acceptance an append.
@@ -259,7 +267,7 @@ export class CommandExecutor {
           reads,
         ),
         attempt === 1
-          ? this.claimKeys(items, open, claims)
+          ? this.claimKeys(items, open, claims, claiming)
           : Promise.allSettled(open.map((i) => this.refusals.find(items[i]!.context))),
       ]);
       crashPoint('command.after-read-ahead');
@@ -371,14 +379,16 @@ export class CommandExecutor {
           // A lock session lost (the database restarted) took the keys' locks: nothing is appended
           // without them, the callers retry with the same keys (503).
           if (accepted.some(({ index }) => !this.keyLocks.stillHeld(claims[index]!))) {
-            throw new StoreUnavailableError('lost the lock session of the idempotency keys');
+            throw lockSessionLost();
           }
           result = await this.store.append(appends);
           crashPoint('command.after-append');
         } catch (error) {
           // Refusals that saw none of this append's events stand; the others are decided again.
+          // One whose lock went with a lost session is not kept (503: see refuse).
           await this.settleRefusals(
             items,
+            claims,
             refused.filter((r) => !r.afterAccepted),
             outcomes,
           );
@@ -427,7 +437,7 @@ export class CommandExecutor {
           outcomes[index] = { ok: true, value: { replayed: false, decision, answer, position } };
         }
       }
-      await this.settleRefusals(items, refused, outcomes);
+      await this.settleRefusals(items, claims, refused, outcomes);
     }
   }
 
@@ -472,13 +482,18 @@ export class CommandExecutor {
     items: readonly Pending[],
     open: readonly number[],
     claims: (KeyClaim | undefined)[],
+    claiming: Promise<unknown>[],
   ): Promise<PromiseSettledResult<RefusalRow | undefined>[]> {
-    const settled = await Promise.allSettled(open.map((i) => this.keyLocks.claim(items[i]!.context)));
-    return settled.map((result, k) => {
-      if (result.status === 'rejected') return result;
-      claims[open[k]!] = result.value;
-      return { status: 'fulfilled', value: result.value.refusal };
-    });
+    // Recorded as they settle, whether or not this batch still waits for them (see decideBatch).
+    const settling = Promise.allSettled(open.map((i) => this.keyLocks.claim(items[i]!.context))).then((settled) =>
+      settled.map((result, k): PromiseSettledResult<RefusalRow | undefined> => {
+        if (result.status === 'rejected') return result;
+        claims[open[k]!] = result.value;
+        return { status: 'fulfilled', value: result.value.refusal };
+      }),
+    );
+    claiming.push(settling);
+    return settling;
   }
 
   /** An accepted key's record, or a kept refusal: the answer, with nothing decided. */
@@ -502,13 +517,14 @@ export class CommandExecutor {
   /** Keeps each refusal and answers with it (a batch holds a key once, so they are independent). */
   private async settleRefusals(
     items: readonly Pending[],
+    claims: readonly (KeyClaim | undefined)[],
     refused: readonly { index: number; violation: RuleViolation }[],
     outcomes: (BatchOutcome<Outcome> | undefined)[],
   ): Promise<void> {
     await Promise.all(
       refused.map(async ({ index, violation }) => {
         try {
-          outcomes[index] = { ok: true, value: await this.refuse(items[index]!.context, violation) };
+          outcomes[index] = { ok: true, value: await this.refuse(items[index]!.context, violation, claims[index]!) };
         } catch (error) {
           outcomes[index] = { ok: false, error };
         }
@@ -574,11 +590,20 @@ export class CommandExecutor {
    * Unless the same key was accepted meanwhile on another replica (this decision may
    * even have seen its events): then that acceptance is the answer, checked again
    * after the refusal is kept so that a late one still wins.
+   *
+   * Kept only while the key's lock is this replica's, on its lock session (a fence): once
+   * that session is lost, another replica may hold the key and accept it (on a balance from
+   * after a grant), so the answer is 503 (retry with the same key), never a refusal that
+   * can contradict it.
    */
-  private async refuse(context: CommandContext, violation: RuleViolation): Promise<CommandResult<unknown>> {
+  private async refuse(
+    context: CommandContext,
+    violation: RuleViolation,
+    claim: KeyClaim,
+  ): Promise<CommandResult<unknown>> {
     const accepted = await this.idempotency.find(context);
     if (accepted) return { ...accepted, replayed: true };
-    await this.refusals.record(context, this.refusalAnswerOf(violation, context));
+    await this.keyLocks.keepRefusal(claim, this.refusalAnswerOf(violation, context));
     const late = await this.idempotency.find(context);
     if (late) {
       await this.refusals.forget(context);

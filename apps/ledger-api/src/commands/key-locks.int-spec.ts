@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { StoreUnavailableError, type EventStore, type PostgresEventStore } from '@ledger/event-store';
-import { accountStream } from '@ledger/domain';
+import { accountStream, idempotencyStream } from '@ledger/domain';
 import { within } from '@ledger/test-support';
 import { debitCredits } from '../accounts/debit-credits/debit-credits.handler.js';
 import { grantCredits } from '../accounts/grant-credits/grant-credits.handler.js';
@@ -9,7 +9,7 @@ import { ApiError } from '../errors/api-error.js';
 import { created } from '../http/answers.js';
 import type { CommandExecutor } from './command-executor.js';
 import { requestHash, type CommandContext } from './idempotency.js';
-import { KEY_LOCKS_APPLICATION, KeyLocks, lockOf } from './key-locks.js';
+import { KEY_LOCKS_APPLICATION, KeyLocks, lockOf, type KeyClaim } from './key-locks.js';
 import { RecordedRefusal } from './refusals.js';
 import { startExecutorDatabase, testExecutor, type ExecutorDatabase } from './testing/executors.js';
 
@@ -52,6 +52,35 @@ describe('KeyLocks: one replica at a time runs a key', () => {
   async function applied(accountId: string, key: string): Promise<number> {
     const events = await store.readStream(accountStream(accountId));
     return events.filter((e) => e.type !== 'CreditsGranted' && e.metadata.idempotencyKey === key).length;
+  }
+
+  /** Ends the lock session holding `key`'s lock, as PostgreSQL sees a replica that died or was cut off. */
+  async function endLockSessionOf(key: CommandContext): Promise<void> {
+    // The session holding this key's lock (a one-key advisory lock shows its high and low 32 bits).
+    const lock = BigInt.asUintN(64, lockOf(key));
+    const { rows } = await pool.query<{ pid: number }>(
+      `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = $2 AND l.objid = $3
+         AND a.application_name = $1 AND a.datname = current_database()`,
+      [KEY_LOCKS_APPLICATION, String(lock >> 32n), String(lock & 0xffffffffn)],
+    );
+    expect(rows).toHaveLength(1);
+    await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+  }
+
+  /** Runs `key` on `other` until it is not answered request_in_flight (the key let go). */
+  async function takeKey(
+    other: CommandExecutor,
+    key: CommandContext,
+    accountId: string,
+    amount: number,
+  ): Promise<unknown> {
+    let taken: unknown;
+    await within(RELEASE_BOUND_MS, async () => {
+      taken = await other.execute(key, debitCredits, debit(accountId, amount), created).catch((e: unknown) => e);
+      return !(taken instanceof ApiError && taken.code === 'request_in_flight');
+    });
+    return taken;
   }
 
   it('answers a repeat on another replica 409 request_in_flight while the first runs, then the first answer', async () => {
@@ -140,6 +169,103 @@ describe('KeyLocks: one replica at a time runs a key', () => {
       });
     expect(await applied(accountId, key.idempotencyKey)).toBe(1);
   });
+
+  it('lets a key go when the read beside its claim fails before the claim answers', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    await replica().execute(context(randomUUID()), grantCredits, grant(accountId), created);
+    const key = context(randomUUID());
+    // The store read fails at once, so the batch ends while its claim is still on its way (it then takes the lock).
+    const failed = await replica(readFailingOnce(store))
+      .execute(key, debitCredits, debit(accountId, 5), created)
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreUnavailableError);
+    expect((failed as Error).message).toContain('injected');
+    // The failed replica let the key go once its claim came back: another one takes it.
+    const taken = await takeKey(replica(), key, accountId, 5);
+    expect(taken).toMatchObject({ replayed: false, answer: { status: 201 } });
+    expect(await applied(accountId, key.idempotencyKey)).toBe(1);
+  });
+
+  it('keeps no refusal once its lock session is known lost: the replica that takes the key may accept it', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    await replica().execute(context(randomUUID()), grantCredits, grant(accountId), created);
+    const key = context(randomUUID());
+    const locksA = new KeyLocks(url);
+    const appending = deferred();
+    const appendMay = deferred();
+    // B holds the key, has accepted it, and appends only when told.
+    const b = replica(
+      appendingThen(store, async () => {
+        appending.resolve();
+        await appendMay.promise;
+      }),
+    );
+    let bAnswer: Promise<unknown> | undefined;
+    // A has refused the key (not enough credits) and is about to keep the refusal.
+    const aView = readingRecordThen(store, idempotencyStream(key.caller, key.idempotencyKey), async () => {
+      const probe: KeyClaim = await locksA.claim(context(randomUUID()));
+      expect(probe.held).toBe(true);
+      // A's lock session dies (a network cut) and A sees it; B then takes the key, after a grant.
+      await endLockSessionOf(key);
+      expect(await within(RELEASE_BOUND_MS, () => Promise.resolve(!locksA.stillHeld(probe)))).toBeDefined();
+      await replica().execute(context(randomUUID()), grantCredits, grant(accountId), created);
+      bAnswer = takeKey(b, key, accountId, 6);
+      await appending.promise;
+    });
+    const aAnswer = await replica(aView, locksA)
+      .execute(key, debitCredits, debit(accountId, 6), created)
+      .catch((e: unknown) => e);
+    appendMay.resolve();
+    expect(await bAnswer).toMatchObject({ replayed: false, answer: { status: 201 } });
+    // Without its lock, A's answer is "retry" (503), not a 402 the key's answer (B's 201) contradicts.
+    expect(aAnswer).toBeInstanceOf(StoreUnavailableError);
+    expect((aAnswer as Error).message).toContain('lock session');
+    const { rows } = await pool.query('SELECT 1 FROM ledger_api.refusals WHERE caller = $1 AND idempotency_key = $2', [
+      key.caller,
+      key.idempotencyKey,
+    ]);
+    expect(rows).toHaveLength(0);
+    expect(await applied(accountId, key.idempotencyKey)).toBe(1);
+  });
+
+  it('never lets go, on a new lock session, a lock whose release was asked for on the lost one', async () => {
+    const locks = new KeyLocks(url);
+    const other = new KeyLocks(url);
+    sessions.push(locks, other);
+    const [first, held, retried] = [context(randomUUID()), context(randomUUID()), context(randomUUID())];
+    const firstClaim = await locks.claim(first);
+    const heldClaim = await locks.claim(held);
+    // The first release's statement stays on its way (as on a session that stops answering), so
+    // the next release waits behind it while the session is lost and another one opened.
+    const sent = deferred();
+    const mayRun = deferred();
+    const release = holdingFirstRelease(sent, mayRun.promise);
+    try {
+      locks.release([firstClaim]);
+      await sent.promise;
+      locks.release([heldClaim]);
+      await endLockSessionOf(held);
+      expect(await within(RELEASE_BOUND_MS, () => Promise.resolve(!locks.stillHeld(heldClaim)))).toBeDefined();
+      // A retry takes the key again on the new session, and holds it while it runs.
+      const again = await locks.claim(held);
+      expect(again).toMatchObject({ held: true });
+      const retriedClaim = await locks.claim(retried);
+      locks.release([retriedClaim]);
+      mayRun.resolve();
+      // The releases waiting went out (the retried key's lock is let go)...
+      expect(
+        await within(RELEASE_BOUND_MS, async () => {
+          const claim = await other.claim(retried);
+          if (claim.held) other.release([claim]);
+          return claim.held;
+        }),
+      ).toBeDefined();
+      // ...and the lost session's one did not let go of the key the retry holds.
+      expect(await other.claim(held)).toMatchObject({ held: false });
+    } finally {
+      release.restore();
+    }
+  });
 });
 
 /** The store, running `then` before its first append (after the command was decided, before it is stored). */
@@ -157,4 +283,70 @@ function appendingThen(store: EventStore, then: () => Promise<unknown>): EventSt
       };
     },
   });
+}
+
+/** The store, failing its first read of several streams at once (the read beside the claims). */
+function readFailingOnce(store: EventStore): EventStore {
+  let failed = false;
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property !== 'readStreams') return typeof value === 'function' ? value.bind(target) : value;
+      return (...args: Parameters<EventStore['readStreams']>) => {
+        if (failed) return target.readStreams(...args);
+        failed = true;
+        return Promise.reject(new StoreUnavailableError('the read failed (injected)'));
+      };
+    },
+  });
+}
+
+/** The store, running `then` before its first read of `streamName` alone (a refusal looks the acceptance up). */
+function readingRecordThen(store: EventStore, streamName: string, then: () => Promise<unknown>): EventStore {
+  let pending: (() => Promise<unknown>) | undefined = then;
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property !== 'readStream') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: Parameters<EventStore['readStream']>) => {
+        if (args[0] === streamName) {
+          const run = pending;
+          pending = undefined;
+          await run?.();
+        }
+        return target.readStream(...args);
+      };
+    },
+  });
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * Holds the first release statement sent by any client until `mayRun`: `sent` says it was
+ * sent. `restore` puts pg's query back.
+ */
+function holdingFirstRelease(sent: { resolve: () => void }, mayRun: Promise<void>): { restore(): void } {
+  const query = pg.Client.prototype.query;
+  let held = false;
+  // pg's query has many overloads; the release is sent as a config object with its name.
+  const patched = function (this: pg.Client, ...args: unknown[]): unknown {
+    const config = args[0] as { name?: string } | undefined;
+    if (!held && config?.name === 'ledger_api.release_keys') {
+      held = true;
+      sent.resolve();
+      return mayRun.then(() => (query as (...a: unknown[]) => unknown).apply(this, args));
+    }
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  pg.Client.prototype.query = patched as typeof query;
+  return {
+    restore: () => {
+      pg.Client.prototype.query = query;
+    },
+  };
 }

@@ -3,8 +3,8 @@ import { idempotencyStream } from '@ledger/domain';
 import { StoreUnavailableError } from '@ledger/event-store';
 import { GroupRunner, type MemberResult } from '@ledger/platform';
 import { ApiError } from '../errors/api-error.js';
-import type { CommandContext } from './idempotency.js';
-import type { RefusalRow } from './refusals.js';
+import type { Answer, CommandContext } from './idempotency.js';
+import { RefusalRecords, type RefusalRow } from './refusals.js';
 
 /** A key as claimed for one batch: whether this replica holds it, and what the key's last holder kept. */
 export interface KeyClaim {
@@ -15,6 +15,11 @@ export interface KeyClaim {
   session: number;
   /** The refusal kept for the key, read after the lock was taken. */
   refusal: RefusalRow | undefined;
+}
+
+/** A command whose key's lock went with its lost session: nothing of it is stored, retry with the same key (503). */
+export function lockSessionLost(): StoreUnavailableError {
+  return new StoreUnavailableError('lost the lock session of the idempotency keys');
 }
 
 /** A repeat of a key whose first request another replica is still running: retry with the same key. */
@@ -33,6 +38,18 @@ const GROUP_MAX = 500;
 const CONNECT_TIMEOUT_MS = 5_000;
 export const KEY_LOCKS_APPLICATION = 'ledger-api key locks';
 const QUERY_TIMEOUT_MS = 20_000;
+
+/** A refusal to keep as its claim's answer. */
+interface Keep {
+  claim: KeyClaim;
+  answer: Answer;
+}
+
+/** A lock to let go, with the session it was taken on. */
+interface HeldLock {
+  lock: bigint;
+  session: number;
+}
 
 interface ClaimRow {
   n: string;
@@ -67,6 +84,21 @@ interface ClaimRow {
  * after the answer, not waited for. All of a replica's locks are on one session: locks
  * there are reentrant, so two commands of one replica with the same key (the same
  * request in one queue, one after the other) behave exactly as before.
+ *
+ * A session lost takes its locks with it: the claims taken on it are no longer held
+ * (`stillHeld`), and nothing is stored for them. A refusal is kept on the lock session
+ * itself (`keepRefusal`), so it commits only while the key's lock lives: a fence. An
+ * acceptance cannot be (its append goes to the event store, on another connection):
+ * `stillHeld` is checked just before it, and the window left is that one append. If the
+ * session dies on the server after that check, another replica may take the key before
+ * the append commits; if it accepts too, one of the two appends conflicts on the key's
+ * record and answers with the other's; if it refuses, its `refuse` looks the acceptance up
+ * before and after keeping the refusal, and only an append that commits after its second
+ * look leaves two answers (402 and 201).
+ *
+ * Releases, claims and refusals each carry the session they belong to: a release or a
+ * refusal asked for on a session since lost does nothing on the next one (where the same
+ * key may be locked again, by a retry still running).
  */
 export class KeyLocks {
   private client: pg.Client | undefined;
@@ -79,7 +111,12 @@ export class KeyLocks {
     maxInFlight: 1,
     maxGroup: GROUP_MAX,
   });
-  private readonly releases = new GroupRunner<bigint, void>((locks) => this.releaseGroup(locks), {
+  private readonly releases = new GroupRunner<HeldLock, void>((locks) => this.releaseGroup(locks), {
+    maxInFlight: 1,
+    maxGroup: GROUP_MAX,
+  });
+
+  private readonly keeps = new GroupRunner<Keep, void>((keeps) => this.keepGroup(keeps), {
     maxInFlight: 1,
     maxGroup: GROUP_MAX,
   });
@@ -97,6 +134,16 @@ export class KeyLocks {
   }
 
   /**
+   * Keeps a refusal as its key's answer, on the lock session itself: it commits only while
+   * that session, and so the key's lock, lives, and whoever takes the key next claims it
+   * after that and reads it (see claim_keys). A claim whose session is known lost keeps
+   * nothing: 503, retry with the same key (another replica may hold the key and accept it).
+   */
+  keepRefusal(claim: KeyClaim, answer: Answer): Promise<void> {
+    return this.keeps.submit({ claim, answer });
+  }
+
+  /**
    * Lets the keys go, without waiting: their answers are stored, so whoever takes a key next
    * finds them. A lock of a session since lost went with it; an unlock that fails leaves
    * the lock to the session's end (the client is then broken and gets closed).
@@ -104,7 +151,7 @@ export class KeyLocks {
   release(claims: readonly KeyClaim[]): void {
     for (const claim of claims) {
       if (claim.held && claim.session === this.session) {
-        this.releases.submit(lockOf(claim.context)).catch(() => undefined);
+        this.releases.submit({ lock: lockOf(claim.context), session: claim.session }).catch(() => undefined);
       }
     }
   }
@@ -119,6 +166,8 @@ export class KeyLocks {
 
   private async claimGroup(contexts: CommandContext[]): Promise<MemberResult<KeyClaim>[]> {
     const client = await this.connection();
+    // Lost again before this ran: its session number would be the next one's.
+    if (this.client !== client) throw lockSessionLost();
     const session = this.session;
     const { rows } = await this.run<ClaimRow>(client, {
       name: 'ledger_api.claim_keys',
@@ -144,16 +193,32 @@ export class KeyLocks {
     return claims;
   }
 
-  private async releaseGroup(locks: bigint[]): Promise<MemberResult<void>[]> {
+  private async keepGroup(keeps: Keep[]): Promise<MemberResult<void>[]> {
     const client = this.client;
-    // The session is gone, and its locks with it.
-    if (client === undefined) return locks.map(() => ({ ok: true, value: undefined }));
-    await this.run<{ pg_advisory_unlock: boolean }>(client, {
-      name: 'ledger_api.release_keys',
-      text: 'SELECT pg_advisory_unlock(l) FROM unnest($1::bigint[]) AS l',
-      values: [locks.map(String)],
-    });
-    return locks.map(() => ({ ok: true, value: undefined }));
+    const held = keeps.map(({ claim }) => client !== undefined && claim.held && claim.session === this.session);
+    const kept = keeps.filter((_, i) => held[i]);
+    if (client !== undefined && kept.length > 0) {
+      await this.run(
+        client,
+        RefusalRecords.keepStatement(kept.map(({ claim, answer }) => ({ context: claim.context, answer }))),
+      );
+    }
+    return held.map((ok) => (ok ? { ok: true, value: undefined } : { ok: false, error: lockSessionLost() }));
+  }
+
+  private async releaseGroup(held: HeldLock[]): Promise<MemberResult<void>[]> {
+    const client = this.client;
+    // Only the current session's: a lock of a session lost since the release was asked for went
+    // with it, and the same key may be locked again on this one, by a retry still running.
+    const locks = client === undefined ? [] : held.filter((h) => h.session === this.session).map((h) => h.lock);
+    if (client !== undefined && locks.length > 0) {
+      await this.run<{ pg_advisory_unlock: boolean }>(client, {
+        name: 'ledger_api.release_keys',
+        text: 'SELECT pg_advisory_unlock(l) FROM unnest($1::bigint[]) AS l',
+        values: [locks.map(String)],
+      });
+    }
+    return held.map(() => ({ ok: true, value: undefined }));
   }
 
   /**

@@ -54,13 +54,24 @@ export class RefusalRecords {
     return new RecordedRefusal({ status: row.status, body: JSON.parse(row.body) as Answer['body'] });
   }
 
-  /** Keeps the first refusal of a key; a concurrent second one changes nothing. */
-  async record(context: CommandContext, answer: Answer): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ledger_api.refusals (caller, idempotency_key, request_hash, status, body)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (caller, idempotency_key) DO NOTHING`,
-      [context.caller, context.idempotencyKey, context.requestHash, answer.status, JSON.stringify(answer.body)],
-    );
+  /**
+   * The statement that keeps refusals, each the first of its key (a concurrent second one
+   * changes nothing). It runs on the key locks' session (`KeyLocks.keepRefusal`).
+   */
+  static keepStatement(kept: readonly { context: CommandContext; answer: Answer }[]): pg.QueryConfig {
+    return {
+      name: 'ledger_api.keep_refusals',
+      text: `INSERT INTO ledger_api.refusals (caller, idempotency_key, request_hash, status, body)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[])
+       ON CONFLICT (caller, idempotency_key) DO NOTHING`,
+      values: [
+        kept.map(({ context }) => context.caller),
+        kept.map(({ context }) => context.idempotencyKey),
+        kept.map(({ context }) => context.requestHash),
+        kept.map(({ answer }) => answer.status),
+        kept.map(({ answer }) => JSON.stringify(answer.body)),
+      ],
+    };
   }
 
   /** An acceptance of the same key won after all: its record answers from now on. */
