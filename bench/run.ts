@@ -223,16 +223,21 @@ async function main(): Promise<void> {
 /** The least a start must do: two single-row INSERTs in one transaction, one round trip, from Node. */
 async function pgCeiling(url: string, connections: number): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
-  await pool.query(`CREATE TABLE IF NOT EXISTS debits (id bigserial PRIMARY KEY, account_id text, amount bigint, at timestamptz DEFAULT now());
+  // An idle client cut off while the bench stops (after another error) must not hide that error.
+  pool.on('error', () => undefined);
+  try {
+    await pool.query(`CREATE TABLE IF NOT EXISTS debits (id bigserial PRIMARY KEY, account_id text, amount bigint, at timestamptz DEFAULT now());
                     CREATE TABLE IF NOT EXISTS starts (id bigserial PRIMARY KEY, project_id text, data jsonb, at timestamptz DEFAULT now())`);
-  const result = await measure(connections, SECONDS * 1000, async (worker, i) => {
-    const id = `p-${worker}-${i}-${randomUUID()}`;
-    await pool.query(
-      `BEGIN; INSERT INTO debits (account_id, amount) VALUES ('a${worker}', 1); INSERT INTO starts (project_id, data) VALUES ('${id}', '{"cost":1}'); COMMIT`,
-    );
-  });
-  await pool.end();
-  return result.perSecond;
+    const result = await measure(connections, SECONDS * 1000, async (worker, i) => {
+      const id = `p-${worker}-${i}-${randomUUID()}`;
+      await pool.query(
+        `BEGIN; INSERT INTO debits (account_id, amount) VALUES ('a${worker}', 1); INSERT INTO starts (project_id, data) VALUES ('${id}', '{"cost":1}'); COMMIT`,
+      );
+    });
+    return result.perSecond;
+  } finally {
+    await pool.end();
+  }
 }
 
 async function decisionGrowth(service: BenchService) {

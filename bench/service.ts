@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -40,7 +41,7 @@ export async function startService(
       LEDGER_DATA_DIR: dataDir,
       // The bench measures the service, not its rate limit: its one key may go as fast as a key can.
       LEDGER_API_KEYS: `bench:${BENCH_KEY}:admin:100000`,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn',
       // The outbound bench's receiver listens on loopback.
       LEDGER_OUTBOUND_ALLOW_PRIVATE: 'true',
       ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
@@ -78,8 +79,11 @@ export async function startService(
 }
 
 async function waitReady(child: ChildProcess, url: string, timeoutMs = 60_000): Promise<void> {
-  // Drain stdout so the child never blocks on a full pipe.
-  createInterface({ input: child.stdout! }).on('line', () => undefined);
+  // Drain stdout so the child never blocks on a full pipe; BENCH_SERVICE_LOG=<file> keeps it (why a service died).
+  const kept = process.env.BENCH_SERVICE_LOG
+    ? createWriteStream(process.env.BENCH_SERVICE_LOG, { flags: 'a' })
+    : undefined;
+  createInterface({ input: child.stdout! }).on('line', (line) => kept?.write(`${line}\n`));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);

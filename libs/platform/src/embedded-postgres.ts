@@ -24,6 +24,8 @@ export interface RunningPostgres {
 }
 
 const USER = 'postgres';
+/** Connections the embedded server accepts (PostgreSQL's default is 100). */
+export const EMBEDDED_MAX_CONNECTIONS = 300;
 const PASSWORD = 'ledger';
 
 /**
@@ -60,7 +62,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    postgresFlags: ['-c', `unix_socket_directories=${socketDir}`, '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: [
+      ...['-c', `unix_socket_directories=${socketDir}`, '-c', 'listen_addresses=127.0.0.1'],
+      // PostgreSQL's default of 100 is what one service takes with a projector process, ledgerctl
+      // and a load test beside it ('too many clients' in the bench at 64 connections).
+      ...['-c', `max_connections=${EMBEDDED_MAX_CONNECTIONS}`],
+    ],
     onLog: options.onLog ?? (() => undefined),
     onError: (error) => options.onLog?.(String(error)),
   });
