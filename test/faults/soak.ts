@@ -90,7 +90,19 @@ export interface SoakReport {
   maxDeliveryLagMs: number;
   maxDispatcherLagEvents: number;
   latencyMs: { p50: number; p99: number };
-  rssMb: { start: number; end: number; max: number };
+  /**
+   * `start` (just started, no load yet) and `end` differ in age and load; `firstKilled` and
+   * `lastKilled` are processes of the same age under the same load, at their kill from outside:
+   * `growthAtKillPercent` is how much more the last took than the first (a leak's sign).
+   */
+  rssMb: {
+    start: number;
+    end: number;
+    max: number;
+    firstKilled?: number;
+    lastKilled?: number;
+    growthAtKillPercent?: number;
+  };
   events: number;
   /** What the checks found, for a person to read (capped). */
   problems: string[];
@@ -230,6 +242,8 @@ export class Soak {
     rssStart: 0,
     rssEnd: 0,
     rssMax: 0,
+    /** Each process killed from outside, at its kill: the same age (the kill interval) under the same load. */
+    rssAtKill: [] as number[],
   };
 
   constructor(options: Partial<SoakOptions> & { minutes: number }) {
@@ -337,6 +351,7 @@ export class Soak {
           this.problem(`the service ended by itself: ${JSON.stringify(exit)}`);
         }
       } else {
+        this.stats.rssAtKill.push(await rssOf(service.child.pid));
         if (databaseToo) {
           // The database first, under load, so the service sees it go (503s) before it goes itself.
           await this.killPostgres();
@@ -1014,6 +1029,7 @@ export class Soak {
           start: mb(this.stats.rssStart),
           end: mb(rssEnd),
           max: mb(Math.max(this.stats.rssMax, rssEnd)),
+          ...rssGrowthAtKill(this.stats.rssAtKill),
         },
         events,
         problems: this.problems.slice(0, 20),
@@ -1092,6 +1108,12 @@ function expectedRefund(project: ModelProject, shown: Record<string, unknown>): 
   }
   // Refused (or never sent, at the end): the watchdog failed it, refunded whole.
   return shown.status === 'failed' ? project.cost : undefined;
+}
+
+function rssGrowthAtKill(atKill: readonly number[]): Partial<SoakReport['rssMb']> {
+  const [first, last] = [atKill.find((b) => b > 0), atKill.findLast((b) => b > 0)];
+  if (first === undefined || last === undefined || atKill.filter((b) => b > 0).length < 2) return {};
+  return { firstKilled: mb(first), lastKilled: mb(last), growthAtKillPercent: round(((last - first) / first) * 100) };
 }
 
 async function rssOf(pid: number | undefined): Promise<number> {
