@@ -1,5 +1,4 @@
 import { crashPoint, listenWhileCheckedOut } from '@ledger/platform';
-import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import {
   NO_MONEY,
@@ -23,8 +22,6 @@ import { webhookIdOf } from './signer.js';
 // Beside the watchdog's (7_245_300) and the projections' namespaces.
 const DISPATCHER_LOCK: readonly [number, number] = [7_245_400, 1];
 const BATCH_SIZE_MAX = 500;
-const LOCK_RETRY_MS = 1_000;
-const RESTART_DELAY_MS = 500;
 const EXPIRY_SWEEP_EVERY_MS = 1_000;
 const DUE_LOTS_LIMIT = 500;
 
@@ -99,20 +96,12 @@ export class OutboundDispatcher {
     await this.lock.release();
   }
 
-  private async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        if (!(await this.lock.tryAcquire())) {
-          await delay(LOCK_RETRY_MS, undefined, { signal }).catch(() => undefined);
-          continue;
-        }
-        await this.follow(signal);
-      } catch (error) {
-        if (signal.aborted) return;
-        this.options.log.warn({ err: error }, 'outbound dispatcher: following the log failed; starting again');
-        await delay(RESTART_DELAY_MS, undefined, { signal }).catch(() => undefined);
-      }
-    }
+  private run(signal: AbortSignal): Promise<void> {
+    return this.lock.runWhileHeld(
+      () => this.follow(signal),
+      signal,
+      (error) => this.options.log.warn({ err: error }, 'outbound dispatcher: following the log failed; starting again'),
+    );
   }
 
   /** While this process holds the lock: load the fold's state, then apply the log batch by batch. */

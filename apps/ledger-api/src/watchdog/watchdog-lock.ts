@@ -1,9 +1,13 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 
 // Beside the projection runners' (7_245_100) and rebuild swaps' (7_245_200) namespaces,
 // and the migrations' single key (7_245_001): a two-key lock never meets a one-key one.
 const WATCHDOG_LOCK_NAMESPACE = 7_245_300;
 const WATCHDOG_LOCK_KEY = 1;
+/** How often a standby tries the lock, and the pause before a failed holder starts again. */
+const LOCK_RETRY_MS = 1_000;
+const RESTART_DELAY_MS = 500;
 
 /**
  * The session-level advisory lock that elects one active watchdog across replicas, held on
@@ -26,6 +30,32 @@ export class WatchdogLock {
 
   get held(): boolean {
     return this.holding;
+  }
+
+  /**
+   * The loop of a log follower that runs on one replica at a time (the outbound dispatcher,
+   * the reconciliation checker): tries the lock every second; once held, runs `work`; when
+   * `work` fails (it returns once it let go of the lock), reports it and starts again after a
+   * short pause. Returns when `signal` aborts.
+   */
+  async runWhileHeld(
+    work: () => Promise<void>,
+    signal: AbortSignal,
+    onFailure: (error: unknown) => void,
+  ): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        if (!(await this.tryAcquire())) {
+          await delay(LOCK_RETRY_MS, undefined, { signal }).catch(() => undefined);
+          continue;
+        }
+        await work();
+      } catch (error) {
+        if (signal.aborted) return;
+        onFailure(error);
+        await delay(RESTART_DELAY_MS, undefined, { signal }).catch(() => undefined);
+      }
+    }
   }
 
   /**

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import { listenWhileCheckedOut } from '@ledger/platform';
 import type { EventStore, StoredEvent, Subscription } from '@ledger/event-store';
@@ -24,8 +23,6 @@ const BATCH_SIZE_MAX = 8_000;
 const APPEND_EVENTS_MAX = 64;
 // Streams re-compared (waiting ones, or a sweep's page) in one transaction.
 const COMPARE_PAGE_MAX = 1_000;
-const LOCK_RETRY_MS = 1_000;
-const RESTART_DELAY_MS = 500;
 // How often an idle checker looks at the streams waiting for their read models.
 const RECHECK_EVERY_MS = 200;
 
@@ -91,20 +88,13 @@ export class ReconciliationChecker {
     await this.lock.release();
   }
 
-  private async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        if (!(await this.lock.tryAcquire())) {
-          await delay(LOCK_RETRY_MS, undefined, { signal }).catch(() => undefined);
-          continue;
-        }
-        await this.follow(signal);
-      } catch (error) {
-        if (signal.aborted) return;
-        this.options.log.warn({ err: error }, 'reconciliation checker: following the log failed; starting again');
-        await delay(RESTART_DELAY_MS, undefined, { signal }).catch(() => undefined);
-      }
-    }
+  private run(signal: AbortSignal): Promise<void> {
+    return this.lock.runWhileHeld(
+      () => this.follow(signal),
+      signal,
+      (error) =>
+        this.options.log.warn({ err: error }, 'reconciliation checker: following the log failed; starting again'),
+    );
   }
 
   private async follow(signal: AbortSignal): Promise<void> {
