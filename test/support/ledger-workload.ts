@@ -307,7 +307,12 @@ export function foldExpected(events: readonly StoredEvent[]): ExpectedTables {
       if (e.type === 'Refunded') Object.assign(b, { balance: b.balance + amount, refunded: b.refunded + amount });
       if (e.type === 'CreditsExpired' || e.type === 'GrantVoided') {
         move([{ grantId: e.data.grantId as string, amount }], -1);
-        lot(e.data.grantId as string).status = e.type === 'CreditsExpired' ? 'expired' : 'voided';
+        // As the domain folds them: a void closes the lot (an expired one stays expired); an
+        // expiry closes it only when nothing remains (a refund's part expired again leaves it open).
+        const closed = lot(e.data.grantId as string);
+        if (e.type === 'GrantVoided') closed.status = closed.status === 'expired' ? 'expired' : 'voided';
+        else if (closed.remaining === 0 && (closed.status === 'active' || closed.status === 'exhausted'))
+          closed.status = 'expired';
         if (e.type === 'CreditsExpired') Object.assign(b, { balance: b.balance - amount, expired: b.expired + amount });
         else Object.assign(b, { balance: b.balance - amount, voided: b.voided + amount });
       }

@@ -144,6 +144,18 @@ describe('InvariantChecker', () => {
       const report = check(log(grant('a', 10), ['account-a', 'Debited', { amount }]));
       expect(kinds(report)).toEqual([['I1', 'a']]);
     });
+
+    it('accepts a void of 0 (the credits of the lot all spent or held by projects: the domain still closes it)', () => {
+      const held: Entry = ['account-a', 'Debited', { amount: 10, reason: 'fee', lots: [{ grantId: 'g', amount: 10 }] }];
+      const voided: Entry = ['account-a', 'GrantVoided', { grantId: 'g', amount: 0, reason: 'fraud' }];
+      const granted: Entry = ['account-a', 'CreditsGranted', { amount: 10, source: 'promo', grantId: 'g' }];
+      expect(check(log(granted, held, voided)).violations).toEqual([]);
+    });
+
+    it.each([-1, 1.5, '0', null])('reports a void of %p', (amount) => {
+      const report = check(log(grant('a', 10), ['account-a', 'GrantVoided', { grantId: 'g', amount, reason: 'x' }]));
+      expect(kinds(report)).toEqual([['I1', 'a']]);
+    });
   });
 
   describe('I2: refunds never exceed the debit, at most one per cause, only after the end', () => {
