@@ -115,6 +115,8 @@ export class OutboundDispatcher {
     this.options.log.info({ position: String(this.checkpointPosition) }, 'outbound dispatcher: active');
     const subscription = this.options.store.subscribeToAll({ afterPosition: this.checkpointPosition });
     this.subscription = subscription;
+    // stop() came while this was being set up: it closed no subscription, and this one would wait for events.
+    if (signal.aborted) return subscription.close();
     const ticker = setInterval(() => void this.sweepExpiring().catch(() => undefined), EXPIRY_SWEEP_EVERY_MS);
     try {
       for await (const batch of batched(subscription, BATCH_SIZE_MAX)) {

@@ -104,6 +104,8 @@ export class ReconciliationChecker {
     this.options.log.info({ position: String(progress.position) }, 'reconciliation checker: active');
     const subscription = this.options.store.subscribeToAll({ afterPosition: this.checkpointPosition });
     this.subscription = subscription;
+    // stop() came while this was being set up: it closed no subscription, and this one would wait for events.
+    if (signal.aborted) return subscription.close();
     const ticker = setInterval(() => void this.tick().catch(() => undefined), RECHECK_EVERY_MS);
     try {
       for await (const batch of batched(subscription, BATCH_SIZE_MAX)) {
