@@ -88,6 +88,20 @@ describe('bad requests of any shape', () => {
     );
   });
 
+  it('refuses a body that is JSON but not an object, even where every field is optional', async () => {
+    const created = await api.post('/v1/api-keys', { name: 'to-revoke', scopes: ['debit'] });
+    expect(created.status).toBe(201);
+    const revoke = `/v1/api-keys/${created.body.keyId as string}/revoke`;
+    for (const path of [...paths, revoke]) {
+      for (const body of ['null', '[]', '"text"', '5']) {
+        const head = await api.head();
+        const response = await api.post(path, body);
+        expect(response).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+        expect(await api.head()).toBe(head);
+      }
+    }
+  });
+
   it('refuses malformed JSON, a missing body and a missing Idempotency-Key', async () => {
     for (const path of paths) {
       await expectRefusedWithoutAppend(path, '{"amount": 5,');
