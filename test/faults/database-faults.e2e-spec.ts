@@ -104,7 +104,7 @@ describe('database faults', () => {
         mismatches: [],
         violations: [],
       });
-      expect(await compareWithFold(pool, store)).toEqual({ missing: 0, duplicated: 0, wrong: 0 });
+      expect(await compareWithFold(pool, store)).toEqual({ missing: 0, duplicated: 0, wrong: 0, rows: [] });
     } finally {
       await store.close();
       await pool.end();

@@ -12,6 +12,8 @@ describe('soak', () => {
   const soak = new Soak({
     minutes: 1,
     killEverySeconds: 15,
+    // Every start arms a crash site: the most sites covered in a minute.
+    armEvery: 1,
     minDatabaseKills: 1,
     minBankChecks: 2,
     clients: 3,

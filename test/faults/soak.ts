@@ -37,7 +37,9 @@ export interface SoakOptions {
   /**
    * Every `armEvery`-th start after the first arms a crash site; the others run unarmed until
    * their kill (1: every start, the most sites covered; most processes then die soon after
-   * their start, often in it, as the watchdog's sweeps and the projector's catch-up reach them).
+   * their start, often in it, as the watchdog's sweeps and the projector's catch-up reach them,
+   * and none lives its full `killEverySeconds`, so there is no RSS growth to measure. The
+   * default, 2, gives both: half the starts cover sites, half live their full life).
    */
   armEvery: number;
   /** The load goes on past its time until the database was killed this many times... */
@@ -134,7 +136,7 @@ export function failures(report: SoakReport): string[] {
 export const SOAK_DEFAULTS: Omit<SoakOptions, 'minutes'> = {
   killEverySeconds: 60,
   databaseKillEvery: 3,
-  armEvery: 1,
+  armEvery: 2,
   clients: 4,
   ratePerSecond: 40,
   bankCheckSeconds: 10,
@@ -145,6 +147,8 @@ export const SOAK_DEFAULTS: Omit<SoakOptions, 'minutes'> = {
 const ACCOUNTS = 6;
 const REQUEST_TIMEOUT_MS = 30_000;
 const FINAL_BOUND_MS = 120_000;
+/** A process killed from outside after this share of its life counts as having lived it in full. */
+const FULL_LIFE = 0.95;
 // A start on two loaded cores: migrations, the projector and the dispatcher catching up.
 const START_BOUND_MS = 120_000;
 // The types an endpoint subscribed to them is owed, by the log event that makes each.
@@ -203,6 +207,7 @@ export class Soak {
   private build?: Awaited<ReturnType<typeof buildService>>;
   private receiver?: WebhookReceiver;
   private service?: ServiceProcess;
+  private serviceStartedAt = 0;
   private serviceWaiters: (() => void)[] = [];
   private readonly children = new Set<ChildProcess>();
   private armedSite: string | undefined;
@@ -242,7 +247,10 @@ export class Soak {
     rssStart: 0,
     rssEnd: 0,
     rssMax: 0,
-    /** Each process killed from outside, at its kill: the same age (the kill interval) under the same load. */
+    /**
+     * Each process killed from outside after its full life (`killEverySeconds`), at its kill: the
+     * same age under the same load, in the order they died.
+     */
     rssAtKill: [] as number[],
   };
 
@@ -351,7 +359,9 @@ export class Soak {
           this.problem(`the service ended by itself: ${JSON.stringify(exit)}`);
         }
       } else {
-        this.stats.rssAtKill.push(await rssOf(service.child.pid));
+        // A process the end of the load cut short is younger: its RSS does not compare.
+        if (Date.now() - this.serviceStartedAt >= FULL_LIFE * lifeMs)
+          this.stats.rssAtKill.push(await rssOf(service.child.pid));
         if (databaseToo) {
           // The database first, under load, so the service sees it go (503s) before it goes itself.
           await this.killPostgres();
@@ -413,6 +423,7 @@ export class Soak {
           },
         ).finally(() => clearTimeout(startBound));
         this.service = service;
+        this.serviceStartedAt = Date.now();
         this.stats.rssMax = Math.max(this.stats.rssMax, await rssOf(service.child.pid));
         for (const wake of this.serviceWaiters.splice(0)) wake();
         return;

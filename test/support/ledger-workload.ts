@@ -318,12 +318,15 @@ export function foldExpected(events: readonly StoredEvent[]): ExpectedTables {
       }
       expected.balances.set(accountId, b);
       paid.set(accountId, paidAfter);
-      expected.entries.set(e.position.toString(), {
-        accountId,
-        balanceAfter: b.balance,
-        paidAfter,
-        promotionalAfter: b.balance - paidAfter,
-      });
+      // A movement of nothing (a void of a lot whose credits are all spent or held) closes its
+      // lot but is no ledger entry, as the projection has it.
+      if (amount !== 0)
+        expected.entries.set(e.position.toString(), {
+          accountId,
+          balanceAfter: b.balance,
+          paidAfter,
+          promotionalAfter: b.balance - paidAfter,
+        });
       if (e.type === 'Refunded') expected.projects.get(e.data.projectId as string)!.refunded += amount;
     } else if (e.streamName.startsWith('project-')) {
       const id = e.streamName.slice('project-'.length);
