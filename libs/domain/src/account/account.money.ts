@@ -54,3 +54,16 @@ const ACCOUNT_EVENT_TYPES: ReadonlySet<string> = new Set<AccountEvent['type']>([
 export function isAccountEventType(type: string): type is AccountEvent['type'] {
   return ACCOUNT_EVENT_TYPES.has(type);
 }
+
+/**
+ * The fewest credits an account event may move: a void of a lot whose credits are all spent
+ * or held by projects still closes it (0); every other movement moves at least one credit.
+ */
+export function leastAmountOf(type: AccountEvent['type']): 0 | 1 {
+  return type === 'GrantVoided' ? 0 : 1;
+}
+
+/** True when `amount` is a safe integer an event of `type` may move (see `leastAmountOf`). */
+export function isAmountOf(type: AccountEvent['type'], amount: unknown): amount is number {
+  return typeof amount === 'number' && Number.isSafeInteger(amount) && amount >= leastAmountOf(type);
+}

@@ -13,7 +13,7 @@ import {
   type Lot,
   type LotBook,
 } from './account.lots.js';
-import { applyMoney, NO_MONEY, type AccountMoney } from './account.money.js';
+import { applyMoney, isAmountOf, leastAmountOf, NO_MONEY, type AccountMoney } from './account.money.js';
 
 /** The priority of a lot whose grant named none (API.md): lower is spent first. */
 export const LOT_PRIORITY_DEFAULT = 50;
@@ -95,11 +95,9 @@ const LOTS: PropertyDescriptor = {
 
 export function evolveAccount(state: AccountState, event: StoredAccountEvent): AccountState {
   const { amount } = event.data;
-  // A void of a lot whose credits are all spent or held by projects still closes it: amount 0.
-  const amountMin = event.type === 'GrantVoided' ? 0 : 1;
   assert(
-    Number.isSafeInteger(amount) && amount >= amountMin,
-    `${event.type}: amount ${amount} is not a ${amountMin === 0 ? 'non-negative' : 'positive'} safe integer`,
+    isAmountOf(event.type, amount),
+    `${event.type}: amount ${amount} is not a ${leastAmountOf(event.type) === 0 ? 'non-negative' : 'positive'} safe integer`,
   );
   const money = applyMoney(moneyOf(state), event);
   const book = lotsAfter(lotBookOf(state), event);

@@ -8,7 +8,15 @@
  * invariant is what an auditor wants to read about, not a crash.
  */
 
-import { accountIdOf, applyMoney, NO_MONEY, projectIdOf, type AccountMoney } from '@ledger/domain';
+import {
+  accountIdOf,
+  applyMoney,
+  isAmountOf,
+  leastAmountOf,
+  NO_MONEY,
+  projectIdOf,
+  type AccountMoney,
+} from '@ledger/domain';
 import { asLedgerEvent, isAccountEvent } from '@ledger/projections';
 
 export type Invariant = 'I1' | 'I2' | 'I3' | 'I4' | 'I7';
@@ -134,15 +142,13 @@ export class InvariantChecker {
     const account = this.account(accountId);
     const { amount } = event.data;
     const position = Number(event.position);
-    // A void of a lot whose credits are all spent or held by projects still closes it: amount 0
-    // (as the domain's fold takes it); every other movement moves at least one credit.
-    const amountOk = event.type === 'GrantVoided' ? isNonNegativeInteger(amount) : isPositiveInteger(amount);
-    if (!amountOk) {
+    // As the domain's fold takes it: a void may move nothing, every other movement at least one credit.
+    if (!isAmountOf(event.type, amount)) {
       this.report(
         'I1',
         accountId,
         position,
-        `account ${accountId}: ${event.type} with amount ${amount}, not a ${event.type === 'GrantVoided' ? 'non-negative' : 'positive'} integer`,
+        `account ${accountId}: ${event.type} with amount ${amount}, not a ${leastAmountOf(event.type) === 0 ? 'non-negative' : 'positive'} integer`,
       );
       return;
     }
