@@ -37,7 +37,7 @@ const program = new Command('soak')
   )
   .option(
     '--arm-every <n>',
-    'every nth start arms the next crash site (the others run until their kill)',
+    'once every crash site was died at, every nth start arms one (the others run until their kill)',
     whole('--arm-every'),
     SOAK_DEFAULTS.armEvery,
   )

@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { PostgresEventStore } from '@ledger/event-store';
-import { CRASH_SITES, startEmbeddedPostgres, type RunningPostgres } from '@ledger/platform';
+import { CRASH_SITES, startEmbeddedPostgres, type CrashSite, type RunningPostgres } from '@ledger/platform';
 import { compareWithFold } from '../support/read-model-diff.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { ADMIN_SECRET, PROVIDER, PROVIDER_SECRET, headersOf, type Request } from './crash-cases.js';
@@ -35,11 +35,12 @@ export interface SoakOptions {
   ratePerSecond: number;
   bankCheckSeconds: number;
   /**
-   * Every `armEvery`-th start after the first arms a crash site; the others run unarmed until
-   * their kill (1: every start, the most sites covered; most processes then die soon after
-   * their start, often in it, as the watchdog's sweeps and the projector's catch-up reach them,
-   * and none lives its full `killEverySeconds`, so there is no RSS growth to measure. The
-   * default, 2, gives both: half the starts cover sites, half live their full life).
+   * Every start after the first arms a crash site (the next one not yet died at) until every
+   * site was died at once; from then on every `armEvery`-th start does, and the others run
+   * unarmed until their kill. 1: every start, the most crashes; most processes then die soon
+   * after their start, often in it, as the watchdog's sweeps and the projector's catch-up reach
+   * them, and none lives its full `killEverySeconds`, so there is no RSS growth to measure.
+   * The default, 2, gives both.
    */
   armEvery: number;
   /** The load goes on past its time until the database was killed this many times... */
@@ -378,7 +379,9 @@ export class Soak {
         await this.restartPostgres();
       }
       starts++;
-      await this.startService(Date.now() < this.loadEndsAt && starts % this.options.armEvery === 0);
+      // Every start arms a site until each was died at once; then every `armEvery`-th.
+      const everyCovered = this.covered.size === CRASH_SITES.length;
+      await this.startService(Date.now() < this.loadEndsAt && (!everyCovered || starts % this.options.armEvery === 0));
     }
     // The last process may be armed: the final checks run on an unarmed one.
     if (this.armedSite !== undefined && this.service) {
@@ -390,9 +393,18 @@ export class Soak {
     }
   }
 
+  /** The next site in `CRASH_SITES`' order that no process died at yet, or the next one when all were. */
+  private nextSite(): CrashSite {
+    for (let tried = 0; tried < CRASH_SITES.length; tried++) {
+      const site = CRASH_SITES[this.siteIndex++ % CRASH_SITES.length]!;
+      if (!this.covered.has(site)) return site;
+    }
+    return CRASH_SITES[this.siteIndex++ % CRASH_SITES.length]!;
+  }
+
   private async startService(armed: boolean): Promise<void> {
     for (;;) {
-      const site = armed ? CRASH_SITES[this.siteIndex++ % CRASH_SITES.length] : undefined;
+      const site = armed ? this.nextSite() : undefined;
       // Executor and projector sites are reached all the time: die at a later one, mid-load.
       const nth = site && /^(command|projector)\./.test(site) ? 1 + Math.floor(Math.random() * 15) : 1;
       this.armedSite = site;
