@@ -94,14 +94,17 @@ export interface SoakReport {
   maxDispatcherLagEvents: number;
   latencyMs: { p50: number; p99: number };
   /**
-   * `start` (just started, no load yet) and `end` differ in age and load; `firstKilled` and
-   * `lastKilled` are processes of the same age under the same load, at their kill from outside:
-   * `growthAtKillPercent` is how much more the last took than the first (a leak's sign).
+   * `start` (just started, no load yet) and `end` differ in age and load. `atKill` are the
+   * processes killed from outside after their full life, in order: of the same age under the
+   * same load, at their kill. `firstKilled` and `lastKilled` are its ends; `growthAtKillPercent`
+   * is how much more its last third took than its first, on average (one process's RSS moves
+   * with where the garbage collector stood at the kill; a third of them evens that out).
    */
   rssMb: {
     start: number;
     end: number;
     max: number;
+    atKill?: number[];
     firstKilled?: number;
     lastKilled?: number;
     growthAtKillPercent?: number;
@@ -1134,9 +1137,17 @@ function expectedRefund(project: ModelProject, shown: Record<string, unknown>): 
 }
 
 function rssGrowthAtKill(atKill: readonly number[]): Partial<SoakReport['rssMb']> {
-  const [first, last] = [atKill.find((b) => b > 0), atKill.findLast((b) => b > 0)];
-  if (first === undefined || last === undefined || atKill.filter((b) => b > 0).length < 2) return {};
-  return { firstKilled: mb(first), lastKilled: mb(last), growthAtKillPercent: round(((last - first) / first) * 100) };
+  const measured = atKill.filter((b) => b > 0);
+  if (measured.length < 2) return {};
+  const third = Math.max(1, Math.floor(measured.length / 3));
+  const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const [early, late] = [mean(measured.slice(0, third)), mean(measured.slice(-third))];
+  return {
+    atKill: measured.map(mb),
+    firstKilled: mb(measured[0]!),
+    lastKilled: mb(measured.at(-1)!),
+    growthAtKillPercent: round(((late - early) / early) * 100),
+  };
 }
 
 async function rssOf(pid: number | undefined): Promise<number> {
