@@ -175,4 +175,37 @@ describe('continuous reconciliation', () => {
       await checking.close();
     }
   });
+
+  it('at the head, waits its pace after a batch and takes what came meanwhile in one; a call ends the wait', async () => {
+    // A pace far longer than the test: only a call can end it.
+    const paced = await startTestApp('recon-pace', { env: { ...env, LEDGER_RECONCILIATION_PACE_MS: '60000' } });
+    const checked = async () =>
+      Number(
+        (
+          await paced.runtime.pool.query<{ position: string }>(
+            'SELECT position FROM ledger_api.reconciliation_checkpoint',
+          )
+        ).rows[0]?.position ?? 0,
+      );
+    try {
+      const first = await post(paced, '/v1/accounts/pace-a/grants', { amount: 50, source: 'purchase' });
+      expect(await within(BOUND_MS, async () => (await checked()) >= first)).toBeDefined();
+      let last = first;
+      for (let i = 0; i < 3; i++) {
+        last = await post(paced, '/v1/accounts/pace-a/debits', { amount: 1, reason: 'fee' });
+      }
+      // The read models have them; the checker, in its pause, has not moved.
+      const shown = await client(paced).get(`/v1/accounts/pace-a?minPosition=${last}&waitMs=10000`, {
+        key: paced.keys.read,
+      });
+      expect(shown.status).toBe(200);
+      expect(await checked()).toBe(first);
+      // A call waits for the check to reach the read models: it ends the pause.
+      const report = await reconcile(paced, '?waitMs=10000');
+      expect(report).toMatchObject({ mismatches: [], violations: [] });
+      expect(report.position).toBeGreaterThanOrEqual(last);
+    } finally {
+      await paced.close();
+    }
+  });
 });

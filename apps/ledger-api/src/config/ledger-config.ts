@@ -61,6 +61,11 @@ export interface ReconciliationConfig {
   checker: boolean;
   /** How often every stream's fold is compared with its rows again (a row edited by hand touches no stream). */
   sweepIntervalMs: number;
+  /**
+   * At the head of the log, the least time between two of the checker's batches: each batch is
+   * a transaction, so at the head it would be one a commit; the checker trails by up to this.
+   */
+  paceMs: number;
 }
 
 /** The watchdog that fails projects past their deadline or out of attempts (one active across replicas). */
@@ -149,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
         WATCHDOG_INTERVAL_MS_MIN,
         WATCHDOG_INTERVAL_MS_MAX,
       ),
+      paceMs: parseInteger('LEDGER_RECONCILIATION_PACE_MS', env.LEDGER_RECONCILIATION_PACE_MS, 100, 0, 60_000),
     },
   };
 }

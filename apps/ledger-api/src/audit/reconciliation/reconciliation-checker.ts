@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import { listenWhileCheckedOut } from '@ledger/platform';
 import type { EventStore, StoredEvent, Subscription } from '@ledger/event-store';
@@ -38,6 +39,8 @@ export interface CheckerOptions {
   log: CheckerLog;
   /** How often every stream's fold is compared with its rows again (a row edited by hand touches no stream). */
   sweepIntervalMs: number;
+  /** At the head, the least time between two batches (ledger-config.ts, `LEDGER_RECONCILIATION_PACE_MS`). */
+  paceMs: number;
 }
 
 /**
@@ -56,6 +59,7 @@ export class ReconciliationChecker {
   private checkpointPosition = 0n;
   private lastSweepMs = Date.now();
   private ticking = false;
+  private endPause: (() => void) | undefined;
   /** Batches, re-checks and sweeps take turns: each sees the state of one committed checkpoint. */
   private turn: Promise<unknown> = Promise.resolve();
   /** Where this process's fold started when it took the lock (for the log and the tests). */
@@ -111,10 +115,30 @@ export class ReconciliationChecker {
       for await (const batch of batched(subscription, BATCH_SIZE_MAX)) {
         if (signal.aborted || !this.lock.held) break;
         await this.inTurn(() => this.apply(batch));
+        // At the head a batch is an append or two: the next one gathers what comes in paceMs (one
+        // transaction for them, not one a commit). Catching up (a full batch), it goes on at once.
+        if (batch.length < BATCH_SIZE_MAX && this.options.paceMs > 0) await this.pause(signal);
       }
     } finally {
       clearInterval(ticker);
       await subscription.close();
+    }
+  }
+
+  /** Ends the pause between two batches now: a call waits for the check to reach the read models. */
+  hurry(): void {
+    this.endPause?.();
+  }
+
+  private async pause(signal: AbortSignal): Promise<void> {
+    const paused = new AbortController();
+    this.endPause = () => paused.abort();
+    try {
+      await delay(this.options.paceMs, undefined, { signal: AbortSignal.any([signal, paused.signal]) });
+    } catch {
+      // Hurried, or stopping: either way the pause is over.
+    } finally {
+      this.endPause = undefined;
     }
   }
 

@@ -73,6 +73,7 @@ export class Reconciliation implements OnApplicationBootstrap, OnApplicationShut
           store,
           log: logger,
           sweepIntervalMs: config.reconciliation.sweepIntervalMs,
+          paceMs: config.reconciliation.paceMs,
         })
       : undefined;
   }
@@ -116,6 +117,8 @@ export class Reconciliation implements OnApplicationBootstrap, OnApplicationShut
     await this.progress.waitFor(minPosition, waitMs);
     const target = minPosition ?? (await this.progress.position());
     let progress = await reconciliationTables.progress(this.pool);
+    // The checker here (if this replica holds it) need not finish its pause between batches.
+    if (progress.comparedPosition < target) this.checker?.hurry();
     while (progress.comparedPosition < target && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
       progress = await reconciliationTables.progress(this.pool);
