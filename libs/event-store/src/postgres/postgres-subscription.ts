@@ -19,7 +19,7 @@ const HELD_DELAY_MS_MIN = 2;
 const HELD_DELAY_MS_MAX = 50;
 // While the horizon is held, a commit (a wake) is polled for no sooner than this after the
 // last poll: under steady load every commit wakes every subscriber, and each poll reads
-// pg_locks, so polls would follow the commit rate. Caps them; adds at most this much lag.
+// pg_stat_activity, so polls would follow the commit rate. Caps them; adds at most this much lag.
 export const HELD_POLL_GAP_MS = 5;
 const IDLE_DELAY_MS = 1_000;
 const DISCONNECTED_DELAY_MS = 250;
@@ -390,15 +390,12 @@ export class PostgresSubscription implements Subscription {
  * appending transaction, so a transaction still running can commit a position
  * below one already visible. One statement reads the head H (under its
  * snapshot) and then the transaction ids of every transaction running in this
- * database that holds a lock on `event_store.streams` (from `pg_locks`, read
- * after that snapshot was taken). Every invisible position below H belongs to a
- * transaction that aborted, or that is still running and so in that set: an
- * appender locks the streams table and takes its transaction id before it draws
- * a position (its first write locks a stream row; a table lock is held to the
- * transaction's end), and it drew its position before the one that committed H.
- * So H is final once none of those transactions is running any more; with none
- * running, at once. Transactions that write elsewhere (the read models, the
- * followers' own tables) never hold it back.
+ * database (from `pg_stat_activity`, read after that snapshot was taken).
+ * Every invisible position below H belongs to a transaction that aborted, or
+ * that is still running and so in that set: an appender takes its transaction
+ * id before it draws a position (its first write locks a stream row), and it
+ * drew its position before the one that committed H. So H is final once none
+ * of those transactions is running any more; with none running, at once.
  *
  * (The snapshot's own xmin/xmax are not enough: a running transaction whose
  * id is above every completed one is in neither, see the regression test.)
@@ -417,18 +414,10 @@ class SnapshotHorizon {
     try {
       const result = await this.store.pool.query<{ head: string; running: string[] }>({
         name: 'event_store.horizon',
-        // The transaction ids (each transaction's lock on its own id) of the transactions that
-        // hold a lock on the streams table in this database. pg_locks read once (materialised).
-        text: `WITH locks AS MATERIALIZED (
-           SELECT locktype, database, relation, virtualtransaction, transactionid, mode, granted FROM pg_locks
-         )
-         SELECT (SELECT coalesce(max(position), 0) FROM event_store.events)::text AS head,
-                coalesce(array_agg(DISTINCT x.transactionid::text), '{}') AS running
-         FROM locks r
-         JOIN locks x ON x.virtualtransaction = r.virtualtransaction
-          AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted
-         WHERE r.locktype = 'relation' AND r.relation = 'event_store.streams'::regclass
-           AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        text: `SELECT (SELECT coalesce(max(position), 0) FROM event_store.events)::text AS head,
+                coalesce(array_agg(a.backend_xid::text) FILTER (WHERE a.backend_xid IS NOT NULL), '{}') AS running
+         FROM pg_stat_activity a
+         WHERE a.datname = current_database()`,
       });
       row = result.rows[0]!;
     } catch (error) {
