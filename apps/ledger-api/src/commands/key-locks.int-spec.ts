@@ -228,6 +228,30 @@ describe('KeyLocks: one replica at a time runs a key', () => {
     expect(await applied(accountId, key.idempotencyKey)).toBe(1);
   });
 
+  it('lets a key go with its next claim (no statement of its own), never freeing one claimed again meanwhile', async () => {
+    // A key let go waits an hour for a claim to carry it: only a claim can let it go here.
+    const locks = new KeyLocks(url, 3_600_000);
+    const other = new KeyLocks(url);
+    sessions.push(locks, other);
+    const [first, again, next] = [context(randomUUID()), context(randomUUID()), context(randomUUID())];
+    const firstClaim = await locks.claim(first);
+    const againClaim = await locks.claim(again);
+    expect([firstClaim.held, againClaim.held]).toEqual([true, true]);
+    locks.release([firstClaim, againClaim]);
+    // Nothing was sent for them yet: both are still held.
+    expect(await other.claim(first)).toMatchObject({ held: false });
+    expect(await other.claim(again)).toMatchObject({ held: false });
+    // The next claim takes `again` once more (before it lets the first claim of it go) and `next`.
+    const [retaken, nextClaim] = await Promise.all([locks.claim(again), locks.claim(next)]);
+    expect([retaken.held, nextClaim.held]).toEqual([true, true]);
+    // It let `first` go; `again` stays held by the claim that took it again.
+    const taken = await other.claim(first);
+    expect(taken.held).toBe(true);
+    other.release([taken]);
+    expect(await other.claim(again)).toMatchObject({ held: false });
+    expect(await other.claim(next)).toMatchObject({ held: false });
+  });
+
   it('never lets go, on a new lock session, a lock whose release was asked for on the lost one', async () => {
     const locks = new KeyLocks(url);
     const other = new KeyLocks(url);

@@ -35,6 +35,9 @@ export function requestInFlight(): ApiError {
 
 // Groups of claims (and of releases) in one statement each, on the one lock session.
 const GROUP_MAX = 500;
+// A key let go waits this long for a claim to carry its unlock, then goes in a statement of
+// its own: at one command at a time, the next command's claim comes well within it.
+const RELEASE_WAIT_MS = 5;
 const CONNECT_TIMEOUT_MS = 5_000;
 export const KEY_LOCKS_APPLICATION = 'ledger-api key locks';
 const QUERY_TIMEOUT_MS = 20_000;
@@ -78,12 +81,14 @@ interface ClaimRow {
  * with its session, so a replica that crashes frees its keys at once, where a row needs an
  * expiry that makes a retry after a crash wait it out.
  *
- * Cost: none on the normal path's round trips. The claim is the statement that used to
- * look kept refusals up (it still does, after taking the locks), run beside the read of
- * the records and streams as before; the release is one more statement per group, sent
- * after the answer, not waited for. All of a replica's locks are on one session: locks
- * there are reentrant, so two commands of one replica with the same key (the same
- * request in one queue, one after the other) behave exactly as before.
+ * Cost: none on the normal path's round trips, and no statement of its own. The claim is
+ * the statement that used to look kept refusals up (it still does, after taking the locks),
+ * run beside the read of the records and streams as before; the release, asked for once
+ * the answer is stored and not waited for, rides the next claim (up to RELEASE_WAIT_MS
+ * later; a statement of its own only when no claim comes by then). All of a replica's
+ * locks are on one session: locks there are reentrant, so two commands of one replica
+ * with the same key (the same request in one queue, one after the other) behave exactly
+ * as before.
  *
  * A session lost takes its locks with it: the claims taken on it are no longer held
  * (`stillHeld`), and nothing is stored for them. A refusal is kept on the lock session
@@ -106,6 +111,9 @@ export class KeyLocks {
   /** Which session is open: a claim taken on an earlier one is no longer held. */
   private session = 0;
   private closed = false;
+  /** Locks let go and not unlocked yet: the next claim (or the release timer) takes them. */
+  private letGo: HeldLock[] = [];
+  private releaseTimer: NodeJS.Timeout | undefined;
 
   private readonly claims = new GroupRunner<CommandContext, KeyClaim>((contexts) => this.claimGroup(contexts), {
     maxInFlight: 1,
@@ -121,7 +129,11 @@ export class KeyLocks {
     maxGroup: GROUP_MAX,
   });
 
-  constructor(private readonly connectionString: string) {}
+  constructor(
+    private readonly connectionString: string,
+    /** How long a key let go waits for a claim to carry its unlock (a test makes it long). */
+    private readonly releaseWaitMs = RELEASE_WAIT_MS,
+  ) {}
 
   /** Locks the key if no other replica holds it, and reads the refusal kept for it. */
   claim(context: CommandContext): Promise<KeyClaim> {
@@ -151,13 +163,35 @@ export class KeyLocks {
   release(claims: readonly KeyClaim[]): void {
     for (const claim of claims) {
       if (claim.held && claim.session === this.session) {
-        this.releases.submit({ lock: lockOf(claim.context), session: claim.session }).catch(() => undefined);
+        this.letGo.push({ lock: lockOf(claim.context), session: claim.session });
       }
     }
+    if (this.letGo.length > 0 && this.releaseTimer === undefined && !this.closed) {
+      this.releaseTimer = setTimeout(() => {
+        this.releaseTimer = undefined;
+        // No claim came to carry them: a statement of their own.
+        for (const held of this.takeLetGo()) this.releases.submit(held).catch(() => undefined);
+      }, this.releaseWaitMs);
+      // Pending unlocks never keep a process alive: its session's end lets go of everything.
+      this.releaseTimer.unref();
+    }
+  }
+
+  /** The locks let go so far that are this session's (a lost session's went with it). */
+  private takeLetGo(): HeldLock[] {
+    const taken = this.letGo.filter((held) => held.session === this.session);
+    this.letGo = [];
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    return taken;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    // Ending the session lets go of every lock it holds.
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    this.letGo = [];
     const client = this.client;
     this.client = undefined;
     this.session++;
@@ -169,10 +203,13 @@ export class KeyLocks {
     // Lost again before this ran: its session number would be the next one's.
     if (this.client !== client) throw lockSessionLost();
     const session = this.session;
+    // The keys let go since the last statement: unlocked by this claim, after it takes its own locks.
+    const unlocks = this.takeLetGo();
     const { rows } = await this.run<ClaimRow>(client, {
       name: 'ledger_api.claim_keys',
-      text: 'SELECT n, locked, request_hash, status, body FROM ledger_api.claim_keys($1::bigint[], $2::text[], $3::text[])',
+      text: 'SELECT n, locked, request_hash, status, body FROM ledger_api.claim_keys($1::bigint[], $2::bigint[], $3::text[], $4::text[])',
       values: [
+        unlocks.map((held) => held.lock.toString()),
         contexts.map((c) => lockOf(c).toString()),
         contexts.map((c) => c.caller),
         contexts.map((c) => c.idempotencyKey),

@@ -25,15 +25,31 @@ export class AppendNotifications {
 
   private notifyInFlight = false;
   private notifyAgain = false;
+  /** The server processes of this store's pool: a NOTIFY from one of them is our own, already woken for. */
+  private readonly ownBackends = new Set<number>();
 
   constructor(
     private readonly connectionString: string,
     private readonly pool: pg.Pool,
-  ) {}
+  ) {
+    pool.on('connect', (client) => {
+      const pid = backendOf(client);
+      if (pid !== undefined) this.ownBackends.add(pid);
+    });
+    pool.on('remove', (client) => {
+      const pid = backendOf(client);
+      if (pid !== undefined) this.ownBackends.delete(pid);
+    });
+  }
 
   /** Called after an append committed. */
   publish(): void {
     this.wakeAll();
+    this.sendNotify();
+  }
+
+  /** The NOTIFY for other processes, coalesced (this process's listeners are woken already). */
+  private sendNotify(): void {
     if (this.notifyInFlight) {
       this.notifyAgain = true;
       return;
@@ -50,7 +66,7 @@ export class AppendNotifications {
         setTimeout(() => {
           this.notifyInFlight = false;
           this.notifyAgain = false;
-          if (!this.closed) this.publish();
+          if (!this.closed) this.sendNotify();
         }, NOTIFY_INTERVAL_MS_MIN).unref();
       });
   }
@@ -76,7 +92,11 @@ export class AppendNotifications {
     const client = new pg.Client({ connectionString: this.connectionString });
     client.on('error', () => this.dropped(client));
     client.on('end', () => this.dropped(client));
-    client.on('notification', () => this.wakeAll());
+    // Our own NOTIFY comes back here too: `publish` woke this process's listeners before sending
+    // it, and waking them again would only cost each a poll that finds nothing new.
+    client.on('notification', (message) => {
+      if (!this.ownBackends.has(message.processId)) this.wakeAll();
+    });
     try {
       await client.connect();
       await client.query(`LISTEN ${APPEND_CHANNEL}`);
@@ -125,4 +145,10 @@ export class AppendNotifications {
     this.listeners.clear();
     await client?.end().catch(() => undefined);
   }
+}
+
+/** The server process id of a pooled connection (node-postgres keeps it from the backend key data). */
+function backendOf(client: pg.PoolClient): number | undefined {
+  const pid = (client as pg.PoolClient & { processID?: number | null }).processID;
+  return typeof pid === 'number' ? pid : undefined;
 }

@@ -537,9 +537,12 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
       expect(failing).toBe(0);
 
       // One in the middle of its own catch-up (behind the window) holds its first event.
+      const pollsBefore = polled.length;
       const behind = reader.subscribeToAll({ afterPosition: from });
       const behindIterator = behind[Symbol.asyncIterator]();
       expect((await behindIterator.next()).value?.id).toBe(backlog[0]!.id);
+      // The poll its arrival woke the reader for is over (else it could see the next append).
+      await until(async () => polled.length > pollsBefore);
       // For good: the one waiting on the reader fails; the one catching up does not.
       failing = Number.POSITIVE_INFINITY;
       const lasting = event();
@@ -577,8 +580,8 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
         { streamName: `${prefix}-notified`, expectedRevision: 'no_stream', events: [notified] },
       ]);
       expect((await firstNext).value?.id).toBe(notified.id);
-      // Woken by its NOTIFY, it polled, read it, polled again (nothing new), and now sleeps.
-      await until(async () => polled.filter((head) => head >= position).length >= 2);
+      // Woken by its NOTIFY, it polled and read it (nothing held: it then sleeps without polling again).
+      await until(async () => polled.some((head) => head >= position));
       (writers as unknown as { notifications: { publish: () => void } }).notifications.publish = () => undefined;
       const unnoticed = event();
       await writers.append([{ streamName: `${prefix}-unnoticed`, expectedRevision: 'no_stream', events: [unnoticed] }]);
@@ -593,6 +596,42 @@ describe('PostgresEventStore subscriptions share one reader of the log', () => {
       await Promise.all([first.close(), second.close()]);
     } finally {
       await Promise.all([reader.close(), writers.close()]);
+    }
+  });
+
+  it('polls the horizon once per append of its own at one writer: its own NOTIFY wakes it no second time', async () => {
+    const prefix = `tail-own-${randomUUID()}`;
+    const polled: bigint[] = [];
+    // No idle polls: every poll here is one a wake caused.
+    const store = await connectPostgresForTesting(
+      { connectionString },
+      { idleDelayMs: 3_600_000, onPoll: ({ head }) => polled.push(head) },
+    );
+    const other = await PostgresEventStore.connect({ connectionString });
+    try {
+      const subscription = store.subscribeToAll({ afterPosition: await store.headPosition() });
+      const iterator = subscription[Symbol.asyncIterator]();
+      let next = iterator.next();
+      await until(async () => polled.length > 0);
+      const before = polled.length;
+      const appends = 10;
+      for (let i = 0; i < appends; i++) {
+        const own = event();
+        await store.append([{ streamName: `${prefix}-${i}`, expectedRevision: 'no_stream', events: [own] }]);
+        expect((await next).value?.id).toBe(own.id);
+        next = iterator.next();
+      }
+      // Another store's append: its NOTIFY comes after the echoes of this store's own ones, so
+      // once it is delivered every echo has reached this store (and would have woken it).
+      const sentinel = event('Sentinel');
+      await other.append([{ streamName: `${prefix}-sentinel`, expectedRevision: 'no_stream', events: [sentinel] }]);
+      expect((await next).value?.id).toBe(sentinel.id);
+      // One poll per wake (10 appends, the sentinel's NOTIFY): before, a poll that held nothing
+      // was polled again, and each own append woke the reader twice (its publish, its NOTIFY).
+      expect(polled.length - before).toBeLessThanOrEqual(appends + 1);
+      await subscription.close();
+    } finally {
+      await Promise.all([store.close(), other.close()]);
     }
   });
 

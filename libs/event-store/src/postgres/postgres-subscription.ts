@@ -137,6 +137,9 @@ export class LogTail {
     const unlisten = await this.notifications.listen(() => this.notify());
     const horizon = new SnapshotHorizon(this.store, this.config.gapProtection);
     let heldDelayMs = HELD_DELAY_MS_MIN;
+    // The last poll held nothing back and nothing woke the tail since it began: once the window
+    // has read up to it, a poll now would find nothing new (every later commit wakes the tail).
+    let settled = false;
     try {
       while (!this.closed && this.subscribers.size > 0) {
         if (this.ready && this.end < this.known) {
@@ -152,6 +155,12 @@ export class LogTail {
             continue;
           }
         }
+        if (settled && !this.woken) {
+          settled = false;
+          await this.sleep(this.idleMs(), () => 0);
+          continue;
+        }
+        settled = false;
         this.woken = false;
         const polledAt = performance.now();
         const { head, safeHead } = await this.retrying(() => horizon.poll());
@@ -164,6 +173,7 @@ export class LogTail {
         }
         if (this.ready && this.end < this.known) {
           heldDelayMs = HELD_DELAY_MS_MIN;
+          settled = head === safeHead;
           continue;
         }
         if (head > safeHead) {
@@ -175,8 +185,7 @@ export class LogTail {
           continue;
         }
         if (this.woken) continue;
-        const idleMs = this.config.idleDelayMs ?? IDLE_DELAY_MS;
-        await this.sleep(this.notifications.connected ? idleMs : DISCONNECTED_DELAY_MS, () => 0);
+        await this.sleep(this.idleMs(), () => 0);
       }
     } catch (error) {
       // Only those waiting on the window need the tail; one reading its own catch-up goes on.
@@ -202,6 +211,11 @@ export class LogTail {
       if (at >= this.windowStart && this.window.length - firstAfter(this.window, at) < BATCH_SIZE) return true;
     }
     return false;
+  }
+
+  /** The wait for a wake when nothing is held: long while NOTIFYs come, short without them. */
+  private idleMs(): number {
+    return this.notifications.connected ? (this.config.idleDelayMs ?? IDLE_DELAY_MS) : DISCONNECTED_DELAY_MS;
   }
 
   /** Reads the next batch of (end, known] into the window and wakes the subscriptions. */
