@@ -11,6 +11,8 @@ import pg from 'pg';
 import { freePort } from '@ledger/platform';
 
 export const BENCH_KEY = 'bench-admin-secret-0123456789abcdef';
+/** The service's V8 flags as the Dockerfile's CMD and `npm start` give them (README, "Memory"). */
+export const SERVICE_NODE_ARGS: readonly string[] = ['--max-old-space-size=1024'];
 
 export interface BenchService {
   url: string;
@@ -33,7 +35,7 @@ export async function startService(
   const port = await freePort();
   // BENCH_SERVICE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the service under load.
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/apps/ledger-api/src/main.js'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, 'dist/apps/ledger-api/src/main.js'], {
     env: {
       ...process.env,
       PORT: String(port),

@@ -32,13 +32,14 @@ import {
   PROJECT_FOLD,
   WEBHOOK_ENDPOINT_FOLD,
 } from './stream-folds.js';
-import { StreamStateCache, type StreamFold } from './stream-state.cache.js';
+import { StateCacheMemory, StreamStateCache, type StreamFold } from './stream-state.cache.js';
 
 function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
   return {
     provide: token,
-    inject: [EVENT_STORE, SnapshotStore],
-    useFactory: (store: EventStore, snapshots: SnapshotStore) => new StreamStateCache<S>(store, fold, snapshots),
+    inject: [EVENT_STORE, SnapshotStore, StateCacheMemory],
+    useFactory: (store: EventStore, snapshots: SnapshotStore, memory: StateCacheMemory) =>
+      new StreamStateCache<S>(store, fold, snapshots, memory),
   };
 }
 
@@ -54,6 +55,12 @@ function stateCache<S>(token: symbol, fold: StreamFold<S>): Provider {
       provide: SnapshotStore,
       inject: [PG_POOL, PinoLogger],
       useFactory: (pool: pg.Pool, log: PinoLogger) => new SnapshotStore(pool, log.logger),
+    },
+    {
+      // One bound for the states of every kind of stream together.
+      provide: StateCacheMemory,
+      inject: [LEDGER_CONFIG],
+      useFactory: (config: LedgerConfig) => new StateCacheMemory(config.stateCacheMb * 1024 * 1024),
     },
     {
       provide: KeyLocks,

@@ -3,10 +3,17 @@ import pg from 'pg';
 import { migrate } from '@ledger/platform';
 import { PostgresEventStore, type EventStore, type ReadStreamOptions } from '@ledger/event-store';
 import { createTestDatabase } from '@ledger/test-support';
-import { decideDebitCredits, type AccountState } from '@ledger/domain';
+import {
+  decideDebitCredits,
+  evolveAccount,
+  evolveProject,
+  initialAccountState,
+  initialProjectState,
+  type AccountState,
+} from '@ledger/domain';
 import { SnapshotStore, ledgerApiMigrations } from './snapshot.store.js';
-import { ACCOUNT_FOLD as fold } from './stream-folds.js';
-import { SNAPSHOT_EVERY_EVENTS, StreamStateCache } from './stream-state.cache.js';
+import { ACCOUNT_FOLD as fold, PROJECT_FOLD } from './stream-folds.js';
+import { SNAPSHOT_EVERY_EVENTS, StateCacheMemory, StreamStateCache, type LoadedState } from './stream-state.cache.js';
 
 describe('StreamStateCache', () => {
   let store: PostgresEventStore;
@@ -181,5 +188,52 @@ describe('StreamStateCache', () => {
     // (jsonb keeps an object's keys in its own order: compared as values, not as strings.)
     const plain = (state: AccountState): unknown => JSON.parse(JSON.stringify(state));
     expect(plain(fold.evolve(cold.state, next))).toEqual(plain(fold.evolve(refolded, next)));
+  });
+
+  it('keeps the states of every kind of stream within one bound, the least recently kept going first', () => {
+    const account = (n: number): LoadedState<AccountState> => ({
+      state: evolveAccount(initialAccountState(), {
+        type: 'CreditsGranted',
+        data: { amount: n, source: 'purchase', grantId: `g-${n}` },
+      }),
+      revision: 0n,
+      lastPosition: BigInt(n),
+      lastEventAt: new Date().toISOString(),
+    });
+    const project = {
+      state: evolveProject(initialProjectState(), {
+        type: 'ProjectStarted',
+        data: {
+          accountId: 'a',
+          cost: 1,
+          deadlineAt: '2030-01-01T00:00:00.000Z',
+          lots: [{ grantId: 'g-1', amount: 1 }],
+        },
+      }),
+      revision: 0n,
+      lastPosition: 3n,
+      lastEventAt: new Date().toISOString(),
+    };
+    const names = [`account-${randomUUID()}`, `account-${randomUUID()}`, `project-${randomUUID()}`] as const;
+    // What each takes by the caches' estimate, learnt in a memory without a bound to speak of.
+    const unbounded = new StateCacheMemory(2 ** 40);
+    new StreamStateCache(counting, fold, snapshots, unbounded).advance(names[0], account(1));
+    new StreamStateCache(counting, fold, snapshots, unbounded).advance(names[1], account(2));
+    new StreamStateCache(counting, PROJECT_FOLD, snapshots, unbounded).advance(names[2], project);
+    const all = unbounded.bytes;
+    expect(all).toBeGreaterThan(0);
+
+    // One byte short of all three: the project's state pushes out the account kept first.
+    const memory = new StateCacheMemory(all - 1);
+    const accounts = new StreamStateCache(counting, fold, snapshots, memory);
+    const projects = new StreamStateCache(counting, PROJECT_FOLD, snapshots, memory);
+    accounts.advance(names[0], account(1));
+    accounts.advance(names[1], account(2));
+    expect(accounts.peek(names[0])).toBeDefined();
+    projects.advance(names[2], project);
+    expect(accounts.peek(names[0])).toBeUndefined();
+    expect(accounts.peek(names[1])?.balance).toBe(2);
+    expect(projects.peek(names[2])?.status).toBe('pending');
+    expect(memory.bytes).toBeLessThanOrEqual(all - 1);
   });
 });

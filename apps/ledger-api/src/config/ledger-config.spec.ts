@@ -21,6 +21,13 @@ describe('configuration', () => {
     ]);
   });
 
+  it('bounds the stream states kept in memory at 32 MB unless LEDGER_STATE_CACHE_MB says otherwise', () => {
+    expect(loadConfig({}).stateCacheMb).toBe(32);
+    expect(loadConfig({ LEDGER_STATE_CACHE_MB: '256' }).stateCacheMb).toBe(256);
+    expect(() => loadConfig({ LEDGER_STATE_CACHE_MB: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ LEDGER_STATE_CACHE_MB: '1.5' })).toThrow(ConfigError);
+  });
+
   it('limits each key to 500 requests a second unless LEDGER_RATE_LIMIT_PER_SECOND says otherwise', () => {
     expect(loadConfig({}).rateLimitPerSecond).toBe(500);
     expect(loadConfig({ LEDGER_RATE_LIMIT_PER_SECOND: '7' }).rateLimitPerSecond).toBe(7);

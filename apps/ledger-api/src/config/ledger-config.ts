@@ -27,6 +27,9 @@ export interface ApiKeyConfig {
 
 export const RATE_LIMIT_PER_SECOND_DEFAULT = 500;
 export const WEBHOOK_UNMATCHED_DAYS_DEFAULT = 7;
+/** The decisions' stream states kept in memory, every kind of stream together (an estimate of their heap). */
+export const STATE_CACHE_MB_DEFAULT = 32;
+const STATE_CACHE_MB_MAX = 65_536;
 const WEBHOOK_UNMATCHED_DAYS_MAX = 3_650;
 
 export interface LedgerConfig {
@@ -49,6 +52,8 @@ export interface LedgerConfig {
   projector: 'inline' | 'external';
   /** The deadline of a project started without `deadlineSeconds`. */
   deadlineSecondsDefault: number;
+  /** The bound of the stream states kept in memory for decisions, all kinds together (MB of heap, estimated). */
+  stateCacheMb: number;
   watchdog: WatchdogConfig;
   /** Outbound webhooks (README, "Outbound webhooks"). */
   outbound: OutboundConfig;
@@ -132,6 +137,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
       DEADLINE_SECONDS_DEFAULT,
       1,
       DEADLINE_SECONDS_MAX,
+    ),
+    stateCacheMb: parseInteger(
+      'LEDGER_STATE_CACHE_MB',
+      env.LEDGER_STATE_CACHE_MB,
+      STATE_CACHE_MB_DEFAULT,
+      1,
+      STATE_CACHE_MB_MAX,
     ),
     watchdog: {
       enabled: parseOnOff('LEDGER_WATCHDOG', env.LEDGER_WATCHDOG ?? 'on'),
