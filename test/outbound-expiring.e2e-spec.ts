@@ -71,6 +71,12 @@ describe('outbound credits.expiring and the dispatcher fold', () => {
   });
 
   it('skips an event at or below its checkpoint: a redelivered grant moves no balance and no checkpoint', async () => {
+    // Balances are kept while an enabled endpoint needs them (credits.*, balance.low).
+    const registered = await api.post('/v1/webhook-endpoints', {
+      url: receiver.url('/granted'),
+      events: ['credits.granted'],
+    });
+    expect(registered.status).toBe(201);
     expect((await api.post('/v1/accounts/redeliver-1/grants', { amount: 25, source: 'purchase' })).status).toBe(201);
     await dispatched();
     const [granted] = await t.runtime.eventStore.readStream('account-redeliver-1');

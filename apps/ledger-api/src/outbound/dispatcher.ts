@@ -1,16 +1,19 @@
+import assert from 'node:assert';
 import { crashPoint, listenWhileCheckedOut } from '@ledger/platform';
 import type pg from 'pg';
 import {
   NO_MONEY,
   accountIdOf,
+  accountStream,
   applyMoney,
   isAccountEventType,
   webhookEndpointIdOf,
   type AccountEvent,
   type AccountSettingsEvent,
+  type OutboundEventType,
   type WebhookEndpointEvent,
 } from '@ledger/domain';
-import type { EventStore, StoredEvent, Subscription } from '@ledger/event-store';
+import { READ_LIMIT_MAX, type EventStore, type StoredEvent, type Subscription } from '@ledger/event-store';
 import { batched } from '@ledger/projections';
 import { WatchdogLock } from '../watchdog/watchdog-lock.js';
 import { bodyOf, eventTime, lowBalanceNotice, messageOf, subscribes, type OutboundMessage } from './messages.js';
@@ -24,6 +27,22 @@ const DISPATCHER_LOCK: readonly [number, number] = [7_245_400, 1];
 const BATCH_SIZE_MAX = 500;
 const EXPIRY_SWEEP_EVERY_MS = 1_000;
 const DUE_LOTS_LIMIT = 500;
+/**
+ * A batch that owes nothing and changes no state of the fold commits nothing: its
+ * checkpoint is written with the next batch that does, or at most this late (or after
+ * this many such events). Re-reading that range after a crash owes nothing either.
+ */
+const CHECKPOINT_FLUSH_MS = 500;
+const CHECKPOINT_FLUSH_EVENTS = 5_000;
+/** The catalogue types whose data (`balanceAfter`) or whose notice (balance.low) needs the account's balance. */
+const BALANCE_TYPES: readonly OutboundEventType[] = [
+  'credits.granted',
+  'credits.debited',
+  'credits.refunded',
+  'credits.expired',
+  'credits.voided',
+  'balance.low',
+];
 
 export interface DispatcherLog {
   info(object: object, message: string): void;
@@ -49,6 +68,14 @@ export interface DispatcherOptions {
  * that moves the checkpoint** (I8). A crash before the commit replays the batch; the
  * delivery's webhook-id derives from the event and endpoint, so nothing is lost and
  * nothing is owed twice. It also folds what notices need (balances, thresholds, lots).
+ *
+ * What it costs a command when there is little to do: a batch that owes nothing and
+ * changes nothing of the fold opens no transaction (its checkpoint is written with the
+ * next one that does, or within CHECKPOINT_FLUSH_MS); and the accounts' balances are
+ * kept only while an enabled endpoint subscribes to a type that needs them
+ * (BALANCE_TYPES). When one is enabled again every kept balance is forgotten, and an
+ * account's balance is folded from its stream, up to the event at hand, the first time
+ * it is needed: so `balanceAfter` and balance.low are exact from the first event after.
  */
 export class OutboundDispatcher {
   private readonly lock: WatchdogLock;
@@ -56,7 +83,14 @@ export class OutboundDispatcher {
   private running: Promise<void> | undefined;
   private subscription: Subscription | undefined;
   private endpoints = new Map<string, EndpointRow>();
+  /** Every event up to here is folded: its deliveries and state committed, or it owed nothing. */
   private checkpointPosition = 0n;
+  /** The checkpoint as committed in outbound_checkpoint (at most checkpointPosition). */
+  private savedPosition = 0n;
+  /** When the checkpoint fell behind the fold (a batch that owed nothing), and by how many events. */
+  private unsavedSinceMs: number | undefined;
+  private unsavedEvents = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
   private lastExpirySweepMs = 0;
   /** The log head a due credits.expiring sweep waits for the fold to reach, so it judges no stale lot. */
   private sweepAt: bigint | undefined;
@@ -80,7 +114,7 @@ export class OutboundDispatcher {
     return this.lock.held;
   }
 
-  /** The position this process's fold has committed (0 on a standby). */
+  /** The position this process's fold has reached (0 on a standby); the committed checkpoint may trail it. */
   get position(): bigint {
     return this.checkpointPosition;
   }
@@ -93,6 +127,8 @@ export class OutboundDispatcher {
     this.abort.abort();
     await this.subscription?.close();
     await this.running;
+    // What the fold reached, so the next start re-reads no more than it must.
+    if (this.lock.held) await this.inTurn(() => this.flushCheckpoint()).catch(() => undefined);
     await this.lock.release();
   }
 
@@ -108,6 +144,9 @@ export class OutboundDispatcher {
   private async follow(signal: AbortSignal): Promise<void> {
     const { pool } = this.options;
     this.checkpointPosition = await outboundTables.checkpoint(pool);
+    this.savedPosition = this.checkpointPosition;
+    this.unsavedSinceMs = undefined;
+    this.unsavedEvents = 0;
     this.endpoints = new Map((await outboundTables.endpoints(pool)).map((e) => [e.endpoint_id, e]));
     // Loaded again on every (re)start of the fold: a batch that failed may have left this set ahead of the table.
     this.awaitingNotice = await noticeTables.lotKeys(pool);
@@ -125,6 +164,8 @@ export class OutboundDispatcher {
       }
     } finally {
       clearInterval(ticker);
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
       await subscription.close();
     }
   }
@@ -136,126 +177,186 @@ export class OutboundDispatcher {
   }
 
   /**
-   * One batch, one transaction: the deliveries it owes, what notices need, and the checkpoint.
-   * An event at or below the checkpoint (redelivered) is skipped: folded twice it would drift
-   * the balances and lots.
+   * One batch: the deliveries it owes, what notices need, and the checkpoint, in one
+   * transaction; or, when it owes nothing and changes nothing, no transaction at all.
+   * An event at or below the checkpoint (redelivered) is skipped: folded twice it would
+   * drift the balances and lots.
    */
   private async apply(batch: readonly StoredEvent[]): Promise<void> {
     const events = batch.filter((event) => event.position > this.checkpointPosition);
     if (events.length === 0) return;
+    const last = events[events.length - 1]!.position;
+    let fold: BatchFold | undefined;
+    // A fold that reads no row (no balance kept, no endpoint changed) runs before any transaction:
+    // the batch may owe nothing and change nothing, and then it needs none.
+    if (!this.foldReadsRows(events)) {
+      fold = await this.fold(events, undefined);
+      if (fold.writes.length === 0 && fold.deliveries.length === 0 && fold.saveAccounts.size === 0 && !fold.forget) {
+        this.checkpointPosition = last;
+        this.checkpointLags(events.length);
+        return;
+      }
+    }
     const client = await this.options.pool.connect();
     // A connection that dies while out (PostgreSQL killed) must not end the process: its queries fail.
     const release = listenWhileCheckedOut(client);
-    let added: number;
     try {
       await client.query('BEGIN');
       // Fenced: a dispatcher that lost its lock while another moved on must not write behind it.
-      const committed = await outboundTables.checkpoint(client, true);
-      if (committed !== this.checkpointPosition) {
+      const committed = await outboundTables.lockCheckpoint(client);
+      if (committed !== this.savedPosition) {
         throw new Error(`the outbound checkpoint moved to ${committed} under this dispatcher`);
       }
-      const endpoints = new Map(this.endpoints);
-      const accountIds = new Set<string>();
-      for (const event of events) {
-        const id = accountIdOf(event.streamName) ?? settingsAccountOf(event);
-        if (id !== undefined) accountIds.add(id);
-      }
-      const accounts = await noticeTables.accounts(client, [...accountIds]);
-      const deliveries: NewDelivery[] = [];
-      const owe = (message: OutboundMessage) => {
-        const body = bodyOf(message);
-        const retryUntil = new Date(Date.now() + this.options.config.retry.windowMs);
-        for (const endpoint of endpoints.values()) {
-          if (endpoint.status !== 'enabled' || !subscribes(endpoint.events, message.type)) continue;
-          const webhookId = webhookIdOf(endpoint.endpoint_id, message.key);
-          deliveries.push({
-            endpointId: endpoint.endpoint_id,
-            webhookId,
-            type: message.type,
-            position: message.position,
-            body,
-            retryUntil,
-          });
-        }
-      };
-      for (const event of events) {
-        await this.applyOne(client, event, endpoints, accounts, owe);
-      }
-      await outboundTables.insertDeliveries(client, deliveries);
-      await noticeTables.saveAccounts(client, new Map([...accounts].filter(([id]) => accountIds.has(id))));
-      const last = events[events.length - 1]!.position;
+      fold ??= await this.fold(events, client);
+      if (fold.forget) await noticeTables.forgetBalances(client);
+      for (const write of fold.writes) await write(client);
+      await outboundTables.insertDeliveries(client, fold.deliveries);
+      await noticeTables.saveAccounts(client, fold.saveAccounts);
       await outboundTables.saveCheckpoint(client, last);
       await client.query('COMMIT');
-      if (deliveries.length > 0) crashPoint('outbound.after-record-deliveries');
-      this.endpoints = endpoints;
+      if (fold.deliveries.length > 0) crashPoint('outbound.after-record-deliveries');
+      this.endpoints = fold.endpoints;
       this.checkpointPosition = last;
-      added = deliveries.length;
+      this.checkpointSaved(last);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       release();
     }
-    if (added > 0) this.options.onDeliveries();
+    if (fold.deliveries.length > 0) this.options.onDeliveries();
   }
 
-  private async applyOne(
-    client: pg.PoolClient,
-    event: StoredEvent,
-    endpoints: Map<string, EndpointRow>,
-    accounts: Map<string, NoticeAccount>,
-    owe: (message: OutboundMessage) => void,
-  ): Promise<void> {
-    const endpointId = webhookEndpointIdOf(event.streamName);
-    if (endpointId !== undefined) {
-      const row = evolveEndpointRow(endpoints.get(endpointId), event as unknown as WebhookEndpointEvent & StoredEvent);
-      if (row) {
-        endpoints.set(endpointId, row);
-        await outboundTables.upsertEndpoint(client, row);
+  /** The batch's accounts' rows are read when balances are kept, or an endpoint may start keeping them. */
+  private foldReadsRows(events: readonly StoredEvent[]): boolean {
+    return keepsBalances(this.endpoints) || events.some((event) => webhookEndpointIdOf(event.streamName) !== undefined);
+  }
+
+  /**
+   * The batch folded: the deliveries it owes and the statements that keep the fold's
+   * state (endpoints, thresholds, balances while kept, lots), none run yet. `db` (the
+   * batch's transaction) reads the accounts' rows when foldReadsRows says so.
+   */
+  private async fold(events: readonly StoredEvent[], db: pg.PoolClient | undefined): Promise<BatchFold> {
+    const endpoints = new Map(this.endpoints);
+    let keeping = keepsBalances(endpoints);
+    const rows = new Map<string, NoticeAccount>();
+    if (this.foldReadsRows(events)) {
+      assert(db, 'a fold that reads the accounts runs in its batch transaction');
+      const ids = new Set<string>();
+      for (const event of events) {
+        const id = accountIdOf(event.streamName) ?? settingsAccountOf(event);
+        if (id !== undefined) ids.add(id);
       }
-      return;
+      for (const [id, row] of await noticeTables.accounts(db, [...ids])) rows.set(id, row);
     }
-    const settingsAccount = settingsAccountOf(event);
-    if (settingsAccount !== undefined) {
-      const { lowBalanceThreshold } = (event as unknown as AccountSettingsEvent).data;
-      const account = accounts.get(settingsAccount) ?? { balance: 0, threshold: undefined };
-      accounts.set(settingsAccount, { ...account, threshold: lowBalanceThreshold });
-      return;
-    }
-    const accountId = accountIdOf(event.streamName);
-    if (accountId !== undefined && isAccountEventType(event.type)) {
-      const accountEvent = event as unknown as AccountEvent;
-      const account = accounts.get(accountId) ?? { balance: 0, threshold: undefined };
-      const after = applyMoney({ ...NO_MONEY, balance: account.balance }, accountEvent).balance;
-      accounts.set(accountId, { ...account, balance: after });
-      const message = messageOf(event, after);
+    const result: BatchFold = { endpoints, writes: [], deliveries: [], saveAccounts: new Map(), forget: false };
+    // An account without a row has had no event while balances were kept: its balance is folded from its stream.
+    const accountOf = (id: string): NoticeAccount =>
+      result.saveAccounts.get(id) ?? rows.get(id) ?? { balance: undefined, threshold: undefined };
+    const owe = (message: OutboundMessage) => {
+      const body = bodyOf(message);
+      const retryUntil = new Date(Date.now() + this.options.config.retry.windowMs);
+      for (const endpoint of endpoints.values()) {
+        if (endpoint.status !== 'enabled' || !subscribes(endpoint.events, message.type)) continue;
+        const webhookId = webhookIdOf(endpoint.endpoint_id, message.key);
+        result.deliveries.push({
+          endpointId: endpoint.endpoint_id,
+          webhookId,
+          type: message.type,
+          position: message.position,
+          body,
+          retryUntil,
+        });
+      }
+    };
+    for (const event of events) {
+      const endpointId = webhookEndpointIdOf(event.streamName);
+      if (endpointId !== undefined) {
+        const row = evolveEndpointRow(
+          endpoints.get(endpointId),
+          event as unknown as WebhookEndpointEvent & StoredEvent,
+        );
+        if (!row) continue;
+        endpoints.set(endpointId, row);
+        result.writes.push((client) => outboundTables.upsertEndpoint(client, row));
+        const wasKeeping = keeping;
+        keeping = keepsBalances(endpoints);
+        if (keeping && !wasKeeping) {
+          // Kept again after a time when they were not: every balance kept before is stale from here.
+          result.forget = true;
+          for (const [id, account] of [...rows, ...result.saveAccounts]) {
+            const forgotten = { ...account, balance: undefined };
+            if (result.saveAccounts.has(id)) result.saveAccounts.set(id, forgotten);
+            rows.set(id, forgotten);
+          }
+        }
+        continue;
+      }
+      const settingsAccount = settingsAccountOf(event);
+      if (settingsAccount !== undefined) {
+        const { lowBalanceThreshold } = (event as unknown as AccountSettingsEvent).data;
+        const account = accountOf(settingsAccount);
+        result.saveAccounts.set(settingsAccount, {
+          balance: keeping ? account.balance : undefined,
+          threshold: lowBalanceThreshold,
+        });
+        continue;
+      }
+      const accountId = accountIdOf(event.streamName);
+      if (accountId !== undefined && isAccountEventType(event.type)) {
+        const accountEvent = event as unknown as AccountEvent;
+        if (keeping) {
+          const account = accountOf(accountId);
+          const before = account.balance ?? (await this.balanceBefore(accountId, event.position));
+          const after = applyMoney({ ...NO_MONEY, balance: before }, accountEvent).balance;
+          result.saveAccounts.set(accountId, { ...account, balance: after });
+          const message = messageOf(event, after);
+          if (message) owe(message);
+          const threshold =
+            account.threshold === undefined ? (this.options.config.lowBalanceThreshold ?? null) : account.threshold;
+          const low = lowBalanceNotice(event, accountId, before, after, threshold);
+          if (low) owe(low);
+        }
+        // Not kept: no enabled endpoint subscribes to a credits.* type or balance.low, so none is owed.
+        this.foldLots(result.writes, accountId, event, accountEvent);
+        continue;
+      }
+      const message = messageOf(event, undefined);
       if (message) owe(message);
-      const threshold =
-        account.threshold === undefined ? (this.options.config.lowBalanceThreshold ?? null) : account.threshold;
-      const low = lowBalanceNotice(event, accountId, account.balance, after, threshold);
-      if (low) owe(low);
-      await this.foldLots(client, accountId, event, accountEvent);
-      return;
     }
-    const message = messageOf(event, undefined);
-    if (message) owe(message);
+    return result;
   }
 
-  /** Lots with an expiry wait in outbound_lots for their credits.expiring; what they hold follows the log. */
-  private async foldLots(client: pg.PoolClient, accountId: string, event: StoredEvent, accountEvent: AccountEvent) {
+  /** The account's balance before the event at `position`, folded from its stream. */
+  private async balanceBefore(accountId: string, position: bigint): Promise<number> {
+    let money = NO_MONEY;
+    for (let fromRevision = 0n; ;) {
+      const page = await this.options.store.readStream(accountStream(accountId), {
+        fromRevision,
+        limit: READ_LIMIT_MAX,
+      });
+      for (const event of page) {
+        if (event.position >= position) return money.balance;
+        if (isAccountEventType(event.type)) money = applyMoney(money, event as unknown as AccountEvent);
+      }
+      if (page.length < READ_LIMIT_MAX) return money.balance;
+      fromRevision = page[page.length - 1]!.revision + 1n;
+    }
+  }
+
+  /**
+   * Lots with an expiry wait in outbound_lots for their credits.expiring; what they hold follows the log.
+   * The set of awaited lots moves with the fold; a batch that fails is followed by a reload of the set.
+   */
+  private foldLots(writes: BatchFold['writes'], accountId: string, event: StoredEvent, accountEvent: AccountEvent) {
     const awaiting = (grantId: string) => this.awaitingNotice.has(`${accountId}\n${grantId}`);
     switch (accountEvent.type) {
       case 'CreditsGranted': {
         const { grantId, expiresAt, amount, category } = accountEvent.data;
         if (grantId === undefined || expiresAt === undefined) return;
-        await noticeTables.addLot(client, {
-          accountId,
-          grantId,
-          amount,
-          expiresAt,
-          category: category ?? null,
-          position: event.position,
-        });
+        const lot = { accountId, grantId, amount, expiresAt, category: category ?? null, position: event.position };
+        writes.push((client) => noticeTables.addLot(client, lot));
         this.awaitingNotice.add(`${accountId}\n${grantId}`);
         return;
       }
@@ -265,16 +366,56 @@ export class OutboundDispatcher {
         const shares = (accountEvent.data.lots ?? [])
           .filter((share) => awaiting(share.grantId))
           .map((share) => ({ grantId: share.grantId, amount: sign * share.amount }));
-        await noticeTables.moveLots(client, accountId, shares);
+        if (shares.length > 0) writes.push((client) => noticeTables.moveLots(client, accountId, shares));
         return;
       }
       case 'CreditsExpired':
-      case 'GrantVoided':
-        if (!awaiting(accountEvent.data.grantId)) return;
-        await noticeTables.dropLot(client, accountId, accountEvent.data.grantId);
-        this.awaitingNotice.delete(`${accountId}\n${accountEvent.data.grantId}`);
+      case 'GrantVoided': {
+        const { grantId } = accountEvent.data;
+        if (!awaiting(grantId)) return;
+        writes.push((client) => noticeTables.dropLot(client, accountId, grantId));
+        this.awaitingNotice.delete(`${accountId}\n${grantId}`);
         return;
+      }
     }
+  }
+
+  /** A batch owed nothing: its checkpoint waits for the next write, for CHECKPOINT_FLUSH_MS at most. */
+  private checkpointLags(events: number): void {
+    this.unsavedSinceMs ??= Date.now();
+    this.unsavedEvents += events;
+    if (this.unsavedEvents >= CHECKPOINT_FLUSH_EVENTS || Date.now() - this.unsavedSinceMs >= CHECKPOINT_FLUSH_MS) {
+      void this.inTurn(() => this.flushCheckpoint()).catch((error: unknown) => this.flushFailed(error));
+      return;
+    }
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.inTurn(() => this.flushCheckpoint()).catch((error: unknown) => this.flushFailed(error));
+    }, CHECKPOINT_FLUSH_MS);
+  }
+
+  private checkpointSaved(position: bigint): void {
+    this.savedPosition = position;
+    this.unsavedSinceMs = undefined;
+    this.unsavedEvents = 0;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
+  /** The fold's position as the committed checkpoint: one statement, fenced like a batch. */
+  private async flushCheckpoint(): Promise<void> {
+    const position = this.checkpointPosition;
+    if (position === this.savedPosition || !this.lock.held) return;
+    if (!(await outboundTables.advanceCheckpoint(this.options.pool, this.savedPosition, position))) {
+      throw new Error(`the outbound checkpoint moved from ${this.savedPosition} under this dispatcher`);
+    }
+    this.checkpointSaved(position);
+  }
+
+  private flushFailed(error: unknown): void {
+    this.options.log.warn({ err: error }, 'outbound dispatcher: cannot write the checkpoint; standing by');
+    // The fold goes on from the committed checkpoint (or another replica does): it owed nothing in between.
+    void this.subscription?.close();
   }
 
   private sweeping: Promise<void> | undefined;
@@ -293,6 +434,8 @@ export class OutboundDispatcher {
 
   private async sweepWhenCaughtUp(): Promise<void> {
     if (!this.lock.held || Date.now() - this.lastExpirySweepMs < EXPIRY_SWEEP_EVERY_MS / 2) return;
+    // No lot awaits its notice (the set holds every lot of the table, and perhaps some already gone): no transaction.
+    if (this.awaitingNotice.size === 0) return;
     this.sweepAt ??= await this.options.store.headPosition();
     if (this.checkpointPosition < this.sweepAt) return; // still folding what was pending: the next tick
     this.lastExpirySweepMs = Date.now();
@@ -310,12 +453,15 @@ export class OutboundDispatcher {
     let added = 0;
     try {
       await client.query('BEGIN');
-      // Fenced as a batch is; the notices are judged at this position (their data.position).
-      const at = await outboundTables.checkpoint(client, true);
-      if (at !== this.checkpointPosition) {
-        throw new Error(`the outbound checkpoint moved to ${at} under this dispatcher`);
+      // Fenced as a batch is. The notices are judged at the fold's position (their data.position):
+      // the lots' table holds every batch up to it (a batch that changes a lot always commits).
+      const committed = await outboundTables.lockCheckpoint(client);
+      if (committed !== this.savedPosition) {
+        throw new Error(`the outbound checkpoint moved to ${committed} under this dispatcher`);
       }
+      const at = this.checkpointPosition;
       const lots = await noticeTables.takeDueLots(client, now, noticeUntil, DUE_LOTS_LIMIT);
+      const taken = lots.map((lot) => `${lot.account_id}\n${lot.grant_id}`);
       const deliveries: NewDelivery[] = [];
       const retryUntil = new Date(Date.now() + this.options.config.retry.windowMs);
       for (const lot of lots) {
@@ -348,7 +494,10 @@ export class OutboundDispatcher {
         }
       }
       await outboundTables.insertDeliveries(client, deliveries);
+      if (at !== committed) await outboundTables.saveCheckpoint(client, at);
       await client.query('COMMIT');
+      this.checkpointSaved(at);
+      for (const key of taken) this.awaitingNotice.delete(key);
       added = deliveries.length;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -358,6 +507,27 @@ export class OutboundDispatcher {
     }
     if (added > 0) this.options.onDeliveries();
   }
+}
+
+/** A batch folded in memory, before its transaction (OutboundDispatcher.fold). */
+interface BatchFold {
+  /** The endpoints after the batch. */
+  endpoints: Map<string, EndpointRow>;
+  /** Statements on the fold's tables (endpoints, lots), in the log's order. */
+  writes: ((client: pg.PoolClient) => Promise<void>)[];
+  deliveries: NewDelivery[];
+  /** The accounts' rows to write: thresholds, and balances while they are kept (undefined: not known). */
+  saveAccounts: Map<string, NoticeAccount>;
+  /** Balances are kept again from this batch on: forget those kept before, first. */
+  forget: boolean;
+}
+
+/** Whether an enabled endpoint subscribes to a type that needs the accounts' balances. */
+function keepsBalances(endpoints: ReadonlyMap<string, EndpointRow>): boolean {
+  for (const endpoint of endpoints.values()) {
+    if (endpoint.status === 'enabled' && BALANCE_TYPES.some((type) => subscribes(endpoint.events, type))) return true;
+  }
+  return false;
 }
 
 function settingsAccountOf(event: StoredEvent): string | undefined {

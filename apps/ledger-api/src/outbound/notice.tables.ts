@@ -2,9 +2,10 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-/** What balance.low needs of an account (ledger_api.outbound_accounts, migration 0005). */
+/** What balance.low needs of an account (ledger_api.outbound_accounts, migrations 0006 and 0010). */
 export interface NoticeAccount {
-  balance: number;
+  /** Undefined: not kept (no endpoint needed it since the account's last event); folded from its stream when needed. */
+  balance: number | undefined;
   /** Set on the account (null: none); undefined: never set, the configured default applies. */
   threshold: number | null | undefined;
 }
@@ -23,7 +24,7 @@ export const noticeTables = {
   async accounts(db: Queryable, accountIds: readonly string[]): Promise<Map<string, NoticeAccount>> {
     const { rows } = await db.query<{
       account_id: string;
-      balance: string;
+      balance: string | null;
       low_balance_threshold: string | null;
       threshold_set: boolean;
     }>('SELECT * FROM ledger_api.outbound_accounts WHERE account_id = ANY($1)', [accountIds]);
@@ -31,7 +32,7 @@ export const noticeTables = {
       rows.map((r) => [
         r.account_id,
         {
-          balance: Number(r.balance),
+          balance: r.balance === null ? undefined : Number(r.balance),
           threshold: r.threshold_set
             ? r.low_balance_threshold === null
               ? null
@@ -52,11 +53,16 @@ export const noticeTables = {
          low_balance_threshold = excluded.low_balance_threshold, threshold_set = excluded.threshold_set`,
       [
         entries.map(([id]) => id),
-        entries.map(([, a]) => String(a.balance)),
+        entries.map(([, a]) => (a.balance === undefined ? null : String(a.balance))),
         entries.map(([, a]) => (a.threshold === null || a.threshold === undefined ? null : String(a.threshold))),
         entries.map(([, a]) => a.threshold !== undefined),
       ],
     );
+  },
+
+  /** Balances are kept again after a time when they were not: those kept before are stale. */
+  async forgetBalances(db: Queryable): Promise<void> {
+    await db.query('UPDATE ledger_api.outbound_accounts SET balance = NULL WHERE balance IS NOT NULL');
   },
 
   async addLot(

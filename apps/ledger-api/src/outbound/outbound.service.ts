@@ -68,17 +68,27 @@ export class OutboundService implements OnApplicationBootstrap, OnApplicationShu
     await this.sender.stop();
   }
 
-  /** The log's head minus the dispatcher's committed checkpoint (whichever replica is active). */
+  /**
+   * The dispatcher's position (whichever replica is active): its committed checkpoint, or
+   * where this replica's fold is when it is ahead (a checkpoint written late: its events owed nothing).
+   */
+  private async dispatched(): Promise<bigint> {
+    const committed = await outboundTables.checkpoint(this.pool);
+    const folded = this.dispatcher.position;
+    return folded > committed ? folded : committed;
+  }
+
+  /** The log's head minus the dispatcher's position. */
   async lagEvents(): Promise<number> {
-    const [head, checkpoint] = await Promise.all([this.store.headPosition(), outboundTables.checkpoint(this.pool)]);
+    const [head, checkpoint] = await Promise.all([this.store.headPosition(), this.dispatched()]);
     return Number(head > checkpoint ? head - checkpoint : 0n);
   }
 
-  /** Resolves once the dispatcher (on any replica) has committed `position`, or after `timeoutMs` (false). */
+  /** Resolves once the dispatcher (on any replica) has taken in `position`, or after `timeoutMs` (false). */
   async waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (let waitMs = 5; ; waitMs = Math.min(100, waitMs * 2)) {
-      if ((await outboundTables.checkpoint(this.pool)) >= position) return true;
+      if ((await this.dispatched()) >= position) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
@@ -86,7 +96,7 @@ export class OutboundService implements OnApplicationBootstrap, OnApplicationShu
 
   async status(): Promise<OutboundStatus> {
     const [checkpoint, lagEvents, pending] = await Promise.all([
-      outboundTables.checkpoint(this.pool),
+      this.dispatched(),
       this.lagEvents(),
       outboundTables.pendingSummary(this.pool),
     ]);

@@ -78,6 +78,23 @@ export const outboundTables = {
     return BigInt(rows[0]!.position);
   },
 
+  /** The committed checkpoint, its row locked to the caller's transaction (the fence of a batch). */
+  async lockCheckpoint(db: Queryable): Promise<bigint> {
+    const { rows } = await db.query<{ position: string }>(
+      'SELECT position FROM ledger_api.outbound_checkpoint WHERE id = 1 FOR UPDATE',
+    );
+    return BigInt(rows[0]!.position);
+  },
+
+  /** Moves the checkpoint from `from` to `to` in one statement; false when it was not at `from` (fenced). */
+  async advanceCheckpoint(db: Queryable, from: bigint, to: bigint): Promise<boolean> {
+    const { rowCount } = await db.query(
+      'UPDATE ledger_api.outbound_checkpoint SET position = $2, updated_at = now() WHERE id = 1 AND position = $1',
+      [String(from), String(to)],
+    );
+    return rowCount === 1;
+  },
+
   async saveCheckpoint(db: Queryable, position: bigint): Promise<void> {
     await db.query('UPDATE ledger_api.outbound_checkpoint SET position = $1, updated_at = now() WHERE id = 1', [
       String(position),

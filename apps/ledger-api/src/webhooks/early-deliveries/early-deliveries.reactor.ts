@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { PinoLogger } from 'nestjs-pino';
 import { RuleViolation, projectIdOf } from '@ledger/domain';
 import { EVENT_STORE, type EventStore, type StoredEvent, type Subscription } from '@ledger/event-store';
-import { projectsTable } from '@ledger/projections';
+import { batched, projectsTable } from '@ledger/projections';
 import { CLOCK, type Clock } from '../../commands/clock.js';
 import type { LedgerConfig } from '../../config/ledger-config.js';
 import { RecordedRefusal } from '../../commands/refusals.js';
@@ -124,11 +124,11 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
     while (!signal.aborted) {
       this.subscription = this.store.subscribeToAll({ afterPosition: after });
       try {
-        for await (const event of this.subscription) {
-          const started = startedWithTask(event);
-          // One at a time, in log order; what fails here is left to the next full pass.
-          if (started) await this.applyTo(started.projectId, [started.taskId]);
-          after = event.position;
+        // What arrived together is looked up together: one query for a batch's starts, not one a start.
+        for await (const batch of batched(this.subscription, PAGE_SIZE)) {
+          const started = batch.flatMap((event) => startedWithTask(event) ?? []);
+          if (started.length > 0) await this.applyToStarted(started);
+          after = batch[batch.length - 1]!.position;
           delayMs = RESUBSCRIBE_DELAY_MS_MIN;
         }
       } catch (error) {
@@ -136,6 +136,34 @@ export class EarlyDeliveries implements OnApplicationBootstrap, OnApplicationShu
         this.log.logger.warn({ err: error }, 'early deliveries: lost the log; following again');
         await delay(delayMs, undefined, { signal }).catch(() => undefined);
         delayMs = Math.min(RESUBSCRIBE_DELAY_MS_MAX, delayMs * 2);
+      }
+    }
+  }
+
+  /**
+   * The kept deliveries of these starts' tasks (in log order), read in one query, each
+   * start's applied in the order kept; one at a time, and what fails is left to the next
+   * full pass, as `applyTo`. A task started twice in the batch is looked up again for
+   * the later start (the first may have applied what was kept).
+   */
+  private async applyToStarted(started: readonly { projectId: string; taskId: string }[]): Promise<void> {
+    let kept: KeptDelivery[];
+    try {
+      const notBefore = new Date(this.clock.now().getTime() - this.config.webhookUnmatchedDays * DAY_MS);
+      kept = await this.unmatched.keptForTasks([...new Set(started.map((s) => s.taskId))], notBefore);
+    } catch (error) {
+      this.log.logger.warn({ err: error }, 'early deliveries: cannot read the kept deliveries');
+      return;
+    }
+    const seen = new Set<string>();
+    for (const { projectId, taskId } of started) {
+      if (seen.has(taskId)) {
+        await this.applyTo(projectId, [taskId]);
+        continue;
+      }
+      seen.add(taskId);
+      for (const delivery of kept) {
+        if (delivery.taskId === taskId && (await this.applyOne(projectId, delivery)) === 'error') break;
       }
     }
   }
