@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-/** What balance.low needs of an account (ledger_api.outbound_accounts, migrations 0006 and 0010). */
+/** What balance.low needs of an account (ledger_api.outbound_accounts, migrations 0006 and 0011). */
 export interface NoticeAccount {
   /** Undefined: not kept (no endpoint needed it since the account's last event); folded from its stream when needed. */
   balance: number | undefined;
