@@ -8,11 +8,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { freePort } from '@ledger/platform';
+import { freePort, SERVICE_NODE_ARGS } from '@ledger/platform';
 
 export const BENCH_KEY = 'bench-admin-secret-0123456789abcdef';
-/** The service's V8 flags as the Dockerfile's CMD and `npm start` give them (README, "Memory"). */
-export const SERVICE_NODE_ARGS: readonly string[] = ['--max-old-space-size=1024'];
 
 export interface BenchService {
   url: string;

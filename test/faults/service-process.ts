@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
+import { SERVICE_NODE_ARGS } from '@ledger/platform';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -54,7 +55,7 @@ export async function startService(
   onSpawn?: (child: ChildProcess) => void,
 ): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(join(BIN, 'node'), [main], {
+  const child = spawn(join(BIN, 'node'), [...SERVICE_NODE_ARGS, main], {
     env: {
       ...process.env,
       NODE_OPTIONS: '',

@@ -4,7 +4,7 @@ import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort } from '@ledger/platform';
+import { freePort, SERVICE_NODE_ARGS } from '@ledger/platform';
 
 const ROOT = process.cwd();
 const CODE = ['apps', 'libs', 'projections', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
@@ -50,7 +50,7 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'ledger-data-'));
-  const child = spawn(process.execPath, ['dist/apps/ledger-api/src/main.js'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, 'dist/apps/ledger-api/src/main.js'], {
     cwd: tree,
     env: {
       ...process.env,
